@@ -1,8 +1,21 @@
 #pragma once
-// conv2d: 2-D cross-correlation, as torch.nn.functional.conv2d (zero padding), with optional bias and
-// fused ReLU. FrozenBN is folded into weight/bias at load by the model, so no norm here.
+// conv2d: 2-D cross-correlation, as torch.nn.functional.conv2d (zero padding, padding_mode="zeros"),
+// with optional bias and fused ReLU. FrozenBN is folded into weight/bias at load by the model, so no
+// norm here. Detectron2's Conv2d (detectron2/layers/wrappers.py) calls F.conv2d then norm then
+// activation; with the norm folded that is conv + bias + ReLU, which is what this op computes.
 //   x (N, C, H, W) float32, w (O, C/groups, KH, KW), bias (O) or undefined -> y (N, O, OH, OW)
 //   OH = (H + 2*pad_h - dilation_h*(KH-1) - 1) / stride_h + 1 (floor), same for OW.
+//
+// Errors (maskrt::Error kInvalidArgument, message names the tensor and the mismatch): x or w not 4-D,
+// C not divisible by groups, w.size(1) != C/groups, O not divisible by groups, bias defined but not
+// (O,), stride/dilation < 1, pad < 0, groups < 1, or an empty output (OH < 1 or OW < 1). N == 0 is
+// allowed and gives an empty y.
+//
+// Thread safety: the functions are reentrant (no shared mutable state) except that conv2d_cpu sets
+// OpenBLAS's process-global thread count to 1 (see ops/linear/blas_threading.h); call conv2d_cpu
+// from one thread at a time if you want it to use all OpenMP threads without oversubscription.
+#include <cstddef>
+
 #include "core/tensor.h"
 
 namespace maskrt::ops {
@@ -20,7 +33,16 @@ Shape conv2d_output_shape(const Conv2dParams& p, const Shape& x, const Shape& w)
 
 // Scalar reference: direct 7-loop convolution, double accumulation. The oracle for the other versions.
 Tensor conv2d_ref(const Conv2dParams& p, const Tensor& x, const Tensor& w, const Tensor& bias);
-// CPU: im2col + OpenBLAS sgemm, OpenMP over images/groups; 1x1 stride-1 convs skip im2col.
+
+// CPU: OpenMP over (image, group, tile of output positions); per tile, im2col into a per-thread
+// buffer then single-threaded OpenBLAS sgemm writing straight into y, then bias + ReLU on the tile
+// while it is in cache. 1x1 convs with no padding skip im2col: stride 1 reads x in place, stride > 1
+// gathers the subsampled pixels. Threads: omp_get_max_threads(). Float accumulation (OpenBLAS), so
+// results differ from conv2d_ref by rounding only (relative ~1e-6 * sqrt(C*KH*KW)).
 Tensor conv2d_cpu(const Conv2dParams& p, const Tensor& x, const Tensor& w, const Tensor& bias);
+
+// Scratch conv2d_cpu allocates internally for one call (bytes, all threads together), for memory
+// planning and benchmarks. Validates like conv2d_output_shape.
+size_t conv2d_cpu_workspace_bytes(const Conv2dParams& p, const Shape& x, const Shape& w, int num_threads);
 
 }  // namespace maskrt::ops

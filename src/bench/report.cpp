@@ -1,0 +1,249 @@
+#include "bench/report.h"
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "core/check.h"
+
+namespace maskrt::bench {
+
+namespace {
+
+std::string fmt(double v, int decimals = 3) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", decimals, v);
+  return buf;
+}
+
+std::string size_str(const BenchRun& r) { return std::to_string(r.image_width) + "x" + std::to_string(r.image_height); }
+
+std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
+
+// Markdown cells must not contain '|' or newlines.
+std::string md_cell(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') out += "\\|";
+    else if (c == '\n' || c == '\r') out += ' ';
+    else out += c;
+  }
+  return out;
+}
+
+std::string csv_field(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += "\"\"";
+    else out += c;
+  }
+  return out + "\"";
+}
+
+std::string gpu_util_str(const GpuUtilSummary& g) {
+  if (!g.available) return "n/a";
+  return fmt(g.util_mean_pct, 1) + "% (max " + fmt(g.util_max_pct, 0) + "%)";
+}
+
+nlohmann::json gpu_json(const GpuUtilSummary& g) {
+  nlohmann::json j;
+  j["available"] = g.available;
+  if (!g.available) {
+    j["reason"] = g.reason;
+    return j;
+  }
+  j["samples"] = g.samples;
+  j["interval_ms"] = g.interval_ms;
+  j["util_mean_pct"] = g.util_mean_pct;
+  j["util_max_pct"] = g.util_max_pct;
+  j["mem_used_peak_mib"] = g.mem_used_peak_mib;
+  j["power_mean_w"] = g.power_available ? nlohmann::json(g.power_mean_w) : nlohmann::json(nullptr);
+  j["sm_clock_mean_mhz"] = g.sm_clock_available ? nlohmann::json(g.sm_clock_mean_mhz) : nlohmann::json(nullptr);
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json to_json(const SampleStats& s) {
+  return nlohmann::json{{"count", s.count}, {"min", s.min},       {"max", s.max},       {"mean", s.mean},
+                        {"median", s.median}, {"p90", s.p90},     {"p99", s.p99},       {"stddev", s.stddev},
+                        {"cv", s.cv}};
+}
+
+std::string render_markdown(const BenchReport& report) {
+  const BenchMetadata& m = report.meta;
+  std::ostringstream os;
+  os << "# maskrt bench\n\n";
+  os << "- maskrt: " << m.host.maskrt_version << " (commit " << m.host.git_commit << ")\n";
+  os << "- model: " << or_dash(m.model_name) << " (config hash " << or_dash(m.config_hash) << ")\n";
+  os << "- device: " << or_dash(m.device_name) << "; driver " << or_dash(m.driver_version) << ", CUDA "
+     << or_dash(m.cuda_version) << ", cuDNN " << or_dash(m.cudnn_version) << ", cuBLAS " << or_dash(m.cublas_version)
+     << "\n";
+  os << "- host: " << m.host.hostname << ", " << m.host.cpu_model << ", " << m.host.cpu_cores << " cores\n";
+  os << "- date (UTC): " << m.host.date_utc << "\n";
+  os << "- GPU sampling: " << or_dash(m.gpu_sampling) << "\n";
+  if (!m.options.empty()) {
+    os << "- options:";
+    bool first = true;
+    for (const auto& [k, v] : m.options) {
+      os << (first ? " " : ", ") << md_cell(k) << "=" << md_cell(v);
+      first = false;
+    }
+    os << "\n";
+  }
+  os << "\nTimes in ms; statistics over steady-state iterations only (warm-up and the first call after "
+        "warm-up are reported apart). Percentiles interpolate linearly between closest ranks.\n\n";
+  os << "| run | size (WxH) | MP | batch | streams | iters | warm-up | engine create | first call | median | "
+        "mean | p90 | p99 | min | max | stddev | CV | img/s | GPU util |\n";
+  os << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const BenchRun& r : report.runs) {
+    const SampleStats s = r.steady_stats();
+    os << "| " << md_cell(r.label) << " | " << size_str(r) << " | " << fmt(r.megapixels(), 2) << " | " << r.batch_size
+       << " | " << r.streams << " | " << r.iterations() << " | " << r.warmup_ms.size() << " | "
+       << fmt(r.engine_creation_ms) << " | " << (r.has_first_call ? fmt(r.first_call_ms) : "-") << " | "
+       << fmt(s.median) << " | " << fmt(s.mean) << " | " << fmt(s.p90) << " | " << fmt(s.p99) << " | "
+       << fmt(s.min) << " | " << fmt(s.max) << " | " << fmt(s.stddev) << " | " << fmt(s.cv, 4) << " | "
+       << fmt(r.throughput(), 2) << " | " << gpu_util_str(r.gpu) << " |\n";
+  }
+  bool any_stages = false;
+  for (const BenchRun& r : report.runs)
+    for (const auto& v : r.stage_ms) any_stages |= !v.empty();
+  if (any_stages) {
+    os << "\nPer-stage median (ms):\n\n| run |";
+    for (int i = 0; i < kNumStages; ++i) os << " " << stage_name(static_cast<Stage>(i)) << " |";
+    os << "\n|---|";
+    for (int i = 0; i < kNumStages; ++i) os << "---|";
+    os << "\n";
+    for (const BenchRun& r : report.runs) {
+      os << "| " << md_cell(r.label) << " |";
+      for (int i = 0; i < kNumStages; ++i)
+        os << " " << (r.stage_ms[i].empty() ? std::string("-") : fmt(compute_stats(r.stage_ms[i]).median)) << " |";
+      os << "\n";
+    }
+  }
+  return os.str();
+}
+
+const std::vector<std::string>& csv_columns() {
+  static const std::vector<std::string> cols = [] {
+    std::vector<std::string> c = {"run", "width", "height", "megapixels", "batch", "streams", "iterations",
+                                  "warmup_iterations", "engine_creation_ms", "warmup_mean_ms", "first_call_ms",
+                                  "min_ms", "median_ms", "mean_ms", "p90_ms", "p99_ms", "max_ms", "stddev_ms", "cv",
+                                  "throughput_img_s"};
+    for (int i = 0; i < kNumStages; ++i) c.push_back(std::string(stage_name(static_cast<Stage>(i))) + "_median_ms");
+    for (const char* g : {"gpu_util_mean_pct", "gpu_util_max_pct", "gpu_mem_peak_mib", "gpu_power_mean_w",
+                          "gpu_sm_clock_mean_mhz", "maskrt_version", "maskrt_commit", "model", "device", "date_utc"})
+      c.push_back(g);
+    return c;
+  }();
+  return cols;
+}
+
+std::string render_csv(const BenchReport& report) {
+  std::ostringstream os;
+  const auto& cols = csv_columns();
+  for (size_t i = 0; i < cols.size(); ++i) os << (i ? "," : "") << cols[i];
+  os << "\n";
+  const BenchMetadata& m = report.meta;
+  for (const BenchRun& r : report.runs) {
+    const SampleStats s = r.steady_stats();
+    std::vector<std::string> f = {csv_field(r.label), std::to_string(r.image_width), std::to_string(r.image_height),
+                                  fmt(r.megapixels(), 6), std::to_string(r.batch_size), std::to_string(r.streams),
+                                  std::to_string(r.iterations()), std::to_string(r.warmup_ms.size()),
+                                  fmt(r.engine_creation_ms, 6),
+                                  r.warmup_ms.empty() ? "" : fmt(compute_stats(r.warmup_ms).mean, 6),
+                                  r.has_first_call ? fmt(r.first_call_ms, 6) : "",
+                                  fmt(s.min, 6), fmt(s.median, 6), fmt(s.mean, 6), fmt(s.p90, 6), fmt(s.p99, 6),
+                                  fmt(s.max, 6), fmt(s.stddev, 6), fmt(s.cv, 6), fmt(r.throughput(), 6)};
+    for (int i = 0; i < kNumStages; ++i)
+      f.push_back(r.stage_ms[i].empty() ? "" : fmt(compute_stats(r.stage_ms[i]).median, 6));
+    const GpuUtilSummary& g = r.gpu;
+    f.push_back(g.available ? fmt(g.util_mean_pct, 3) : "");
+    f.push_back(g.available ? fmt(g.util_max_pct, 3) : "");
+    f.push_back(g.available ? fmt(g.mem_used_peak_mib, 3) : "");
+    f.push_back(g.available && g.power_available ? fmt(g.power_mean_w, 3) : "");
+    f.push_back(g.available && g.sm_clock_available ? fmt(g.sm_clock_mean_mhz, 3) : "");
+    for (const std::string* v : {&m.host.maskrt_version, &m.host.git_commit, &m.model_name, &m.device_name, &m.host.date_utc})
+      f.push_back(csv_field(*v));
+    MASKRT_ASSERT(f.size() == cols.size(), "csv row/header mismatch");
+    for (size_t i = 0; i < f.size(); ++i) os << (i ? "," : "") << f[i];
+    os << "\n";
+  }
+  return os.str();
+}
+
+nlohmann::json to_json(const BenchReport& report) {
+  const BenchMetadata& m = report.meta;
+  nlohmann::json meta = {
+      {"maskrt_version", m.host.maskrt_version},
+      {"maskrt_commit", m.host.git_commit},
+      {"model", m.model_name},
+      {"config_hash", m.config_hash},
+      {"device", m.device_name},
+      {"driver_version", m.driver_version},
+      {"cuda_version", m.cuda_version},
+      {"cudnn_version", m.cudnn_version},
+      {"cublas_version", m.cublas_version},
+      {"cpu_model", m.host.cpu_model},
+      {"cpu_cores", m.host.cpu_cores},
+      {"hostname", m.host.hostname},
+      {"date_utc", m.host.date_utc},
+      {"gpu_sampling", m.gpu_sampling},
+      {"options", m.options},
+      {"percentile_method", "linear interpolation between closest ranks (numpy.percentile default)"},
+      {"stddev", "sample (n - 1)"},
+      {"time_unit", "ms"},
+  };
+  nlohmann::json runs = nlohmann::json::array();
+  for (const BenchRun& r : report.runs) {
+    nlohmann::json stages = nlohmann::json::object();
+    for (int i = 0; i < kNumStages; ++i) {
+      const auto& v = r.stage_ms[i];
+      stages[stage_name(static_cast<Stage>(i))] = {{"samples_ms", v}, {"stats", to_json(compute_stats(v))}};
+    }
+    runs.push_back({
+        {"label", r.label},
+        {"batch_size", r.batch_size},
+        {"streams", r.streams},
+        {"image_height", r.image_height},
+        {"image_width", r.image_width},
+        {"megapixels", r.megapixels()},
+        {"iterations", r.iterations()},
+        {"warmup_iterations", r.warmup_iterations},
+        {"engine_creation_ms", r.engine_creation_ms},
+        {"warmup_ms", r.warmup_ms},
+        {"first_call_ms", r.has_first_call ? nlohmann::json(r.first_call_ms) : nlohmann::json(nullptr)},
+        {"steady_ms", r.steady_ms},
+        {"steady_wall_ms", r.steady_wall_ms},
+        {"stats", to_json(r.steady_stats())},
+        {"throughput_img_s", r.throughput()},
+        {"stages", stages},
+        {"gpu", gpu_json(r.gpu)},
+    });
+  }
+  return {{"schema", "maskrt.bench/1"}, {"metadata", meta}, {"runs", runs}};
+}
+
+void write_report(const std::string& path, const BenchReport& report, ReportFormat format) {
+  std::string text;
+  switch (format) {
+    case ReportFormat::kMarkdown: text = render_markdown(report); break;
+    case ReportFormat::kCsv: text = render_csv(report); break;
+    case ReportFormat::kJson: text = to_json(report).dump(2) + "\n"; break;
+  }
+  std::ofstream f(path, std::ios::binary);
+  MASKRT_CHECK(f.good(), ErrorCode::kIo, "cannot open bench report '", path, "' for writing");
+  f << text;
+  f.flush();
+  MASKRT_CHECK(f.good(), ErrorCode::kIo, "failed writing bench report '", path, "'");
+}
+
+ReportFormat parse_report_format(const std::string& name) {
+  if (name == "md" || name == "markdown") return ReportFormat::kMarkdown;
+  if (name == "csv") return ReportFormat::kCsv;
+  if (name == "json") return ReportFormat::kJson;
+  MASKRT_FAIL(ErrorCode::kInvalidArgument, "unknown report format '", name, "' (expected md, csv or json)");
+}
+
+}  // namespace maskrt::bench

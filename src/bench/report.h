@@ -1,0 +1,59 @@
+#pragma once
+// Rendering of benchmark results as a markdown table (for humans and docs/PERFORMANCE.md), CSV (one
+// row per run, for spreadsheets) and JSON (everything: metadata, summaries and ALL raw samples, the
+// machine-readable record from which any other number can be recomputed).
+//
+// Versions of the device stack are supplied by the caller (the CUDA backend knows them); host facts
+// come from collect_host_info(). Thread safety: pure functions.
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/stats.h"
+#include "bench/system_info.h"
+
+namespace maskrt::bench {
+
+struct BenchMetadata {
+  HostInfo host;                   // maskrt version/commit, CPU, cores, hostname, date (UTC)
+  std::string model_name;          // e.g. "mask_rcnn_R_50_FPN_3x"
+  std::string config_hash;         // hash of the resolved config (caller computes it)
+  std::string device_name;         // e.g. "NVIDIA H200" or "cpu"
+  std::string driver_version;      // as strings, "" = not applicable / unknown
+  std::string cuda_version;
+  std::string cudnn_version;
+  std::string cublas_version;
+  std::string gpu_sampling;        // "NVML, every 20 ms" or the reason NVML is unavailable
+  std::map<std::string, std::string> options;  // the bench options as given (precision, sizes, ...)
+};
+
+struct BenchReport {
+  BenchMetadata meta;
+  std::vector<BenchRun> runs;
+};
+
+enum class ReportFormat { kMarkdown, kCsv, kJson };
+
+// Markdown: metadata as a bullet list, then one table row per run (size, megapixels, batch, streams,
+// iterations, first call, median, mean, p90, p99, min, max, stddev, CV, throughput, GPU util), then a
+// table of per-stage medians (rows = runs). Times in ms with 3 decimals.
+std::string render_markdown(const BenchReport& report);
+
+// CSV (RFC 4180 quoting): a header line, then one line per run; the columns are csv_columns().
+// Provenance columns (maskrt_commit, device, model) repeat in every row so a row stands alone.
+std::string render_csv(const BenchReport& report);
+const std::vector<std::string>& csv_columns();
+
+// JSON: {"schema": "maskrt.bench/1", "metadata": {...}, "runs": [{config, phases with raw samples,
+// steady-state stats, per-stage raw samples and stats, throughput, gpu}]}.
+nlohmann::json to_json(const BenchReport& report);
+nlohmann::json to_json(const SampleStats& stats);
+
+// Renders in `format` and writes to `path` (throws maskrt::Error kIo naming the path on failure).
+void write_report(const std::string& path, const BenchReport& report, ReportFormat format);
+// "md"/"markdown", "csv", "json" -> format; anything else throws kInvalidArgument.
+ReportFormat parse_report_format(const std::string& name);
+
+}  // namespace maskrt::bench

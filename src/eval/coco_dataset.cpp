@@ -1,0 +1,271 @@
+// COCO annotation / results parsing (see coco_dataset.h).
+#include "eval/coco_dataset.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/check.h"
+#include "eval/coco_mask.h"
+#include "ops/rle/rle.h"
+
+namespace maskrt::eval {
+namespace {
+
+using nlohmann::json;
+
+// Where in which file: "<source>: annotations[3] (id 17)".
+struct Where {
+  const std::string& source;
+  std::string element;
+  [[noreturn]] void fail(const std::string& msg) const {
+    MASKRT_FAIL(ErrorCode::kInvalidArgument, source, ": ", element, ": ", msg);
+  }
+};
+
+const char* type_name(const json& v) { return v.type_name(); }
+
+const json& require_key(const json& obj, const char* key, const Where& w) {
+  auto it = obj.find(key);
+  if (it == obj.end()) w.fail(detail::concat("missing key '", key, "'"));
+  return *it;
+}
+
+int64_t as_int(const json& v, const char* key, const Where& w) {
+  if (!v.is_number_integer()) w.fail(detail::concat("'", key, "' must be an integer, got ", type_name(v)));
+  return v.get<int64_t>();
+}
+
+double as_number(const json& v, const char* key, const Where& w) {
+  if (!v.is_number()) w.fail(detail::concat("'", key, "' must be a number, got ", type_name(v)));
+  return v.get<double>();
+}
+
+std::array<double, 4> as_bbox(const json& v, const Where& w) {
+  if (!v.is_array() || v.size() != 4) w.fail("'bbox' must be an array of 4 numbers [x, y, width, height]");
+  std::array<double, 4> b{};
+  for (size_t i = 0; i < 4; ++i) b[i] = as_number(v[i], "bbox", w);
+  return b;
+}
+
+CocoSegmentation as_segmentation(const json& v, const CocoImageInfo& img, const Where& w) {
+  CocoSegmentation s;
+  if (v.is_array()) {
+    s.kind = CocoSegmentation::Kind::kPolygons;
+    for (size_t i = 0; i < v.size(); ++i) {
+      const json& poly = v[i];
+      if (!poly.is_array()) w.fail(detail::concat("'segmentation'[", i, "] must be a polygon (array of numbers)"));
+      std::vector<double> xy;
+      xy.reserve(poly.size());
+      for (const json& c : poly) xy.push_back(as_number(c, "segmentation", w));
+      s.polygons.push_back(std::move(xy));
+    }
+    return s;
+  }
+  if (!v.is_object())
+    w.fail(detail::concat("'segmentation' must be polygons or an RLE object, got ", type_name(v)));
+  const json& size = require_key(v, "size", w);
+  if (!size.is_array() || size.size() != 2 || !size[0].is_number_integer() || !size[1].is_number_integer())
+    w.fail("'segmentation.size' must be [height, width]");
+  s.kind = CocoSegmentation::Kind::kRle;
+  s.rle.height = size[0].get<int>();
+  s.rle.width = size[1].get<int>();
+  if (s.rle.height != img.height || s.rle.width != img.width)
+    w.fail(detail::concat("RLE size ", s.rle.height, "x", s.rle.width, " differs from image ", img.id, " size ",
+                          img.height, "x", img.width));
+  const json& counts = require_key(v, "counts", w);
+  if (counts.is_string()) {
+    try {
+      s.rle.counts = ops::rle_from_string(counts.get<std::string>());
+    } catch (const Error& e) {
+      w.fail(detail::concat("bad compressed RLE 'counts': ", e.what()));
+    }
+  } else if (counts.is_array()) {
+    s.rle.counts.reserve(counts.size());
+    for (const json& c : counts) {
+      if (!c.is_number_integer() || c.get<int64_t>() < 0 || c.get<int64_t>() > int64_t{0xFFFFFFFF})
+        w.fail("'segmentation.counts' must hold non-negative integers");
+      s.rle.counts.push_back(static_cast<uint32_t>(c.get<int64_t>()));
+    }
+  } else {
+    w.fail(detail::concat("'segmentation.counts' must be a string or an array, got ", type_name(counts)));
+  }
+  try {
+    check_rle(s.rle, "segmentation");
+  } catch (const Error& e) {
+    w.fail(e.what());
+  }
+  return s;
+}
+
+json parse_json(const std::string& text, const std::string& source) {
+  try {
+    return json::parse(text);
+  } catch (const json::exception& e) {
+    MASKRT_FAIL(ErrorCode::kInvalidArgument, source, ": not valid JSON: ", e.what());
+  }
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  MASKRT_CHECK(f.good(), ErrorCode::kIo, path, ": cannot open file");
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  MASKRT_CHECK(!f.bad(), ErrorCode::kIo, path, ": read error");
+  return ss.str();
+}
+
+const json& require_array(const json& root, const char* key, const std::string& source) {
+  Where w{source, "top level"};
+  const json& v = require_key(root, key, w);
+  if (!v.is_array()) w.fail(detail::concat("'", key, "' must be an array, got ", type_name(v)));
+  return v;
+}
+
+}  // namespace
+
+CocoDataset parse_coco_annotations(const std::string& json_text, const std::string& source) {
+  const json root = parse_json(json_text, source);
+  if (!root.is_object())
+    MASKRT_FAIL(ErrorCode::kInvalidArgument, source,
+                ": not a COCO annotation file (top level must be an object with images, annotations, categories)");
+  CocoDataset ds;
+  ds.source = source;
+
+  const json& images = require_array(root, "images", source);
+  ds.images.reserve(images.size());
+  for (size_t i = 0; i < images.size(); ++i) {
+    Where w{source, detail::concat("images[", i, "]")};
+    const json& v = images[i];
+    if (!v.is_object()) w.fail("must be an object");
+    CocoImageInfo img;
+    img.id = as_int(require_key(v, "id", w), "id", w);
+    w.element += detail::concat(" (id ", img.id, ")");
+    const int64_t h = as_int(require_key(v, "height", w), "height", w);
+    const int64_t wd = as_int(require_key(v, "width", w), "width", w);
+    if (h <= 0 || wd <= 0 || h > 1000000 || wd > 1000000) w.fail(detail::concat("bad size ", h, "x", wd));
+    img.height = static_cast<int>(h);
+    img.width = static_cast<int>(wd);
+    if (auto it = v.find("file_name"); it != v.end() && it->is_string()) img.file_name = it->get<std::string>();
+    if (!ds.image_index.emplace(img.id, ds.images.size()).second) w.fail("duplicate image id");
+    ds.images.push_back(std::move(img));
+  }
+
+  const json& cats = require_array(root, "categories", source);
+  for (size_t i = 0; i < cats.size(); ++i) {
+    Where w{source, detail::concat("categories[", i, "]")};
+    const json& v = cats[i];
+    if (!v.is_object()) w.fail("must be an object");
+    CocoCategory c;
+    c.id = as_int(require_key(v, "id", w), "id", w);
+    if (auto it = v.find("name"); it != v.end() && it->is_string()) c.name = it->get<std::string>();
+    if (!ds.category_index.emplace(c.id, ds.categories.size()).second)
+      w.fail(detail::concat("duplicate category id ", c.id));
+    ds.categories.push_back(std::move(c));
+  }
+
+  const json& anns = require_array(root, "annotations", source);
+  ds.annotations.reserve(anns.size());
+  std::unordered_map<int64_t, size_t> ann_ids;
+  for (size_t i = 0; i < anns.size(); ++i) {
+    Where w{source, detail::concat("annotations[", i, "]")};
+    const json& v = anns[i];
+    if (!v.is_object()) w.fail("must be an object");
+    CocoAnnotation a;
+    a.id = as_int(require_key(v, "id", w), "id", w);
+    w.element += detail::concat(" (id ", a.id, ")");
+    if (!ann_ids.emplace(a.id, i).second) w.fail("duplicate annotation id");
+    a.image_id = as_int(require_key(v, "image_id", w), "image_id", w);
+    auto img_it = ds.image_index.find(a.image_id);
+    if (img_it == ds.image_index.end()) w.fail(detail::concat("image_id ", a.image_id, " has no entry in 'images'"));
+    a.category_id = as_int(require_key(v, "category_id", w), "category_id", w);
+    if (!ds.category_index.count(a.category_id))
+      w.fail(detail::concat("category_id ", a.category_id, " has no entry in 'categories'"));
+    a.area = as_number(require_key(v, "area", w), "area", w);
+    if (auto it = v.find("iscrowd"); it != v.end()) {
+      if (it->is_boolean())
+        a.iscrowd = it->get<bool>();
+      else if (it->is_number_integer())
+        a.iscrowd = it->get<int64_t>() != 0;
+      else
+        w.fail(detail::concat("'iscrowd' must be 0, 1 or a boolean, got ", type_name(*it)));
+    }
+    if (auto it = v.find("bbox"); it != v.end()) {
+      a.bbox = as_bbox(*it, w);
+      a.has_bbox = true;
+    }
+    if (auto it = v.find("segmentation"); it != v.end())
+      a.segmentation = as_segmentation(*it, ds.images[img_it->second], w);
+    ds.annotations.push_back(std::move(a));
+  }
+  return ds;
+}
+
+CocoDataset load_coco_annotations(const std::string& path) { return parse_coco_annotations(read_file(path), path); }
+
+std::vector<CocoDetection> parse_coco_results(const std::string& json_text, const std::string& source,
+                                              const CocoDataset& gt) {
+  const json root = parse_json(json_text, source);
+  if (!root.is_array())
+    MASKRT_FAIL(ErrorCode::kInvalidArgument, source, ": a COCO results file must be a JSON array of objects, got ",
+                root.type_name());
+  std::vector<CocoDetection> out;
+  out.reserve(root.size());
+  for (size_t i = 0; i < root.size(); ++i) {
+    Where w{source, detail::concat("results[", i, "]")};
+    const json& v = root[i];
+    if (!v.is_object()) w.fail("must be an object");
+    CocoDetection d;
+    d.image_id = as_int(require_key(v, "image_id", w), "image_id", w);
+    auto img_it = gt.image_index.find(d.image_id);
+    if (img_it == gt.image_index.end())
+      w.fail(detail::concat("image_id ", d.image_id, " is not an image of the ground truth ", gt.source));
+    d.category_id = as_int(require_key(v, "category_id", w), "category_id", w);
+    if (!gt.category_index.count(d.category_id))
+      w.fail(detail::concat("category_id ", d.category_id, " is not a category of the ground truth ", gt.source));
+    d.score = as_number(require_key(v, "score", w), "score", w);
+    if (!(d.score == d.score)) w.fail("'score' is NaN");
+    if (auto it = v.find("bbox"); it != v.end()) {
+      d.bbox = as_bbox(*it, w);
+      d.has_bbox = true;
+    }
+    if (auto it = v.find("segmentation"); it != v.end())
+      d.segmentation = as_segmentation(*it, gt.images[img_it->second], w);
+    if (!d.has_bbox && d.segmentation.kind == CocoSegmentation::Kind::kNone) w.fail("has neither 'bbox' nor 'segmentation'");
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+std::vector<CocoDetection> load_coco_results(const std::string& path, const CocoDataset& gt) {
+  return parse_coco_results(read_file(path), path, gt);
+}
+
+void validate_coco_results(const std::vector<CocoDetection>& results, const CocoDataset& gt,
+                           const std::string& source) {
+  for (size_t i = 0; i < results.size(); ++i) {
+    const CocoDetection& d = results[i];
+    Where w{source, detail::concat("results[", i, "]")};
+    auto img_it = gt.image_index.find(d.image_id);
+    if (img_it == gt.image_index.end())
+      w.fail(detail::concat("image_id ", d.image_id, " is not an image of the ground truth ", gt.source));
+    if (!gt.category_index.count(d.category_id))
+      w.fail(detail::concat("category_id ", d.category_id, " is not a category of the ground truth ", gt.source));
+    if (!(d.score == d.score)) w.fail("'score' is NaN");
+    if (!d.has_bbox && d.segmentation.kind == CocoSegmentation::Kind::kNone) w.fail("has neither bbox nor segmentation");
+    if (d.segmentation.kind == CocoSegmentation::Kind::kRle) {
+      const CocoImageInfo& img = gt.images[img_it->second];
+      if (d.segmentation.rle.height != img.height || d.segmentation.rle.width != img.width)
+        w.fail(detail::concat("RLE size ", d.segmentation.rle.height, "x", d.segmentation.rle.width,
+                              " differs from image ", img.id, " size ", img.height, "x", img.width));
+      try {
+        check_rle(d.segmentation.rle, "segmentation");
+      } catch (const Error& e) {
+        w.fail(e.what());
+      }
+    }
+  }
+}
+
+}  // namespace maskrt::eval

@@ -1,0 +1,94 @@
+#pragma once
+// COCO annotation files (instances_*.json) and COCO results files ([{image_id, category_id, score,
+// bbox, segmentation}, ...]) as read by pycocotools' COCO / COCO.loadRes, for maskrt::eval.
+//
+// Accepted annotation file (unknown keys are ignored, as pycocotools does):
+//   {"images": [{"id": int, "height": int > 0, "width": int > 0, "file_name"?: str}, ...],
+//    "categories": [{"id": int, "name"?: str}, ...],
+//    "annotations": [{"id": int, "image_id": int, "category_id": int, "area": number,
+//                     "iscrowd"?: 0|1|bool (default 0), "bbox"?: [x, y, w, h],
+//                     "segmentation"?: polygons [[x0, y0, x1, y1, ...], ...]
+//                                     | RLE {"size": [h, w], "counts": str (compressed) | [int, ...]}}]}
+// `area` is what COCOeval uses for the small/medium/large ranges of ground truth (pycocotools never
+// recomputes it), so it is required. bbox is needed only for bbox evaluation and segmentation only for
+// segm evaluation; evaluate() reports a missing one.
+//
+// Errors (maskrt::Error, kIo for unreadable files, kInvalidArgument otherwise) name the file, the
+// element (e.g. "annotations[3] (id 17)") and the key: invalid JSON, missing keys, wrong types,
+// duplicate image / category / annotation ids, annotations whose image_id has no image entry or whose
+// category_id is not in "categories", RLE sizes that differ from the image size, RLE counts that do not
+// cover the image, results for images or categories that the ground truth lacks.
+// Thread safety: the functions are reentrant; the returned objects are plain values.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "maskrt/instances.h"
+
+namespace maskrt::eval {
+
+struct CocoSegmentation {
+  enum class Kind { kNone, kPolygons, kRle };
+  Kind kind = Kind::kNone;
+  std::vector<std::vector<double>> polygons;  // kPolygons: each [x0, y0, x1, y1, ...] in pixels
+  RleMask rle;                                // kRle: from a compressed string or an uncompressed list
+};
+
+struct CocoImageInfo {
+  int64_t id = 0;
+  int height = 0;
+  int width = 0;
+  std::string file_name;
+};
+
+struct CocoCategory {
+  int64_t id = 0;
+  std::string name;
+};
+
+struct CocoAnnotation {
+  int64_t id = 0;
+  int64_t image_id = 0;
+  int64_t category_id = 0;
+  double area = 0;
+  bool iscrowd = false;
+  bool has_bbox = false;
+  std::array<double, 4> bbox{};  // XYWH, pixels
+  CocoSegmentation segmentation;
+};
+
+struct CocoDataset {
+  std::string source;  // file name (or caller-given label) used in error messages
+  std::vector<CocoImageInfo> images;
+  std::vector<CocoCategory> categories;
+  std::vector<CocoAnnotation> annotations;  // file order (pycocotools keeps it per image)
+  std::unordered_map<int64_t, size_t> image_index;     // image id -> index into images
+  std::unordered_map<int64_t, size_t> category_index;  // category id -> index into categories
+};
+
+// One result instance, as in a COCO results file. At least one of bbox / segmentation is present.
+struct CocoDetection {
+  int64_t image_id = 0;
+  int64_t category_id = 0;
+  double score = 0;
+  bool has_bbox = false;
+  std::array<double, 4> bbox{};  // XYWH, pixels
+  CocoSegmentation segmentation;  // kNone when absent
+};
+
+CocoDataset load_coco_annotations(const std::string& path);
+// `source` names the data in error messages.
+CocoDataset parse_coco_annotations(const std::string& json_text, const std::string& source);
+
+// Results must refer to images and categories of `gt` (pycocotools asserts the former and silently drops
+// the latter; maskrt reports both). RLE sizes must equal the image size.
+std::vector<CocoDetection> load_coco_results(const std::string& path, const CocoDataset& gt);
+std::vector<CocoDetection> parse_coco_results(const std::string& json_text, const std::string& source,
+                                              const CocoDataset& gt);
+// The checks of parse_coco_results, for results built in memory (e.g. from maskrt::ImageResult).
+void validate_coco_results(const std::vector<CocoDetection>& results, const CocoDataset& gt,
+                           const std::string& source);
+
+}  // namespace maskrt::eval

@@ -1,0 +1,54 @@
+#include "model/weights.h"
+
+#include <sstream>
+
+namespace maskrt {
+
+WeightStore::WeightStore(std::map<std::string, CheckpointTensor> tensors, std::string source)
+    : tensors_(std::move(tensors)), source_(std::move(source)) {}
+
+Tensor WeightStore::take(const std::string& name, const Shape& expected) {
+  auto it = tensors_.find(name);
+  if (it == tensors_.end()) {
+    missing_.push_back(name + " " + shape_str(expected));
+    return Tensor(expected);
+  }
+  used_.insert(name);
+  const Tensor& t = it->second.value;
+  if (t.shape() != expected) {
+    mismatched_.push_back(name + ": expected " + shape_str(expected) + ", found " + shape_str(t.shape()));
+    return Tensor(expected);
+  }
+  return t;
+}
+
+void WeightStore::ignore(const std::string& name) {
+  if (tensors_.count(name)) used_.insert(name);
+}
+
+void WeightStore::finish() const {
+  std::vector<std::string> unused;
+  for (const auto& kv : tensors_)
+    if (!used_.count(kv.first)) unused.push_back(kv.first + " " + shape_str(kv.second.value.shape()));
+  if (missing_.empty() && mismatched_.empty() && unused.empty()) return;
+  std::ostringstream os;
+  os << source_ << ": checkpoint does not fit the model described by the config";
+  auto list = [&os](const char* what, const std::vector<std::string>& v) {
+    if (v.empty()) return;
+    os << "\n  " << v.size() << " " << what << ":";
+    size_t shown = 0;
+    for (const auto& s : v) {
+      if (++shown > 40) {
+        os << "\n    ... and " << v.size() - 40 << " more";
+        break;
+      }
+      os << "\n    " << s;
+    }
+  };
+  list("shape mismatch(es) (e.g. NUM_CLASSES differs from the checkpoint's heads)", mismatched_);
+  list("missing tensor(s)", missing_);
+  list("tensor(s) the model does not use", unused);
+  MASKRT_FAIL(ErrorCode::kBadCheckpoint, os.str());
+}
+
+}  // namespace maskrt

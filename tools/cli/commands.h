@@ -1,0 +1,38 @@
+#pragma once
+// Sub-commands of the maskrt CLI. Each add_* registers its options on the CLI11 app; run_* executes
+// and returns the process exit status.
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+#include "maskrt/engine.h"
+
+namespace maskrt::cli {
+
+// Options shared by every command that creates an engine.
+struct ModelArgs {
+  std::string config;
+  std::string weights;
+  std::vector<std::string> opts;
+  std::string device = "auto";
+  std::string precision = "fp32";
+  int threads = 0;
+  int batch = 1;
+};
+void add_model_options(CLI::App* cmd, ModelArgs& a);
+EngineOptions engine_options(const ModelArgs& a);
+
+struct InferArgs {
+  ModelArgs model;
+  std::string output;
+  std::string visualize_dir;
+  std::vector<std::string> inputs;
+};
+CLI::App* add_infer_command(CLI::App& app, InferArgs& a);
+int run_infer(const InferArgs& a);
+
+// Expands files and directories (image files by extension, sorted) in the given order.
+std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs);
+
+}  // namespace maskrt::cli

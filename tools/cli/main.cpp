@@ -1,0 +1,23 @@
+// maskrt command line: `maskrt infer`, `maskrt bench`, `maskrt eval`.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <iostream>
+
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"maskrt: Detectron2 Mask R-CNN inference (CPU and CUDA), outputs equal to Detectron2's"};
+  app.set_version_flag("--version", std::string("maskrt ") + MASKRT_VERSION + " (" + MASKRT_GIT_COMMIT + ")");
+  app.require_subcommand(1);
+  maskrt::cli::InferArgs infer_args;
+  CLI::App* infer = maskrt::cli::add_infer_command(app, infer_args);
+  CLI11_PARSE(app, argc, argv);
+  try {
+    if (infer->parsed()) return maskrt::cli::run_infer(infer_args);
+  } catch (const maskrt::Error& e) {
+    std::fprintf(stderr, "maskrt: error: %s\n", e.what());
+    return 2;
+  }
+  return 0;
+}

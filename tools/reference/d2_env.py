@@ -300,7 +300,7 @@ def calibrate(model, cfg, image_bgr, seed, det_range=(20, 60), log=print):
     _standardize_(rh.box_predictor.bbox_pred, outs["box"], 0.0, 0.3)
     cls = rh.box_predictor.cls_score
     with torch.no_grad():
-        cls.bias.add_(torch.randn(cls.bias.shape, generator=g))
+        cls.bias.add_(torch.randn(cls.bias.shape, generator=g).to(cls.bias.device))
 
     # 4. background bias -> detection count in range
     def count(bg):

@@ -97,11 +97,12 @@ def versions():
     v = {"detectron2_commit": d2_commit(), "torch": torch.__version__,
          "torchvision": torchvision.__version__, "numpy": numpy.__version__,
          "Pillow": PIL.__version__, "python": sys.version.split()[0]}
-    try:
-        import pycocotools
-        v["pycocotools"] = getattr(pycocotools, "__version__", "installed")
-    except ImportError:
-        pass
+    from importlib import metadata
+    for dist in ("pycocotools", "scikit-image"):
+        try:
+            v[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
     return v
 
 

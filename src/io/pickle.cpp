@@ -235,6 +235,8 @@ Ref Unpickler::call(Ref callable, Ref args) {
         r->owned = std::move(s);
         return r;
       }
+    } else if (m == "builtins" && (n == "bytes" || n == "bytearray") && a.empty()) {
+      return make(Kind::kBytes);  // protocol <= 2 pickles b"" as bytes()
     } else if (m == "builtins" && (n == "set" || n == "frozenset")) {
       if (a.empty()) return make(Kind::kSet);
       if (a.size() == 1 && (a[0]->kind == Kind::kList || a[0]->kind == Kind::kTuple)) {

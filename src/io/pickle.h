@@ -15,7 +15,7 @@
 //     APPENDS on an object collect into `items`. A few pure builtins are evaluated because later
 //     opcodes depend on them: collections.OrderedDict() and dict() give an empty kDict,
 //     _codecs.encode(text, "latin1") (how Python 3 pickles bytes at protocol 2) gives kBytes,
-//     set(list) / frozenset(list) give kSet;
+//     bytes() gives an empty kBytes, set(list) / frozenset(list) give kSet;
 //   - BINPERSID / PERSID -> kPersistentId with `args` = the pid object (torch storage references).
 // Not supported (kBadCheckpoint naming the opcode): protocol 0/1-only opcodes STRING, UNICODE, INST,
 // OBJ, extension registry EXT1/2/4, and NEXT_BUFFER (out-of-band buffers, which pickle.dumps without a

@@ -76,7 +76,9 @@ def rand(shape, dtype):
 arrays = {
     "backbone.bottom_up.stem.conv1.weight": rand((2, 3, 3, 3), np.float32),
     "f64": rand((3, 4), np.float64),
-    "f16": rand((5,), np.float16),
+    # float16: normal values plus subnormals, the extremes and signed zero
+    "f16": np.concatenate([rand((5,), np.float16),
+                           np.array([6e-8, -6e-8, 1e-5, -3e-6, 65504, -65504, 0.0, -0.0, 6.1e-5], np.float16)]),
     "i64": np.array([0, -7, 123456789, 2**40 + 1, -(2**33)], dtype=np.int64),
     "i32": np.array([[1, -2], [3, 2**30]], dtype=np.int32),
     "u8": np.array([0, 1, 200, 255], dtype=np.uint8),

@@ -1,12 +1,30 @@
 #pragma once
-// ROIAlign as torchvision.ops.roi_align (the op behind Detectron2's ROIAlignV2 = aligned=True).
-// Pixel model: with aligned=true a box coordinate x maps to feature coordinate x*spatial_scale - 0.5
-// (half-pixel shift); roi sizes are NOT clamped to >= 1 when aligned (they are clamped when
-// aligned=false). Bins: bin_h = roi_h / out_h. Sampling grid per bin: sampling_ratio if > 0 else
-// ceil(roi_h / out_h) (and likewise for w), at least... exactly as torchvision (0 samples -> count
-// max(grid_h*grid_w, 1)). Bilinear sample: y < -1 or y > H -> 0; y <= 0 -> 0; y >= H-1 -> H-1 with
-// both taps on the last row. Output is the mean over the grid.
-//   features (C, H, W) of ONE image, rois (R, 4) XYXY in image pixels -> (R, C, out_h, out_w)
+// ROIAlign as torchvision.ops.roi_align, CPU kernel (torchvision/csrc/ops/cpu/roi_align_kernel.cpp),
+// the op behind Detectron2's ROIAlign (aligned=false) and ROIAlignV2 (aligned=true). float32, every
+// step rounded in torchvision's order (no fused multiply-add).
+//
+// Pixel model: a box coordinate x maps to feature coordinate x * spatial_scale - offset with
+// offset = 0.5 when aligned (half-pixel shift), 0 otherwise.
+//   roi_w = end_x - start_x, roi_h likewise; when !aligned both are clamped to >= 1 (so degenerate
+//   boxes become 1x1); when aligned they are NOT clamped (zero or negative sizes are kept).
+//   bin_h = roi_h / out_h, bin_w = roi_w / out_w.
+//   grid_h = sampling_ratio if > 0 else ceil(roi_h / out_h) (likewise grid_w); count = max(grid_h*grid_w, 1).
+//   Sample (iy, ix) of bin (ph, pw): y = start_y + ph*bin_h + (iy + 0.5)*bin_h/grid_h (likewise x).
+//   Bilinear sample of one channel: if !(y >= -1 && y <= H && x >= -1 && x <= W) it is 0 (NaN too);
+//   else y <= 0 -> 0; y_low = int(y); if y_low >= H-1 both taps are row H-1 (y = H-1), else y_low+1;
+//   same for x; value = ((w1*v1 + w2*v2) + w3*v3) + w4*v4 with w1 = (1-ly)(1-lx), w2 = (1-ly)lx,
+//   w3 = ly(1-lx), w4 = ly*lx. Output = (sum over the grid, in iy-major order) / count.
+// Degenerate ROIs: a zero, negative (inverted x2 < x1) or NaN extent with sampling_ratio 0 gives
+// grid <= 0, no samples, output 0 (torchvision allocates a negative-size buffer and can crash when
+// exactly one of grid_h, grid_w is negative; we give 0). Sub-pixel and out-of-image boxes are
+// sampled by the rule above (samples beyond the -1 / H border read 0). No NaN/Inf unless the
+// features hold them. Adaptive grids are capped at 1<<20 samples per axis (torchvision: unbounded).
+//
+//   features (C, H, W) of ONE image (H, W >= 1), rois (R, 4) XYXY in image pixels -> (R, C, out_h, out_w)
+// Errors (maskrt::Error kInvalidArgument): wrong ranks/shapes, out_h/out_w < 1, spatial_scale <= 0,
+// out not (total_R, C, out_h, out_w) with row0 + R <= total_R.
+// Thread safety: pure functions; roi_align_cpu writes only rows [row0, row0+R) of `out` (callers may
+// fill disjoint row ranges concurrently).
 #include "core/tensor.h"
 
 namespace maskrt::ops {

@@ -47,20 +47,15 @@ RleMask segmentation_to_rle(const CocoSegmentation& s, int h, int w, const std::
       return s.rle;
     case CocoSegmentation::Kind::kPolygons: {
       MASKRT_CHECK(!s.polygons.empty(), ErrorCode::kInvalidArgument, what, ": empty 'segmentation' polygon list");
+      // pycocotools' frPyObjects only takes a polygon list whose first part has more than 4 numbers (with
+      // exactly 4 it tries to read boxes and fails); later parts need one x, y pair.
+      MASKRT_CHECK(s.polygons[0].size() > 4, ErrorCode::kInvalidArgument, what, ": segmentation polygon 0 has ",
+                   s.polygons[0].size(), " numbers; pycocotools needs more than 4 (at least 3 x, y pairs)");
       std::vector<RleMask> parts;
-      // pycocotools' frPyObjects reads a polygon list whose first part has exactly 4 numbers as XYWH boxes.
-      const bool boxes = s.polygons[0].size() == 4;
       for (size_t i = 0; i < s.polygons.size(); ++i) {
-        const std::vector<double>& p = s.polygons[i];
-        if (boxes) {
-          MASKRT_CHECK(p.size() == 4, ErrorCode::kInvalidArgument, what, ": segmentation part 0 has 4 numbers (read as ",
-                       "a box, as pycocotools does) but part ", i, " has ", p.size());
-          parts.push_back(box_to_rle({p[0], p[1], p[2], p[3]}, h, w));
-        } else {
-          MASKRT_CHECK(p.size() >= 2, ErrorCode::kInvalidArgument, what, ": segmentation polygon ", i, " has ",
-                       p.size(), " numbers; a polygon needs x, y pairs");
-          parts.push_back(polygon_to_rle(p, h, w));
-        }
+        MASKRT_CHECK(s.polygons[i].size() >= 2, ErrorCode::kInvalidArgument, what, ": segmentation polygon ", i,
+                     " has ", s.polygons[i].size(), " numbers; a polygon needs x, y pairs");
+        parts.push_back(polygon_to_rle(s.polygons[i], h, w));
       }
       return rle_union(parts);
     }

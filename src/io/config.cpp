@@ -268,12 +268,11 @@ class LiteralParser {
     int sign = 0;
     if (ch() == '+' || ch() == '-') { sign = ch() == '-' ? -1 : 1; ++p_; skip_ws(in_brackets); }
     Value v;
-    bool parenthesised = ch() == '(';
     if (!atom(&v)) fail();
     if (sign != 0) {
       // _convert_signed_num: one sign on an int/float/complex constant (bool counts as int)
-      if (!is_number(v) || (parenthesised && false)) fail();
-      if (v.kind == Kind::kBool) v = Value::integer(v.b ? 1 : 0);
+      // (CPython 3.11 checks the constant's exact type: -True is not a literal)
+      if (!is_number(v) || v.kind == Kind::kBool) fail();
       if (sign < 0) {
         if (v.kind == Kind::kInt) {
           if (v.i == std::numeric_limits<int64_t>::min()) v = Value::other("int (beyond 64 bits)");
@@ -908,8 +907,20 @@ Value check_and_coerce(Value repl, const Value& orig, const std::string& full_ke
   if (repl.kind == Kind::kList && orig.kind == Kind::kTuple) { repl.kind = Kind::kTuple; return repl; }
   if (repl.kind == Kind::kTuple && orig.kind == Kind::kList) { repl.kind = Kind::kList; return repl; }
   MASKRT_FAIL(ErrorCode::kBadConfig, where, ": type mismatch for config key ", full_key, ": expected ",
-              type_name(orig), " (like the default ", short_repr(orig), "), found ", type_name(repl), " ",
-              short_repr(repl));
+              type_name(orig), " (like the current value ", short_repr(orig), "), found ", type_name(repl), " ",
+              short_repr(repl),
+              repl.kind == Kind::kInt && orig.kind == Kind::kFloat ? " (yacs does not convert int to float: write "
+                  + std::to_string(repl.i) + ".0)" : "");
+}
+
+// Values yacs accepts inside lists (dates, complex, bytes, sets, Ellipsis, ints beyond 64 bits) that
+// maskrt cannot hold: rejected by name rather than stored approximately.
+void check_representable(const Value& v, const std::string& full_key, const std::string& where) {
+  if (v.kind == Kind::kOther)
+    MASKRT_FAIL(ErrorCode::kUnsupported, where, ": config key ", full_key, " holds a ", v.s,
+                " value, which maskrt cannot represent");
+  for (const auto& item : v.items) check_representable(item, full_key, where);
+  for (const auto& kv : v.fields) check_representable(kv.second, full_key, where);
 }
 
 // yacs _merge_a_into_b (no node of Detectron2's get_cfg() allows new keys).
@@ -921,8 +932,12 @@ void merge_into(const Value& a, Value* b, const std::string& prefix) {
     Value* dst = b->find(kv.first);
     MASKRT_CHECK(dst != nullptr, ErrorCode::kBadConfig, where, ": Non-existent config key: ", full_key);
     v = check_and_coerce(std::move(v), *dst, full_key, where);
-    if (v.kind == Kind::kNode) merge_into(v, dst, full_key + ".");
-    else *dst = std::move(v);
+    if (v.kind == Kind::kNode) {
+      merge_into(v, dst, full_key + ".");
+    } else {
+      check_representable(v, full_key, where);
+      *dst = std::move(v);
+    }
   }
 }
 
@@ -1004,6 +1019,7 @@ void merge_opts(const std::vector<std::string>& opts, Value* root) {
     Value v = decode_str(Value::str(opts[k + 1]));
     Value* dst = d->find(part);
     *dst = check_and_coerce(std::move(v), *dst, full_key, "opts");
+    check_representable(*dst, full_key, "opts");
     dst->where = "opts";
   }
 }

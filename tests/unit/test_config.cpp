@@ -353,6 +353,13 @@ TEST(Config, YamlAndTypeCornerCases) {
   } catch (const Error& err) {
     EXPECT_EQ(err.code(), ErrorCode::kUnsupported);
   }
+  // opts: a trailing newline and a leading space are fine for literal_eval; -True is not a literal
+  EXPECT_EQ(line_of(from("", {"TEST.EXPECTED_RESULTS", " [1]\n"}), "TEST.EXPECTED_RESULTS"), "[1]");
+  EXPECT_EQ(code_of("", {"TEST.EXPECTED_RESULTS", "[-True]"}), ErrorCode::kBadConfig);  // stays a str
+  // values yacs keeps inside lists but maskrt cannot represent: rejected, naming the key
+  EXPECT_EQ(code_of("TEST:\n  EXPECTED_RESULTS: [2001-12-14]\n", {}, &msg), ErrorCode::kUnsupported);
+  EXPECT_NE(msg.find("TEST.EXPECTED_RESULTS"), std::string::npos) << msg;
+  EXPECT_EQ(code_of("", {"TEST.EXPECTED_RESULTS", "[1+2j]"}), ErrorCode::kUnsupported);
   // VERSION: 2.0 is a float where the default is int
   EXPECT_EQ(code_of("VERSION: 2.0\n"), ErrorCode::kBadConfig);
   // quoted "True" is decoded to a bool; on/off are YAML 1.1 booleans; ~ is None

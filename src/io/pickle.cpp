@@ -79,25 +79,38 @@ std::string describe(const Node& n) {
 }
 
 std::string utf8_to_latin1(std::string_view s) {
+  // Array data pickled as text are ~50% bytes >= 0x80 at random, so this is a branch-free stream
+  // compaction over the input: every byte that is not a continuation byte (10xxxxxx) starts one output
+  // byte (itself, or a C2/C3 lead combined with its continuation), so the loop carries no dependency
+  // through the loads. Validity (leads are exactly C2/C3, each followed by one continuation byte, no
+  // stray continuation) is accumulated and checked once; a slow pass then finds the offending offset.
   std::string out;
   out.resize(s.size());
-  size_t o = 0;
   const auto* p = reinterpret_cast<const uint8_t*>(s.data());
   const size_t n = s.size();
-  for (size_t i = 0; i < n;) {
-    uint8_t c = p[i];
-    if (c < 0x80) {
-      out[o++] = static_cast<char>(c);
-      ++i;
-    } else if ((c == 0xC2 || c == 0xC3) && i + 1 < n && (p[i + 1] & 0xC0) == 0x80) {
-      out[o++] = static_cast<char>(((c & 0x03) << 6) | (p[i + 1] & 0x3F));
-      i += 2;
-    } else {
+  auto* o = reinterpret_cast<uint8_t*>(out.data());
+  size_t k = 0;
+  unsigned bad = n > 0 && (p[0] & 0xC0) == 0x80;
+  auto step = [&](size_t j, unsigned next) {
+    const unsigned c = p[j];
+    const unsigned lead = c >> 6 == 3, cont_next = next >> 6 == 2;
+    bad |= (c >= 0xC4) | (c - 0xC0 < 2) | (lead ^ cont_next);
+    const unsigned mask = 0u - lead;  // all ones for a lead byte: select with masks, not a branch
+    o[k] = static_cast<uint8_t>(((((c & 0x03) << 6) | (next & 0x3F)) & mask) | (c & ~mask));
+    k += c >> 6 != 2;
+  };
+  for (size_t j = 0; j + 1 < n; ++j) step(j, p[j + 1]);
+  if (n > 0) step(n - 1, 0);
+  if (bad) {
+    for (size_t j = 0; j < n;) {
+      const uint8_t c = p[j];
+      if (c < 0x80) { ++j; continue; }
+      if ((c == 0xC2 || c == 0xC3) && j + 1 < n && (p[j + 1] & 0xC0) == 0x80) { j += 2; continue; }
       MASKRT_FAIL(ErrorCode::kBadCheckpoint, "text to encode as latin-1 has a byte 0x", std::hex, int{c},
-                  " at offset ", std::dec, i, " that is not a UTF-8 code point below 256");
+                  " at offset ", std::dec, j, " that is not a UTF-8 code point below 256");
     }
   }
-  out.resize(o);
+  out.resize(k);
   return out;
 }
 

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/checkpoint.h"
+#include "io/pickle.h"
 
 namespace maskrt {
 namespace {
@@ -178,6 +179,17 @@ TEST(Checkpoint, TruncatedZipNamesTheProblem) {
   bytes.resize(bytes.size() / 2);
   const std::string msg = try_load(bytes);
   EXPECT_NE(msg.find("end-of-central-directory"), std::string::npos) << msg;
+}
+
+TEST(Checkpoint, Latin1TextDecoding) {
+  // Hand-derived: U+0041 'A', U+00E9 (C3 A9), U+0080 (C2 80), U+00FF (C3 BF).
+  EXPECT_EQ(pickle::utf8_to_latin1("A\xC3\xA9\xC2\x80\xC3\xBF"), std::string("A\xE9\x80\xFF"));
+  EXPECT_EQ(pickle::utf8_to_latin1(""), "");
+  EXPECT_THROW(pickle::utf8_to_latin1("\xC4\x80"), Error);  // U+0100 does not fit latin-1
+  EXPECT_THROW(pickle::utf8_to_latin1("a\x80"), Error);      // stray continuation byte
+  EXPECT_THROW(pickle::utf8_to_latin1("a\xC3"), Error);      // lead byte at the end
+  EXPECT_THROW(pickle::utf8_to_latin1("\xC3" "a"), Error);      // lead byte without continuation
+  EXPECT_THROW(pickle::utf8_to_latin1("\xC1\xBF"), Error);  // overlong encoding
 }
 
 // ---- fuzz -----------------------------------------------------------------------------------------

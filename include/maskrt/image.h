@@ -22,16 +22,24 @@ struct Image {
 };
 
 // Reads an image file (JPEG or PNG, detected from content, not the extension) the way Detectron2's
-// `detection_utils.read_image` does with PIL: EXIF orientation applied (JPEG), then converted to RGB.
-//   - grayscale (8-bit) is replicated to 3 channels; palette PNG is expanded;
-//   - an alpha channel is dropped (not composited), as PIL's convert("RGB") does;
-//   - 16-bit PNG channels are converted with v8 = (v16 + 128) / 257 rounded down? -> see src/io/image_io.h;
-//   - CMYK/YCCK JPEG is converted like PIL (inverted Adobe CMYK -> RGB);
-// Throws maskrt::Error(kBadImage / kIo) naming the file and the reason for empty, truncated,
-// non-image files and absurd headers (more than `max_pixels` pixels). Thread-safe.
+// `detection_utils.read_image` does with PIL (Pillow 13): EXIF orientation applied (JPEG APP1 or PNG
+// eXIf; XMP tiff:Orientation as Pillow's fallback), then converted to RGB exactly as PIL's
+// convert("RGB"):
+//   - grayscale (1..8-bit) is replicated to 3 channels; palette PNG is expanded (tRNS ignored);
+//   - an alpha channel is dropped (not composited);
+//   - 16-bit PNG: RGB/RGBA/gray+alpha keep the high byte (v >> 8); 16-bit gray is clipped,
+//     min(v, 255), because PIL opens it as "I;16" (odd, but it is what Detectron2 gets);
+//   - CMYK/YCCK JPEG is treated as Adobe inverted CMYK and converted with Pillow's cmyk2rgb.
+// Full rules: src/io/image_io.h. Returns height x width x 3 RGB (after orientation).
+// Throws maskrt::Error with message "<path>: <reason>": kIo when the file cannot be opened or read;
+// kBadImage for empty, truncated (including a JPEG missing only its EOI marker, as Pillow), corrupt,
+// non-image or unsupported files, and for headers claiming more than `max_pixels` pixels (checked
+// before any pixel buffer is allocated). Thread-safe.
 Image read_image(const std::string& path, int64_t max_pixels = int64_t(1) << 28);
 
-// Writes an RGB image as PNG. Throws maskrt::Error(kIo) naming the file on failure. Thread-safe.
+// Writes an image as an 8-bit RGB PNG (BGR images, channel_order == kBGR, are swapped to RGB on
+// write). Throws maskrt::Error(kInvalidArgument) if pixels.size() != height * width * 3 or the image
+// is empty, and maskrt::Error(kIo) naming the file when it cannot be written. Thread-safe.
 void write_png(const std::string& path, const Image& image);
 
 }  // namespace maskrt

@@ -40,7 +40,9 @@ int max_abs_diff(const std::vector<uint8_t>& a, const std::vector<uint8_t>& b) {
 // Every decodable fixture equals Pillow's decoded RGB. The JPEG fixtures were decoded by Pillow's
 // bundled libjpeg-turbo (3.x; see manifest "libjpeg_turbo") and are decoded here by the system
 // libjpeg-turbo (Debian: 2.1.5). ISLOW IDCT + fancy upsampling are meant to be identical across
-// these versions; measured max difference: 0 on all fixtures (each case's "max_abs_diff" is 0).
+// these versions; measured max difference: 0 on all fixtures (each case's "max_abs_diff" is 0), and
+// 0 on an ad-hoc 640x480 noisy image saved at quality 50/75/95 x 4:4:4/4:2:2/4:2:0 x baseline/
+// progressive plus CMYK and gray (not committed: 18 MB of expected pixels).
 TEST(ReadImage, MatchesPillow) {
   const auto m = manifest();
   int checked = 0;

@@ -15,7 +15,9 @@ import io
 import json
 import os
 import struct
+import subprocess
 import sys
+import tempfile
 import zlib
 
 import numpy as np
@@ -63,6 +65,42 @@ def png_bytes(w, h, bit_depth, color_type, raw_rows, extra_chunks=()):
     data = b"".join(b"\x00" + r for r in raw_rows)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + b"".join(chunk(t, d) for t, d in extra_chunks)
             + chunk(b"IDAT", zlib.compress(data)) + chunk(b"IEND", b""))
+
+
+# Pillow cannot write YCCK JPEGs; this small libjpeg program does (CMYK input, YCCK colour space,
+# Adobe marker with transform 2). Needs a C compiler and libjpeg headers at generation time only.
+YCCK_WRITER = r"""
+#include <stdio.h>
+#include <jpeglib.h>
+int main(int argc, char** argv) {
+  struct jpeg_compress_struct c; struct jpeg_error_mgr e;
+  c.err = jpeg_std_error(&e); jpeg_create_compress(&c);
+  FILE* f = fopen(argv[1], "wb"); jpeg_stdio_dest(&c, f);
+  c.image_width = 61; c.image_height = 37; c.input_components = 4; c.in_color_space = JCS_CMYK;
+  jpeg_set_defaults(&c); jpeg_set_colorspace(&c, JCS_YCCK); jpeg_set_quality(&c, 85, TRUE);
+  c.write_Adobe_marker = TRUE;
+  jpeg_start_compress(&c, TRUE);
+  unsigned char row[61 * 4];
+  for (int y = 0; y < 37; ++y) {
+    for (int x = 0; x < 61; ++x) {
+      row[4 * x] = x * 4; row[4 * x + 1] = y * 6; row[4 * x + 2] = (x * y) & 255; row[4 * x + 3] = (x + y) * 2;
+    }
+    JSAMPROW r = row; jpeg_write_scanlines(&c, &r, 1);
+  }
+  jpeg_finish_compress(&c); fclose(f); return 0;
+}
+"""
+
+
+def ycck_jpeg_bytes():
+    with tempfile.TemporaryDirectory() as d:
+        src, exe, out = os.path.join(d, "w.c"), os.path.join(d, "w"), os.path.join(d, "ycck.jpg")
+        with open(src, "w") as f:
+            f.write(YCCK_WRITER)
+        subprocess.run(["cc", src, "-ljpeg", "-o", exe], check=True)
+        subprocess.run([exe, out], check=True)
+        with open(out, "rb") as f:
+            return f.read()
 
 
 def main():
@@ -165,6 +203,7 @@ def main():
     ok("restart.jpg", save(odd, "JPEG", quality=80, restart_marker_blocks=2), "restart markers")
     cmyk = odd.convert("CMYK")
     ok("cmyk.jpg", save(cmyk, "JPEG", quality=90), "CMYK (Adobe, inverted) -> PIL cmyk2rgb")
+    ok("ycck.jpg", ycck_jpeg_bytes(), "YCCK (Adobe transform 2) -> libjpeg CMYK -> inverted -> cmyk2rgb")
     ok("png_named.jpg", save(rgb, "PNG"), "a PNG named .jpg: format comes from content")
 
     # Bad files.

@@ -1,0 +1,201 @@
+#include "backend/cuda/conv_cudnn.h"
+
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "backend/cuda/cuda_check.h"
+#include "core/check.h"
+
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+
+namespace maskrt::cuda {
+
+struct ConvCudnn::Plan {
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
+  size_t workspace = 0;
+  int n = 0, h = 0, w = 0, oh = 0, ow = 0;
+  ~Plan() {
+    if (x) cudnnDestroyTensorDescriptor(x);
+    if (y) cudnnDestroyTensorDescriptor(y);
+    if (conv) cudnnDestroyConvolutionDescriptor(conv);
+  }
+};
+
+namespace {
+cudnnDataType_t data_type(Precision p) { return p == Precision::kFP16 ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT; }
+cudnnTensorFormat_t tensor_format(Precision p) { return p == Precision::kFP16 ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW; }
+cudnnMathType_t math_type(Precision p) { return p == Precision::kFP32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH; }
+}  // namespace
+
+ConvCudnn::ConvCudnn(const ConvLayer& layer, Precision precision, ConvEpilogue epilogue, const std::string& name,
+                     int in_channels_padded)
+    : name_(name), precision_(precision), epilogue_(epilogue) {
+  const Tensor& w = layer.weight;  // (O, C/g, K, K)
+  MASKRT_ASSERT(w.dim() == 4 && w.size(2) == w.size(3), name);
+  MASKRT_ASSERT(layer.params.stride_h == layer.params.stride_w && layer.params.pad_h == layer.params.pad_w, name);
+  out_c_ = static_cast<int>(w.size(0));
+  groups_ = layer.params.groups;
+  in_c_ = static_cast<int>(w.size(1)) * groups_;
+  kernel_ = static_cast<int>(w.size(2));
+  stride_ = layer.params.stride_h;
+  pad_ = layer.params.pad_h;
+  in_c_padded_ = std::max(in_c_, in_channels_padded);
+  MASKRT_ASSERT(in_c_padded_ == in_c_ || (groups_ == 1 && precision == Precision::kFP16), name);
+  const int cpg = in_c_padded_ / groups_;  // input channels per group (padded)
+  const int K = kernel_;
+  try {
+    MASKRT_CUDA_CHECK(cudnnCreateFilterDescriptor(&filter_desc_));
+    MASKRT_CUDA_CHECK(cudnnCreateTensorDescriptor(&bias_desc_));
+    MASKRT_CUDA_CHECK(cudnnCreateActivationDescriptor(&relu_desc_));
+    MASKRT_CUDA_CHECK(cudnnSetActivationDescriptor(relu_desc_, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0));
+    MASKRT_CUDA_CHECK(cudnnSetFilter4dDescriptor(filter_desc_, data_type(precision), tensor_format(precision), out_c_,
+                                                 cpg, K, K));
+    MASKRT_CUDA_CHECK(cudnnSetTensor4dDescriptor(bias_desc_, tensor_format(precision), data_type(precision), 1, out_c_,
+                                                 1, 1));
+  } catch (...) {
+    release();
+    throw;
+  }
+  const int src_cpg = in_c_ / groups_;
+  if (precision == Precision::kFP16) {
+    // KRSC: (O, K, K, C/g padded), zero-filled padding channels.
+    std::vector<float> krsc(static_cast<size_t>(out_c_) * K * K * cpg, 0.f);
+    for (int o = 0; o < out_c_; ++o)
+      for (int c = 0; c < src_cpg; ++c)
+        for (int ky = 0; ky < K; ++ky)
+          for (int kx = 0; kx < K; ++kx)
+            krsc[((static_cast<size_t>(o) * K + ky) * K + kx) * cpg + c] =
+                w[((static_cast<int64_t>(o) * src_cpg + c) * K + ky) * K + kx];
+    weight_ = DeviceBuffer::upload(to_half(krsc.data(), krsc.size()), name + ".weight");
+    bias_ = DeviceBuffer::upload(to_half(layer.bias.data(), out_c_), name + ".bias");
+  } else {
+    weight_ = DeviceBuffer::upload(w.data(), w.numel() * sizeof(float), name + ".weight");
+    bias_ = DeviceBuffer::upload(layer.bias.data(), out_c_ * sizeof(float), name + ".bias");
+  }
+}
+
+void ConvCudnn::release() noexcept {
+  plans_.clear();
+  if (filter_desc_) cudnnDestroyFilterDescriptor(filter_desc_);
+  if (bias_desc_) cudnnDestroyTensorDescriptor(bias_desc_);
+  if (relu_desc_) cudnnDestroyActivationDescriptor(relu_desc_);
+  filter_desc_ = nullptr;
+  bias_desc_ = nullptr;
+  relu_desc_ = nullptr;
+}
+
+ConvCudnn::~ConvCudnn() { release(); }
+
+ConvCudnn::ConvCudnn(ConvCudnn&& o) noexcept { *this = std::move(o); }
+
+ConvCudnn& ConvCudnn::operator=(ConvCudnn&& o) noexcept {
+  if (this != &o) {
+    release();
+    name_ = std::move(o.name_);
+    precision_ = o.precision_;
+    epilogue_ = o.epilogue_;
+    in_c_ = o.in_c_;
+    in_c_padded_ = o.in_c_padded_;
+    out_c_ = o.out_c_;
+    kernel_ = o.kernel_;
+    stride_ = o.stride_;
+    pad_ = o.pad_;
+    groups_ = o.groups_;
+    fused_ok_ = o.fused_ok_;
+    weight_ = std::move(o.weight_);
+    bias_ = std::move(o.bias_);
+    filter_desc_ = std::exchange(o.filter_desc_, nullptr);
+    bias_desc_ = std::exchange(o.bias_desc_, nullptr);
+    relu_desc_ = std::exchange(o.relu_desc_, nullptr);
+    plans_ = std::move(o.plans_);
+  }
+  return *this;
+}
+
+size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
+  const auto key = std::make_tuple(n, h, w);
+  auto it = plans_.find(key);
+  if (it != plans_.end()) return it->second->workspace;
+  auto p = std::make_unique<Plan>();
+  p->n = n;
+  p->h = h;
+  p->w = w;
+  p->oh = out_size(h);
+  p->ow = out_size(w);
+  MASKRT_CHECK(p->oh >= 1 && p->ow >= 1, ErrorCode::kInvalidArgument, name_, ": input ", h, "x", w,
+               " is too small for a ", kernel_, "x", kernel_, " stride-", stride_, " convolution");
+  const cudnnDataType_t dt = data_type(precision_);
+  const cudnnTensorFormat_t fmt = tensor_format(precision_);
+  MASKRT_CUDA_CHECK(cudnnCreateTensorDescriptor(&p->x));
+  MASKRT_CUDA_CHECK(cudnnCreateTensorDescriptor(&p->y));
+  MASKRT_CUDA_CHECK(cudnnCreateConvolutionDescriptor(&p->conv));
+  MASKRT_CUDA_CHECK(cudnnSetTensor4dDescriptor(p->x, fmt, dt, n, in_c_padded_, h, w));
+  MASKRT_CUDA_CHECK(cudnnSetTensor4dDescriptor(p->y, fmt, dt, n, out_c_, p->oh, p->ow));
+  // Compute type float in every mode (fp16: PSEUDO_HALF_CONFIG, float32 accumulation).
+  MASKRT_CUDA_CHECK(cudnnSetConvolution2dDescriptor(p->conv, pad_, pad_, stride_, stride_, 1, 1,
+                                                    CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  MASKRT_CUDA_CHECK(cudnnSetConvolutionGroupCount(p->conv, groups_));
+  MASKRT_CUDA_CHECK(cudnnSetConvolutionMathType(p->conv, math_type(precision_)));
+  int oh = 0, ow = 0, on = 0, oc = 0;
+  MASKRT_CUDA_CHECK(cudnnGetConvolution2dForwardOutputDim(p->conv, p->x, filter_desc_, &on, &oc, &oh, &ow));
+  MASKRT_ASSERT(on == n && oc == out_c_ && oh == p->oh && ow == p->ow, name_);
+
+  cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+  int returned = 0;
+  MASKRT_CUDA_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(ctx.cudnn(), p->x, filter_desc_, p->conv, p->y,
+                                                           CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf));
+  bool found = false;
+  for (int i = 0; i < returned && !found; ++i) {
+    if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kMaxWorkspaceBytes) continue;
+    if (precision_ == Precision::kFP32 && perf[i].mathType != CUDNN_FMA_MATH && perf[i].mathType != CUDNN_DEFAULT_MATH)
+      continue;
+    // Re-query the size for the math type actually set (the heuristic may report another one).
+    size_t ws = 0;
+    if (cudnnGetConvolutionForwardWorkspaceSize(ctx.cudnn(), p->x, filter_desc_, p->conv, p->y, perf[i].algo, &ws) !=
+        CUDNN_STATUS_SUCCESS)
+      continue;
+    p->algo = perf[i].algo;
+    p->workspace = ws;
+    found = true;
+  }
+  MASKRT_CHECK(found, ErrorCode::kDevice, name_, ": cuDNN offers no forward algorithm for input (", n, ", ",
+               in_c_padded_, ", ", h, ", ", w, ")");
+  const size_t ws = p->workspace;
+  plans_.emplace(key, std::move(p));
+  return ws;
+}
+
+void ConvCudnn::forward(const CudaContext& ctx, const DeviceTensor& x, const DeviceTensor& y, const DeviceTensor* z,
+                        void* workspace, size_t workspace_bytes) {
+  auto it = plans_.find(std::make_tuple(x.n, x.h, x.w));
+  MASKRT_ASSERT(it != plans_.end(), name_, ": forward on an unplanned shape");
+  const Plan& p = *it->second;
+  MASKRT_ASSERT(x.c == in_c_padded_ && y.c == out_c_ && y.n == x.n && y.h == p.oh && y.w == p.ow, name_);
+  MASKRT_ASSERT(workspace_bytes >= p.workspace, name_);
+  MASKRT_ASSERT((epilogue_ == ConvEpilogue::kBiasAddRelu) == (z != nullptr), name_);
+  const float one = 1.f, zero = 0.f;
+  cudnnHandle_t h = ctx.cudnn();
+  if (epilogue_ != ConvEpilogue::kBias && fused_ok_) {
+    const void* zp = z ? z->ptr : y.ptr;  // alpha2 == 0: z is not read, but must be a valid tensor
+    const float alpha2 = z ? 1.f : 0.f;
+    const cudnnStatus_t st = cudnnConvolutionBiasActivationForward(
+        h, &one, p.x, x.ptr, filter_desc_, weight_.get(), p.conv, p.algo, workspace, p.workspace, &alpha2, p.y, zp,
+        bias_desc_, bias_.get(), relu_desc_, p.y, y.ptr);
+    if (st == CUDNN_STATUS_SUCCESS) return;
+    if (st != CUDNN_STATUS_NOT_SUPPORTED) MASKRT_CUDA_CHECK(st);
+    cudaGetLastError();
+    fused_ok_ = false;  // fall back for good (logged once)
+    std::fprintf(stderr, "maskrt: %s: fused cuDNN conv+bias+relu not supported, using separate calls\n", name_.c_str());
+  }
+  MASKRT_CUDA_CHECK(cudnnConvolutionForward(h, &one, p.x, x.ptr, filter_desc_, weight_.get(), p.conv, p.algo, workspace,
+                                            p.workspace, &zero, p.y, y.ptr));
+  if (z) MASKRT_CUDA_CHECK(cudnnAddTensor(h, &one, p.y, z->ptr, &one, p.y, y.ptr));
+  MASKRT_CUDA_CHECK(cudnnAddTensor(h, &one, bias_desc_, bias_.get(), &one, p.y, y.ptr));
+  if (epilogue_ != ConvEpilogue::kBias)
+    MASKRT_CUDA_CHECK(cudnnActivationForward(h, relu_desc_, &one, p.y, y.ptr, &zero, p.y, y.ptr));
+}
+
+}  // namespace maskrt::cuda

@@ -1,0 +1,85 @@
+#pragma once
+// ConvCudnn: one 2-D convolution layer (weights resident on the device) run with cuDNN, with the
+// bias, the ReLU and the bottleneck's residual add fused where cuDNN allows:
+//   kBias:        y = conv(x) + b
+//   kBiasRelu:    y = relu(conv(x) + b)                 (cudnnConvolutionBiasActivationForward)
+//   kBiasAddRelu: y = relu(conv(x) + b + z)             (the same call, z = the shortcut)
+// kBias uses cudnnConvolutionForward + cudnnAddTensor (the fused call accepts an identity activation
+// only with IMPLICIT_PRECOMP_GEMM). If cuDNN reports NOT_SUPPORTED for a fused call, the layer falls
+// back, once and for good, to the unfused sequence (conv, add z, add bias, activation).
+//
+// Precision (maskrt::Precision):
+//   kFP32: float32 NCHW tensors, CUDNN_FMA_MATH (no TF32, no tensor cores): Detectron2's fp32 numerics;
+//   kTF32: float32 NCHW tensors, CUDNN_TENSOR_OP_MATH (TF32 tensor cores allowed);
+//   kFP16: float16 NHWC tensors (filters KRSC), float32 accumulation (PSEUDO_HALF: conv compute type
+//          float), CUDNN_TENSOR_OP_MATH; bias stored as float16.
+// Weights come from a host ConvLayer (FrozenBN already folded by ConvLayer::load). `in_channels_padded`
+// (fp16 only) pads the filter's input channels with zeros, e.g. 3 -> 8 for the stem (see resize_cuda.h).
+//
+// Algorithms: chosen once per input shape (n, h, w) by plan() with cudnnGetConvolutionForwardAlgorithm_v7
+// (the fastest heuristic candidate whose workspace is <= kMaxWorkspaceBytes and which supports the
+// math mode), cached with the descriptors; plan() returns the workspace bytes that forward() needs.
+// forward() for an unplanned shape is a bug (asserts). Nothing here allocates or synchronises.
+// Errors: cuDNN failures throw maskrt::Error(kDevice / kOutOfMemory) via MASKRT_CUDA_CHECK.
+// Thread safety: plan() mutates the cache; forward() is const but shares cuDNN descriptors:
+// use one layer from one thread at a time (the engine serialises the pipeline).
+#include <cudnn.h>
+
+#include <map>
+#include <memory>
+#include <tuple>
+
+#include "backend/cuda/cuda_context.h"
+#include "backend/cuda/device_buffer.h"
+#include "backend/cuda/device_tensor.h"
+#include "maskrt/engine.h"
+#include "model/layers.h"
+
+namespace maskrt::cuda {
+
+enum class ConvEpilogue { kBias, kBiasRelu, kBiasAddRelu };
+
+class ConvCudnn {
+ public:
+  static constexpr size_t kMaxWorkspaceBytes = size_t(256) << 20;
+
+  ConvCudnn() = default;
+  // `layer.params.relu` is ignored: the epilogue decides. Uploads the weights (synchronous).
+  ConvCudnn(const ConvLayer& layer, Precision precision, ConvEpilogue epilogue, const std::string& name,
+            int in_channels_padded = 0);
+  ~ConvCudnn();
+  ConvCudnn(const ConvCudnn&) = delete;
+  ConvCudnn& operator=(const ConvCudnn&) = delete;
+  ConvCudnn(ConvCudnn&&) noexcept;
+  ConvCudnn& operator=(ConvCudnn&&) noexcept;
+
+  int in_channels() const { return in_c_; }
+  int out_channels() const { return out_c_; }
+  int out_size(int in) const { return (in + 2 * pad_ - kernel_) / stride_ + 1; }
+  const std::string& name() const { return name_; }
+  DType dtype() const { return precision_ == Precision::kFP16 ? DType::kF16 : DType::kF32; }
+  Layout layout() const { return precision_ == Precision::kFP16 ? Layout::kNHWC : Layout::kNCHW; }
+
+  // Chooses and caches the algorithm for input (n, in_channels, h, w); returns its workspace bytes.
+  size_t plan(const CudaContext& ctx, int n, int h, int w);
+  // y must be (n, out_channels, out_size(h), out_size(w)); z (kBiasAddRelu only) has y's shape.
+  void forward(const CudaContext& ctx, const DeviceTensor& x, const DeviceTensor& y, const DeviceTensor* z,
+               void* workspace, size_t workspace_bytes);
+
+ private:
+  struct Plan;
+  void release() noexcept;
+
+  std::string name_;
+  Precision precision_ = Precision::kFP32;
+  ConvEpilogue epilogue_ = ConvEpilogue::kBias;
+  int in_c_ = 0, in_c_padded_ = 0, out_c_ = 0, kernel_ = 1, stride_ = 1, pad_ = 0, groups_ = 1;
+  bool fused_ok_ = true;
+  DeviceBuffer weight_, bias_;
+  cudnnFilterDescriptor_t filter_desc_ = nullptr;
+  cudnnTensorDescriptor_t bias_desc_ = nullptr;
+  cudnnActivationDescriptor_t relu_desc_ = nullptr;
+  std::map<std::tuple<int, int, int>, std::unique_ptr<Plan>> plans_;
+};
+
+}  // namespace maskrt::cuda

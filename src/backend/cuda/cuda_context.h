@@ -1,0 +1,52 @@
+#pragma once
+// CudaContext: the execution context of the CUDA backend (RAII): one device, one non-blocking stream,
+// one cuDNN handle, one cuBLAS handle and one cuBLASLt handle bound to that stream, and the device's
+// properties. Created once per engine; handles are never created per call.
+//
+// Errors: the constructor throws maskrt::Error(kDevice) when there is no usable CUDA device (message
+// names the device index and the CUDA error) and kDevice/kOutOfMemory for handle creation failures.
+// Thread safety: a context is used by one thread at a time (the engine serialises its pipeline).
+#include <cublasLt.h>
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+#include <cudnn.h>
+
+#include <string>
+
+namespace maskrt::cuda {
+
+class CudaContext {
+ public:
+  explicit CudaContext(int device = 0);
+  ~CudaContext();
+  CudaContext(const CudaContext&) = delete;
+  CudaContext& operator=(const CudaContext&) = delete;
+
+  int device() const { return device_; }
+  cudaStream_t stream() const { return stream_; }
+  cudnnHandle_t cudnn() const { return cudnn_; }
+  cublasHandle_t cublas() const { return cublas_; }
+  cublasLtHandle_t cublaslt() const { return cublaslt_; }
+  const cudaDeviceProp& properties() const { return props_; }
+  std::string name() const;  // e.g. "NVIDIA H200 (sm_90, 139 GiB)"
+
+  // Makes this context's device current on the calling thread.
+  void make_current() const;
+  // Blocks the host until all work on the stream is done (warm-up and tests only).
+  void synchronize() const;
+
+ private:
+  void release() noexcept;
+
+  int device_ = 0;
+  cudaStream_t stream_ = nullptr;
+  cudnnHandle_t cudnn_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  cublasLtHandle_t cublaslt_ = nullptr;
+  cudaDeviceProp props_{};
+};
+
+// Number of CUDA devices the runtime sees (0 when no driver / no GPU; never throws).
+int cuda_device_count();
+
+}  // namespace maskrt::cuda

@@ -1,0 +1,52 @@
+#include <cuda_fp16.h>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/deconv_scatter.h"
+
+namespace maskrt::cuda {
+namespace {
+
+__global__ void scatter_nchw_f32(int total, int O, int H, int W, bool relu, const float* __restrict__ g,
+                                 const float* __restrict__ bias, float* __restrict__ out) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;  // output index (n, o, oy, ox)
+  if (i >= total) return;
+  const int OW = 2 * W, OH = 2 * H;
+  const int ox = i % OW, oy = (i / OW) % OH;
+  const int o = (i / (OW * OH)) % O, n = i / (OW * OH * O);
+  const int y = oy >> 1, x = ox >> 1, k = (oy & 1) * 2 + (ox & 1);
+  float v = g[(static_cast<long long>(n) * O * 4 + o * 4 + k) * H * W + y * W + x] + bias[o];
+  out[i] = relu ? fmaxf(v, 0.f) : v;
+}
+
+__global__ void scatter_nhwc_f16(int total, int O, int H, int W, bool relu, const __half* __restrict__ g,
+                                 const __half* __restrict__ bias, __half* __restrict__ out) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;  // output index (n, oy, ox, o)
+  if (i >= total) return;
+  const int OW = 2 * W, OH = 2 * H;
+  const int o = i % O, ox = (i / O) % OW, oy = (i / (O * OW)) % OH, n = i / (O * OW * OH);
+  const int y = oy >> 1, x = ox >> 1, k = (oy & 1) * 2 + (ox & 1);
+  float v = __half2float(g[(static_cast<long long>(n) * H * W + y * W + x) * O * 4 + o * 4 + k]) +
+            __half2float(bias[o]);
+  out[i] = __float2half_rn(relu ? fmaxf(v, 0.f) : v);
+}
+
+}  // namespace
+
+void deconv2x2_scatter(const DeconvScatterParams& p, const void* gemm_out, const void* bias, void* out,
+                       cudaStream_t stream) {
+  const long long total = 4LL * p.n * p.out_channels * p.in_h * p.in_w;
+  if (total == 0) return;
+  const int threads = 256;
+  const int blocks = static_cast<int>((total + threads - 1) / threads);
+  if (p.nhwc_fp16)
+    scatter_nhwc_f16<<<blocks, threads, 0, stream>>>(static_cast<int>(total), p.out_channels, p.in_h, p.in_w, p.relu,
+                                                     static_cast<const __half*>(gemm_out),
+                                                     static_cast<const __half*>(bias), static_cast<__half*>(out));
+  else
+    scatter_nchw_f32<<<blocks, threads, 0, stream>>>(static_cast<int>(total), p.out_channels, p.in_h, p.in_w, p.relu,
+                                                     static_cast<const float*>(gemm_out),
+                                                     static_cast<const float*>(bias), static_cast<float*>(out));
+  MASKRT_CUDA_CHECK_LAST();
+}
+
+}  // namespace maskrt::cuda

@@ -83,7 +83,9 @@ CocoDataset load_coco_annotations(const std::string& path);
 CocoDataset parse_coco_annotations(const std::string& json_text, const std::string& source);
 
 // Results must refer to images and categories of `gt` (pycocotools asserts the former and silently drops
-// the latter; maskrt reports both). RLE sizes must equal the image size.
+// the latter; maskrt reports both). RLE sizes must equal the image size. Polygon or uncompressed-RLE
+// result masks are accepted in every case (pycocotools' loadRes fails on them when results carry no
+// bbox; when they do, it rasterises them as maskrt does).
 std::vector<CocoDetection> load_coco_results(const std::string& path, const CocoDataset& gt);
 std::vector<CocoDetection> parse_coco_results(const std::string& json_text, const std::string& source,
                                               const CocoDataset& gt);

@@ -230,15 +230,24 @@ EvalResult evaluate(const CocoDataset& gt, const std::vector<CocoDetection>& res
       }
   }
 
-  // ---- evaluateImg for every (category, area range, image) ----
-  std::vector<EvalImg> eval_imgs(K * A * I);
+  // ---- evaluateImg for every (category, area range, image) that has GT or detections ----
+  // pycocotools keeps None for the other (category, image) pairs; only present pairs are stored here,
+  // per category in image order: present[k] lists (image index), eval_imgs[k] is (present, A).
+  std::vector<std::vector<size_t>> present(K);
+  for (size_t k = 0; k < K; ++k)
+    for (size_t i = 0; i < I; ++i)
+      if (!gt_cells[i * K + k].empty() || !dt_cells[i * K + k].empty()) present[k].push_back(i);
+  std::vector<std::pair<size_t, size_t>> jobs;  // (k, j): j-th present image of category k
+  for (size_t k = 0; k < K; ++k)
+    for (size_t j = 0; j < present[k].size(); ++j) jobs.emplace_back(k, j);
+  std::vector<std::vector<EvalImg>> eval_imgs(K);
+  for (size_t k = 0; k < K; ++k) eval_imgs[k].resize(present[k].size() * A);
 #pragma omp parallel for schedule(dynamic, 16)
-  for (int64_t idx = 0; idx < static_cast<int64_t>(K * A * I); ++idx) {
-    const size_t k = idx / (A * I), a = (idx / I) % A, i = idx % I;
-    const size_t c = i * K + k;
+  for (int64_t job = 0; job < static_cast<int64_t>(jobs.size() * A); ++job) {
+    const size_t k = jobs[job / A].first, j = jobs[job / A].second, a = job % A;
+    const size_t c = present[k][j] * K + k;
     const auto& gc = gt_cells[c];
     const auto& dc = dt_cells[c];
-    if (gc.empty() && dc.empty()) continue;
     const double lo = p.area_rngs[a][0], hi = p.area_rngs[a][1];
     const size_t G = gc.size(), D = dc.size();
     std::vector<int> g_ig(G);
@@ -250,7 +259,7 @@ EvalResult evaluate(const CocoDataset& gt, const std::vector<CocoDetection>& res
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return g_ig[x] < g_ig[y]; });
 
-    EvalImg& e = eval_imgs[idx];
+    EvalImg& e = eval_imgs[k][j * A + a];
     e.present = true;
     e.scores.resize(D);
     for (size_t d = 0; d < D; ++d) e.scores[d] = dts[dc[d]].score;
@@ -301,9 +310,8 @@ EvalResult evaluate(const CocoDataset& gt, const std::vector<CocoDetection>& res
         std::vector<const EvalImg*> imgs;
         std::vector<size_t> take;
         int64_t npig = 0;
-        for (size_t i = 0; i < I; ++i) {
-          const EvalImg& e = eval_imgs[(k * A + a) * I + i];
-          if (!e.present) continue;
+        for (size_t j = 0; j < present[k].size(); ++j) {
+          const EvalImg& e = eval_imgs[k][j * A + a];
           imgs.push_back(&e);
           const size_t n = std::min(md, e.scores.size());
           take.push_back(n);

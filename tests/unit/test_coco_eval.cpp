@@ -111,6 +111,17 @@ TEST_F(CocoEvalFixture, NoDetections) {
   expect_matches(evaluate(gt_, {}, IouType::kSegm), expected_["cases"]["no_dets"]["segm_loadres"], "no_dets/segm");
 }
 
+TEST(CocoEvalRandom, PolygonGtAndPolygonResults) {
+  // 30 images, polygon GT (crowd polygons too), jittered polygon results and box-only results mixed.
+  const json exp = read_json(kDir + "expected.json")["cases"]["random"];
+  const CocoDataset gt = load_coco_annotations(kDir + "gt_random.json");
+  const auto dets = load_coco_results(kDir + "results_random.json", gt);
+  expect_matches(evaluate(gt, dets, IouType::kBbox), exp["bbox"], "random/bbox");
+  EvalParams p = EvalParams::coco_default();
+  p.segm_drop_result_bbox = false;
+  expect_matches(evaluate(gt, dets, IouType::kSegm, p), exp["segm_loadres"], "random/segm");
+}
+
 TEST_F(CocoEvalFixture, SummaryLooksLikePycocotools) {
   const EvalResult r = evaluate(gt_, full_, IouType::kBbox);
   const std::string s = r.summary();

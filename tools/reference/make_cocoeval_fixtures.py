@@ -16,13 +16,16 @@ Files:
   expected.json            versions, command, and per case / IoU type: stats (COCOeval.stats),
                            recall (eval['recall'], shape T,K,A,M, row-major), per_category_ap
                            (Detectron2's definition: mean of precision[:, :, k, 0, -1] > -1, null if none)
+  gt_random.json, results_random.json   30 images, polygon GT (crowd ones too) and polygon results
+                           (jittered GT; box-only false positives, 120 on one image), scores in 0.1 steps
   raster.json              polygons -> pycocotools RLE strings (frPyObjects + merge), with toBbox and area
   bad/*.json               malformed annotation / results files for the error-message tests
 
 Cases in expected.json:
   full/bbox, full/segm_detectron2 (bbox removed from results before loadRes, as Detectron2's
   COCOEvaluator does), full/segm_loadres (results as they are: areas from the boxes),
-  mask_only/{bbox,segm}, bbox_only/{bbox,segm}, no_dets/{bbox,segm} (no results at all: pycocotools'
+  mask_only/{bbox,segm}, bbox_only/{bbox,segm}, random/{bbox,segm_loadres} (pycocotools' loadRes cannot take
+  polygon results without bbox, so no segm_detectron2 there), no_dets/{bbox,segm} (no results at all: pycocotools'
   loadRes cannot take an empty list, so the result COCO object is built directly).
 
 Run from the repository root:  python3 tools/reference/make_cocoeval_fixtures.py
@@ -223,6 +226,45 @@ def run_eval(gt_dict, results, iou_type, drop_bbox=False):
             "recall_shape": list(ev.eval["recall"].shape)}
 
 
+def make_random_set(rng):
+    """A larger set, all polygons (GT and results; crowd GT as polygons too), coarse scores."""
+    images, anns, res = [], [], []
+    for img_id in range(1, 31):
+        h, w = int(rng.integers(40, 300)), int(rng.integers(40, 300))
+        images.append({"id": img_id, "height": h, "width": w})
+        for _ in range(int(rng.integers(0, 9))):
+            r = float(np.exp(rng.uniform(np.log(2), np.log(max(3, min(h, w) / 2)))))
+            poly = polygon(rng, rng.uniform(0, w), rng.uniform(0, h), r, int(rng.integers(3, 9)))
+            rle = poly_rle([poly], h, w)
+            area = float(mask_utils.area(rle))
+            if area == 0:
+                continue
+            xs, ys = poly[0::2], poly[1::2]
+            cat = int(rng.integers(1, 7))
+            anns.append({"id": len(anns) + 1, "image_id": img_id, "category_id": cat, "area": area,
+                         "iscrowd": int(rng.uniform() < 0.08), "segmentation": [poly],
+                         "bbox": [min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)]})
+            for _ in range(int(rng.integers(0, 4))):
+                jit = np.array(poly) + rng.normal(0, 0.12 * r, len(poly))
+                jp = [round(float(v), 1) for v in jit]
+                jx, jy = jp[0::2], jp[1::2]
+                res.append({"image_id": img_id, "category_id": cat if rng.uniform() < 0.9 else int(rng.integers(1, 7)),
+                            "bbox": [min(jx), min(jy), round(max(jx) - min(jx), 2), round(max(jy) - min(jy), 2)],
+                            "score": round(float(rng.integers(1, 11)) * 0.1, 1), "segmentation": [jp]})
+        n_fp = 120 if img_id == 7 else int(rng.integers(0, 4))
+        for _ in range(n_fp):
+            x, y = rng.uniform(0, w), rng.uniform(0, h)
+            bw, bh = rng.uniform(1, w / 3), rng.uniform(1, h / 3)
+            bb = [round(float(v), 2) for v in (x, y, bw, bh)]
+            # no segmentation: loadRes uses the box polygon
+            res.append({"image_id": img_id, "category_id": int(rng.integers(1, 7)), "bbox": bb,
+                        "score": round(float(rng.integers(1, 11)) * 0.1, 1)})
+    gt = {"images": images, "annotations": anns,
+          "categories": [{"id": c, "name": f"c{c}"} for c in range(1, 8)]}  # category 7: no GT
+    order = rng.permutation(len(res))
+    return gt, [res[i] for i in order]
+
+
 def make_raster(rng):
     cases = []
     shapes = [(37, 53), (64, 64), (20, 90)]
@@ -310,6 +352,14 @@ def main():
     with open(os.path.join(OUT, "expected.json"), "w") as f:
         json.dump(expected, f, separators=(",", ":"))
     dump("raster.json", make_raster(rng))
+    gt2, res2 = make_random_set(rng)
+    dump("gt_random.json", gt2)
+    dump("results_random.json", res2)
+    expected["cases"]["random"] = {"gt": "gt_random.json", "results": "results_random.json",
+                                   "bbox": run_eval(gt2, res2, "bbox"),
+                                   "segm_loadres": run_eval(gt2, res2, "segm")}
+    with open(os.path.join(OUT, "expected.json"), "w") as f:
+        json.dump(expected, f, separators=(",", ":"))
     write_bad_files()
     print("wrote", OUT, "with", len(gt["annotations"]), "GT and", len(results), "results")
     for case, v in expected["cases"].items():

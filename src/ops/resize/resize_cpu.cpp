@@ -1,5 +1,6 @@
 // Optimised Pillow-exact bilinear resize (see resize.h). Same arithmetic as resize_ref.cpp, but the
-// fixed-point weights of each axis are computed once into a (out_size, max_taps) table, and both
+// fixed-point weights of each axis are computed once into a (out_size, max_taps) table
+// (make_pillow_coeffs, shared with the CUDA preprocess), and both
 // passes are split over rows with OpenMP. The vertical pass accumulates whole rows at a time so the
 // inner loop is contiguous (and vectorisable); int32 sums are order-independent, so the result is
 // bit-identical to the per-pixel order.
@@ -11,56 +12,13 @@
 #include <omp.h>
 
 #include "core/check.h"
+#include "ops/resize/pillow_coeffs.h"
 #include "ops/resize/resize.h"
 
 namespace maskrt::ops {
 namespace {
 
-constexpr int kPrecisionBits = 22;
-
-struct AxisCoeffs {
-  int max_taps = 0;
-  std::vector<int> first;       // (out_size,)
-  std::vector<int> count;       // (out_size,)
-  std::vector<int32_t> weights; // (out_size, max_taps), fixed point, zero padded
-};
-
-AxisCoeffs make_coeffs(int in_size, int out_size) {
-  AxisCoeffs a;
-  const double scale = static_cast<double>(in_size) / out_size;
-  const double filter_scale = scale < 1.0 ? 1.0 : scale;
-  const double support = filter_scale;  // bilinear support 1.0, widened when downscaling
-  a.max_taps = static_cast<int>(std::ceil(support)) * 2 + 1;
-  a.first.resize(out_size);
-  a.count.resize(out_size);
-  a.weights.assign(size_t(out_size) * a.max_taps, 0);
-  const double inv_filter_scale = 1.0 / filter_scale;
-  std::vector<double> w(a.max_taps);
-  for (int i = 0; i < out_size; ++i) {
-    const double center = (i + 0.5) * scale;
-    int lo = static_cast<int>(center - support + 0.5);
-    if (lo < 0) lo = 0;
-    int hi = static_cast<int>(center + support + 0.5);
-    if (hi > in_size) hi = in_size;
-    const int n = hi - lo;
-    MASKRT_ASSERT(n >= 1 && n <= a.max_taps);
-    double sum = 0.0;
-    for (int k = 0; k < n; ++k) {
-      double x = std::fabs((k + lo - center + 0.5) * inv_filter_scale);
-      w[k] = x < 1.0 ? 1.0 - x : 0.0;
-      sum += w[k];
-    }
-    int32_t* dst = &a.weights[size_t(i) * a.max_taps];
-    for (int k = 0; k < n; ++k) {
-      const double v = sum != 0.0 ? w[k] / sum : w[k];
-      const double f = v * (1 << kPrecisionBits);
-      dst[k] = static_cast<int32_t>(v < 0 ? f - 0.5 : f + 0.5);
-    }
-    a.first[i] = lo;
-    a.count[i] = n;
-  }
-  return a;
-}
+constexpr int kPrecisionBits = kPillowPrecisionBits;
 
 inline uint8_t round_clip(int32_t acc) {
   const int32_t v = acc >> kPrecisionBits;
@@ -68,7 +26,7 @@ inline uint8_t round_clip(int32_t acc) {
 }
 
 template <int C>
-void horizontal_rows(const uint8_t* in, int in_width, int row_first, int rows, const AxisCoeffs& h,
+void horizontal_rows(const uint8_t* in, int in_width, int row_first, int rows, const PillowCoeffs& h,
                      int out_width, uint8_t* out, int num_threads) {
 #pragma omp parallel for schedule(static) num_threads(num_threads)
   for (int y = 0; y < rows; ++y) {
@@ -87,7 +45,7 @@ void horizontal_rows(const uint8_t* in, int in_width, int row_first, int rows, c
   }
 }
 
-void vertical_rows(const uint8_t* src, int src_row0, int row_len, const AxisCoeffs& v, int out_height,
+void vertical_rows(const uint8_t* src, int src_row0, int row_len, const PillowCoeffs& v, int out_height,
                    uint8_t* out, int num_threads) {
 #pragma omp parallel num_threads(num_threads)
   {
@@ -121,7 +79,7 @@ void resize_bilinear_pillow_cpu(const ResizeParams& p, const uint8_t* in, uint8_
   const bool need_horizontal = p.out_width != p.in_width;
   const bool need_vertical = p.out_height != p.in_height;
   const int nt = num_threads;
-  auto horizontal = [&](const uint8_t* src, int row_first, int rows, const AxisCoeffs& h, uint8_t* dst) {
+  auto horizontal = [&](const uint8_t* src, int row_first, int rows, const PillowCoeffs& h, uint8_t* dst) {
     switch (c) {
       case 1: horizontal_rows<1>(src, p.in_width, row_first, rows, h, p.out_width, dst, nt); break;
       case 2: horizontal_rows<2>(src, p.in_width, row_first, rows, h, p.out_width, dst, nt); break;
@@ -130,15 +88,15 @@ void resize_bilinear_pillow_cpu(const ResizeParams& p, const uint8_t* in, uint8_
     }
   };
   if (!need_horizontal) {
-    vertical_rows(in, 0, p.in_width * c, make_coeffs(p.in_height, p.out_height), p.out_height, out, nt);
+    vertical_rows(in, 0, p.in_width * c, make_pillow_coeffs(p.in_height, p.out_height), p.out_height, out, nt);
     return;
   }
-  const AxisCoeffs h = make_coeffs(p.in_width, p.out_width);
+  const PillowCoeffs h = make_pillow_coeffs(p.in_width, p.out_width);
   if (!need_vertical) {
     horizontal(in, 0, p.in_height, h, out);
     return;
   }
-  const AxisCoeffs v = make_coeffs(p.in_height, p.out_height);
+  const PillowCoeffs v = make_pillow_coeffs(p.in_height, p.out_height);
   std::vector<uint8_t> temp;
   if (resize_vertical_first(p)) {
     temp.resize(size_t(p.out_height) * p.in_width * c);  // (out_height, in_width, c)

@@ -1,0 +1,191 @@
+// Small dense CUDA ops (see small_ops_cuda.h). Grid-stride-free: one thread per output element.
+#include "ops/small_cuda/small_ops_cuda.h"
+
+#include <cuda_fp16.h>
+
+#include "backend/cuda/cuda_check.h"
+#include "core/check.h"
+
+namespace maskrt::ops {
+namespace {
+
+constexpr int kThreads = 256;
+unsigned blocks_for(int64_t n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
+
+int64_t numel(const CudaTensorDesc& d) {
+  const int cs = d.layout == CudaLayout::kNchwFp32 ? d.c : d.c_stride;
+  return int64_t{d.n} * cs * d.h * d.w;
+}
+
+void validate_desc(const CudaTensorDesc& d, const char* fn) {
+  MASKRT_CHECK(d.n >= 0 && d.c >= 1 && d.h >= 1 && d.w >= 1, ErrorCode::kInvalidArgument, fn, ": bad shape (", d.n,
+               ", ", d.c, ", ", d.h, ", ", d.w, ")");
+  if (d.layout == CudaLayout::kNhwcFp16)
+    MASKRT_CHECK(d.c_stride >= d.c, ErrorCode::kInvalidArgument, fn, ": channel stride ", d.c_stride, " < ", d.c);
+}
+
+// Element (n, c, y, x) offset for a layout with per-plane sizes h, w.
+__device__ __forceinline__ int64_t offset_of(CudaLayout layout, int C, int h, int w, int n, int c, int y, int x) {
+  if (layout == CudaLayout::kNchwFp32) return ((int64_t{n} * C + c) * h + y) * w + x;
+  return ((int64_t{n} * h + y) * w + x) * C + c;  // C = c_stride
+}
+
+// Decompose a linear index of the layout into (n, c, y, x).
+__device__ __forceinline__ void coords_of(CudaLayout layout, int C, int h, int w, int64_t i, int& n, int& c, int& y,
+                                          int& x) {
+  if (layout == CudaLayout::kNchwFp32) {
+    x = static_cast<int>(i % w);
+    y = static_cast<int>((i / w) % h);
+    c = static_cast<int>((i / (int64_t{w} * h)) % C);
+    n = static_cast<int>(i / (int64_t{w} * h * C));
+  } else {
+    c = static_cast<int>(i % C);
+    x = static_cast<int>((i / C) % w);
+    y = static_cast<int>((i / (int64_t{C} * w)) % h);
+    n = static_cast<int>(i / (int64_t{C} * w * h));
+  }
+}
+
+__device__ __forceinline__ float load(CudaLayout layout, const void* p, int64_t i) {
+  return layout == CudaLayout::kNchwFp32 ? static_cast<const float*>(p)[i]
+                                         : __half2float(static_cast<const __half*>(p)[i]);
+}
+
+__global__ void max_pool_k1s2_kernel(CudaTensorDesc in, int oh, int ow, const void* src, void* dst) {
+  const int C = in.layout == CudaLayout::kNchwFp32 ? in.c : in.c_stride;
+  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (i >= int64_t{in.n} * C * oh * ow) return;
+  int n, c, y, x;
+  coords_of(in.layout, C, oh, ow, i, n, c, y, x);
+  const int64_t s = offset_of(in.layout, C, in.h, in.w, n, c, 2 * y, 2 * x);
+  if (in.layout == CudaLayout::kNchwFp32)
+    static_cast<float*>(dst)[i] = static_cast<const float*>(src)[s];
+  else
+    static_cast<__half*>(dst)[i] = static_cast<const __half*>(src)[s];
+}
+
+__global__ void upsample_add_kernel(CudaTensorDesc lat, const void* lateral, const void* top, void* out) {
+  const int C = lat.layout == CudaLayout::kNchwFp32 ? lat.c : lat.c_stride;
+  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (i >= int64_t{lat.n} * C * lat.h * lat.w) return;
+  int n, c, y, x;
+  coords_of(lat.layout, C, lat.h, lat.w, i, n, c, y, x);
+  const int64_t t = offset_of(lat.layout, C, lat.h / 2, lat.w / 2, n, c, y / 2, x / 2);
+  const float v = __fadd_rn(load(lat.layout, lateral, i), load(lat.layout, top, t));
+  if (lat.layout == CudaLayout::kNchwFp32)
+    static_cast<float*>(out)[i] = v;
+  else
+    static_cast<__half*>(out)[i] = (c < lat.c) ? __float2half_rn(v) : __float2half_rn(0.f);
+}
+
+__global__ void mask_select_sigmoid_kernel(CudaTensorDesc d, const void* logits, const int* classes, const int* count,
+                                           float* out) {
+  const int M = d.h;
+  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (i >= int64_t{d.n} * M * d.w) return;
+  const int r = static_cast<int>(i / (int64_t{M} * d.w));
+  const int yx = static_cast<int>(i % (int64_t{M} * d.w));
+  float v = 0.f;
+  if (r < *count) {
+    const int ch = d.c == 1 ? 0 : classes[r];
+    const int C = d.layout == CudaLayout::kNchwFp32 ? d.c : d.c_stride;
+    const int64_t s = offset_of(d.layout, C, d.h, d.w, r, ch, yx / d.w, yx % d.w);
+    const float x = load(d.layout, logits, s);
+    v = __fdiv_rn(1.0f, __fadd_rn(1.0f, static_cast<float>(exp(static_cast<double>(-x)))));
+  }
+  out[i] = v;
+}
+
+__global__ void f32_to_f16_kernel(const float* in, __half* out, int64_t n) {
+  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (i < n) out[i] = __float2half_rn(in[i]);
+}
+__global__ void f16_to_f32_kernel(const __half* in, float* out, int64_t n) {
+  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (i < n) out[i] = __half2float(in[i]);
+}
+
+__global__ void nchw_to_nhwc_kernel(CudaTensorDesc d, const float* in, __half* out) {
+  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (i >= int64_t{d.n} * d.c_stride * d.h * d.w) return;
+  int n, c, y, x;
+  coords_of(CudaLayout::kNhwcFp16, d.c_stride, d.h, d.w, i, n, c, y, x);
+  out[i] = c < d.c ? __float2half_rn(in[offset_of(CudaLayout::kNchwFp32, d.c, d.h, d.w, n, c, y, x)])
+                   : __float2half_rn(0.f);
+}
+
+__global__ void nhwc_to_nchw_kernel(CudaTensorDesc d, const __half* in, float* out) {
+  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (i >= int64_t{d.n} * d.c * d.h * d.w) return;
+  int n, c, y, x;
+  coords_of(CudaLayout::kNchwFp32, d.c, d.h, d.w, i, n, c, y, x);
+  out[i] = __half2float(in[offset_of(CudaLayout::kNhwcFp16, d.c_stride, d.h, d.w, n, c, y, x)]);
+}
+
+}  // namespace
+
+void max_pool2d_k1s2_cuda(const CudaTensorDesc& in, const void* d_in, void* d_out, cudaStream_t stream) {
+  validate_desc(in, "max_pool2d_k1s2_cuda");
+  const int oh = (in.h - 1) / 2 + 1, ow = (in.w - 1) / 2 + 1;
+  CudaTensorDesc o = in;
+  o.h = oh;
+  o.w = ow;
+  const int64_t n = numel(o);
+  if (n == 0) return;
+  max_pool_k1s2_kernel<<<blocks_for(n), kThreads, 0, stream>>>(in, oh, ow, d_in, d_out);
+  MASKRT_CUDA_CHECK_LAST();
+}
+
+void upsample_nearest2x_add_cuda(const CudaTensorDesc& lateral, const void* d_lateral, const void* d_top, void* d_out,
+                                 cudaStream_t stream) {
+  validate_desc(lateral, "upsample_nearest2x_add_cuda");
+  MASKRT_CHECK(lateral.h % 2 == 0 && lateral.w % 2 == 0, ErrorCode::kInvalidArgument,
+               "upsample_nearest2x_add_cuda: lateral size ", lateral.h, "x", lateral.w, " must be even");
+  const int64_t n = numel(lateral);
+  if (n == 0) return;
+  upsample_add_kernel<<<blocks_for(n), kThreads, 0, stream>>>(lateral, d_lateral, d_top, d_out);
+  MASKRT_CUDA_CHECK_LAST();
+}
+
+void mask_select_sigmoid_cuda(const CudaTensorDesc& logits, const void* d_logits, const int* d_classes,
+                              const int* d_count, float* d_out, cudaStream_t stream) {
+  validate_desc(logits, "mask_select_sigmoid_cuda");
+  const int64_t n = int64_t{logits.n} * logits.h * logits.w;
+  if (n == 0) return;
+  mask_select_sigmoid_kernel<<<blocks_for(n), kThreads, 0, stream>>>(logits, d_logits, d_classes, d_count, d_out);
+  MASKRT_CUDA_CHECK_LAST();
+}
+
+void fp32_to_fp16_cuda(const float* d_in, void* d_out_half, int64_t n, cudaStream_t stream) {
+  if (n <= 0) return;
+  f32_to_f16_kernel<<<blocks_for(n), kThreads, 0, stream>>>(d_in, static_cast<__half*>(d_out_half), n);
+  MASKRT_CUDA_CHECK_LAST();
+}
+
+void fp16_to_fp32_cuda(const void* d_in_half, float* d_out, int64_t n, cudaStream_t stream) {
+  if (n <= 0) return;
+  f16_to_f32_kernel<<<blocks_for(n), kThreads, 0, stream>>>(static_cast<const __half*>(d_in_half), d_out, n);
+  MASKRT_CUDA_CHECK_LAST();
+}
+
+void nchw_fp32_to_nhwc_fp16_cuda(const CudaTensorDesc& nhwc, const float* d_in, void* d_out, cudaStream_t stream) {
+  validate_desc(nhwc, "nchw_fp32_to_nhwc_fp16_cuda");
+  MASKRT_CHECK(nhwc.layout == CudaLayout::kNhwcFp16, ErrorCode::kInvalidArgument,
+               "nchw_fp32_to_nhwc_fp16_cuda: desc must describe the NHWC side");
+  const int64_t n = numel(nhwc);
+  if (n == 0) return;
+  nchw_to_nhwc_kernel<<<blocks_for(n), kThreads, 0, stream>>>(nhwc, d_in, static_cast<__half*>(d_out));
+  MASKRT_CUDA_CHECK_LAST();
+}
+
+void nhwc_fp16_to_nchw_fp32_cuda(const CudaTensorDesc& nhwc, const void* d_in, float* d_out, cudaStream_t stream) {
+  validate_desc(nhwc, "nhwc_fp16_to_nchw_fp32_cuda");
+  MASKRT_CHECK(nhwc.layout == CudaLayout::kNhwcFp16, ErrorCode::kInvalidArgument,
+               "nhwc_fp16_to_nchw_fp32_cuda: desc must describe the NHWC side");
+  const int64_t n = int64_t{nhwc.n} * nhwc.c * nhwc.h * nhwc.w;
+  if (n == 0) return;
+  nhwc_to_nchw_kernel<<<blocks_for(n), kThreads, 0, stream>>>(nhwc, static_cast<const __half*>(d_in), d_out);
+  MASKRT_CUDA_CHECK_LAST();
+}
+
+}  // namespace maskrt::ops

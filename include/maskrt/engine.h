@@ -34,6 +34,9 @@ struct EngineOptions {
   int num_threads = 0;                   // CPU threads (0 = all cores / OMP_NUM_THREADS)
   bool warmup = true;                    // run a warm-up inference at creation
   std::vector<std::pair<int, int>> warmup_sizes;  // (height, width) of original images to prepare for
+  bool stage_times = false;              // CUDA: fill ImageResult::times per stage with CUDA events (the
+                                         // CPU always fills them; CUDA always fills total and postprocess)
+  int cuda_device = 0;                   // CUDA device index
 };
 
 struct EngineInfo {

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "core/check.h"
@@ -12,6 +13,9 @@
 #include "io/config.h"
 #include "model/meta_arch/generalized_rcnn.h"
 #include "model/weights.h"
+#ifdef MASKRT_WITH_CUDA
+#include "model/cuda/generalized_rcnn_cuda.h"
+#endif
 
 namespace maskrt {
 
@@ -30,21 +34,59 @@ std::string default_model_dir() {
   return std::string(MASKRT_SOURCE_DIR) + "/models/default";
 }
 
+// Thread safety: the CPU model's run() is const and reentrant, so CPU calls run concurrently. The CUDA
+// pipeline owns one stream and one arena, so CUDA calls are serialised by `cuda_mutex` (one image at a
+// time on the GPU; concurrent callers queue). Results do not depend on the interleaving.
 struct Engine::Impl {
   Config config;
   std::unique_ptr<GeneralizedRCNN> model;
+#ifdef MASKRT_WITH_CUDA
+  std::unique_ptr<cuda::CudaGeneralizedRCNN> cuda_model;
+  std::mutex cuda_mutex;
+#endif
+  bool stage_times = false;
   EngineInfo info;
+
+  ImageResult run(const Image& image) {
+#ifdef MASKRT_WITH_CUDA
+    if (cuda_model) {
+      std::lock_guard<std::mutex> lock(cuda_mutex);
+      return cuda_model->run(image, stage_times);
+    }
+#endif
+    return model->run(image);
+  }
 };
+
+namespace {
+const char* precision_name(Precision p) {
+  switch (p) {
+    case Precision::kFP32: return "fp32";
+    case Precision::kTF32: return "tf32";
+    case Precision::kFP16: return "fp16";
+  }
+  return "?";
+}
+}  // namespace
 
 Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
   const auto t0 = std::chrono::steady_clock::now();
+  bool use_cuda = false;
   if (options.device == Device::kCUDA) {
 #ifndef MASKRT_WITH_CUDA
     MASKRT_FAIL(ErrorCode::kUnsupported, "device cuda: this maskrt build has no CUDA backend (built without nvcc/cuDNN)");
+#else
+    MASKRT_CHECK(cuda::cuda_available(), ErrorCode::kDevice, "device cuda: no CUDA device is available");
+    use_cuda = true;
+#endif
+  } else if (options.device == Device::kAuto) {
+#ifdef MASKRT_WITH_CUDA
+    use_cuda = cuda::cuda_available();
 #endif
   }
-  MASKRT_CHECK(options.precision == Precision::kFP32, ErrorCode::kUnsupported,
+  MASKRT_CHECK(use_cuda || options.precision == Precision::kFP32, ErrorCode::kUnsupported,
                "precision: the CPU backend runs fp32 only (tf32/fp16 need --device cuda)");
+  impl_->stage_times = options.stage_times;
   if (options.num_threads > 0) omp_set_num_threads(options.num_threads);
 
   std::string config_path = options.config_path;
@@ -64,7 +106,12 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
   MASKRT_CHECK(!weights_path.empty(), ErrorCode::kInvalidArgument, config_path,
                ": no weights given (pass --weights or set MODEL.WEIGHTS)");
   WeightStore ws(load_checkpoint(weights_path), weights_path);
-  impl_->model = std::make_unique<GeneralizedRCNN>(cfg.spec, ws);
+#ifdef MASKRT_WITH_CUDA
+  if (use_cuda)
+    impl_->cuda_model = std::make_unique<cuda::CudaGeneralizedRCNN>(cfg.spec, ws, options.precision, options.cuda_device);
+  else
+#endif
+    impl_->model = std::make_unique<GeneralizedRCNN>(cfg.spec, ws);
   ws.finish();
 
   EngineInfo& info = impl_->info;
@@ -73,14 +120,18 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
   info.weights_path = weights_path;
   info.config_hash = cfg.hash;
   info.device = "cpu (" + std::to_string(omp_get_max_threads()) + " threads)";
-  info.precision = "fp32";
+  info.precision = precision_name(use_cuda ? options.precision : Precision::kFP32);
+#ifdef MASKRT_WITH_CUDA
+  if (use_cuda) info.device = impl_->cuda_model->device_name();
+#endif
   info.num_classes = cfg.spec.num_classes;
   info.mask_on = cfg.spec.mask_on;
   info.load_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 
   if (options.warmup) {
-    // The CPU path has no algorithm selection or graphs; one small inference touches every code path
-    // (thread pool start-up, page faults of the weights) so the first user image runs at steady speed.
+    // CPU: one small inference touches every code path (thread pool start-up, page faults of the
+    // weights) so the first user image runs at steady speed. CUDA: each size is planned (cuDNN /
+    // cuBLASLt algorithms, arena sized for the largest) and run once (lazy module loading).
     const auto t1 = std::chrono::steady_clock::now();
     std::vector<std::pair<int, int>> sizes = options.warmup_sizes;
     if (sizes.empty()) sizes.push_back({480, 640});
@@ -90,7 +141,7 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
       img.width = w;
       img.pixels.resize(static_cast<size_t>(h) * w * 3);
       for (size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = static_cast<uint8_t>((i * 2654435761u) >> 24);
-      impl_->model->run(img);
+      impl_->run(img);
     }
     info.warmup_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
   }
@@ -100,7 +151,7 @@ Engine::~Engine() = default;
 
 ImageResult Engine::infer(const Image& image) const {
   try {
-    return impl_->model->run(image);
+    return impl_->run(image);
   } catch (const std::bad_alloc&) {
     MASKRT_FAIL(ErrorCode::kOutOfMemory, "out of host memory for a ", image.height, "x", image.width, " image");
   }

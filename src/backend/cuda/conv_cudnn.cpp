@@ -87,6 +87,7 @@ void ConvCudnn::release() noexcept {
   relu_desc_ = nullptr;
 }
 
+ConvCudnn::ConvCudnn() = default;
 ConvCudnn::~ConvCudnn() { release(); }
 
 ConvCudnn::ConvCudnn(ConvCudnn&& o) noexcept { *this = std::move(o); }

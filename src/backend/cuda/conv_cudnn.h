@@ -43,7 +43,7 @@ class ConvCudnn {
  public:
   static constexpr size_t kMaxWorkspaceBytes = size_t(256) << 20;
 
-  ConvCudnn() = default;
+  ConvCudnn();
   // `layer.params.relu` is ignored: the epilogue decides. Uploads the weights (synchronous).
   ConvCudnn(const ConvLayer& layer, Precision precision, ConvEpilogue epilogue, const std::string& name,
             int in_channels_padded = 0);

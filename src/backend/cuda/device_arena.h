@@ -36,6 +36,8 @@ class DeviceArena {
   template <typename T>
   T* alloc_n(size_t count) { return static_cast<T*>(alloc(count * sizeof(T))); }
   void reset() { offset_ = 0; }
+  // Stack discipline for temporaries: everything carved after offset() == `mark` is given back.
+  void rewind(size_t mark) { offset_ = mark; }
 
   // Makes capacity() >= bytes (frees and reallocates; contents are lost). `what` goes into the log
   // and the out-of-memory message.

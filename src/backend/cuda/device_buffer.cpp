@@ -38,7 +38,12 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& o) noexcept {
 
 DeviceBuffer DeviceBuffer::upload(const void* host, size_t bytes, const std::string& what) {
   DeviceBuffer b(bytes, what);
-  if (bytes) MASKRT_CUDA_CHECK(cudaMemcpy(b.ptr_, host, bytes, cudaMemcpyHostToDevice));
+  if (bytes) {
+    MASKRT_CUDA_CHECK(cudaMemcpy(b.ptr_, host, bytes, cudaMemcpyHostToDevice));
+    // A pageable cudaMemcpy may return before the DMA lands; the pipeline's non-blocking stream does
+    // not order after the legacy stream, so wait here (load time only).
+    MASKRT_CUDA_CHECK(cudaDeviceSynchronize());
+  }
   return b;
 }
 

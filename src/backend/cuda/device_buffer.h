@@ -19,7 +19,7 @@ class DeviceBuffer {
   DeviceBuffer(DeviceBuffer&& o) noexcept;
   DeviceBuffer& operator=(DeviceBuffer&& o) noexcept;
 
-  // Allocates and copies `bytes` from host memory (synchronous; load time only).
+  // Allocates and copies `bytes` from host memory; returns when the data is on the device (load time only).
   static DeviceBuffer upload(const void* host, size_t bytes, const std::string& what);
   template <typename T>
   static DeviceBuffer upload(const std::vector<T>& v, const std::string& what) {

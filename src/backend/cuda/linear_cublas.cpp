@@ -74,6 +74,7 @@ void LinearCublas::release() noexcept {
   desc_ = nullptr;
 }
 
+LinearCublas::LinearCublas() = default;
 LinearCublas::~LinearCublas() { release(); }
 
 LinearCublas::LinearCublas(LinearCublas&& o) noexcept { *this = std::move(o); }

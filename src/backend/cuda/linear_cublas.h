@@ -32,7 +32,7 @@ class LinearCublas {
  public:
   static constexpr size_t kMaxWorkspaceBytes = size_t(32) << 20;
 
-  LinearCublas() = default;
+  LinearCublas();
   LinearCublas(const LinearLayer& layer, Precision precision, bool fp32_output, const std::string& name,
                const std::vector<int>& in_permutation = {});
   ~LinearCublas();

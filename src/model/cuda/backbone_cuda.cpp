@@ -1,0 +1,198 @@
+#include "model/cuda/backbone_cuda.h"
+
+#include <algorithm>
+
+#include "core/check.h"
+#include "model/backbone/fpn.h"
+#include "ops/resize/resize_cuda.h"
+#include "ops/small_cuda/small_ops_cuda.h"
+
+namespace maskrt::cuda {
+
+namespace {
+std::vector<int> blocks_per_stage(int depth) {
+  switch (depth) {
+    case 18: return {2, 2, 2, 2};
+    case 34: return {3, 4, 6, 3};
+    case 50: return {3, 4, 6, 3};
+    case 101: return {3, 4, 23, 3};
+    case 152: return {3, 8, 36, 3};
+  }
+  MASKRT_FAIL(ErrorCode::kBadConfig, "MODEL.RESNETS.DEPTH: ", depth, " is not one of 18, 34, 50, 101, 152");
+}
+
+}  // namespace
+
+CudaBackbone::CudaBackbone(const ModelSpec& spec, WeightStore& ws, Precision precision) : precision_(precision) {
+  MASKRT_CHECK(spec.res5_dilation == 1, ErrorCode::kUnsupported, "MODEL.RESNETS.RES5_DILATION: only 1 is supported");
+  MASKRT_CHECK(spec.fpn_fuse_type == "sum", ErrorCode::kUnsupported, "MODEL.FPN.FUSE_TYPE: '", spec.fpn_fuse_type,
+               "' is not supported (only \"sum\")");
+  const std::string p = "backbone.bottom_up";
+  const std::string& norm = spec.resnet_norm;
+  const int in_pad = precision == Precision::kFP16 ? ops::kPreprocessNhwcChannels : 0;
+  stem_ = ConvCudnn(ConvLayer::load(ws, p + ".stem.conv1", 3, spec.stem_out_channels, 7, 2, 3, 1, false, norm, true),
+                    precision, ConvEpilogue::kBiasRelu, p + ".stem.conv1", in_pad);
+  const std::vector<int> nblocks = blocks_per_stage(spec.depth);
+  const bool basic = spec.depth < 50;
+  int last_stage = 0;
+  for (const auto& f : spec.resnet_out_features) {
+    MASKRT_CHECK(f.size() == 4 && f.rfind("res", 0) == 0 && f[3] >= '2' && f[3] <= '5', ErrorCode::kUnsupported,
+                 "MODEL.RESNETS.OUT_FEATURES: '", f, "' (the CUDA backend supports res2..res5)");
+    last_stage = std::max(last_stage, f[3] - '0');
+  }
+  int in_ch = spec.stem_out_channels;
+  int out_ch = spec.res2_out_channels;
+  int bottleneck_ch = spec.num_groups * spec.width_per_group;
+  std::map<int, int> stage_channels;
+  for (int s = 2; s <= last_stage; ++s) {
+    std::vector<Block> blocks;
+    for (int b = 0; b < nblocks[s - 2]; ++b) {
+      const int stride = (b == 0 && s > 2) ? 2 : 1;
+      const std::string bp = p + ".res" + std::to_string(s) + "." + std::to_string(b);
+      Block blk;
+      blk.bottleneck = !basic;
+      blk.has_shortcut = in_ch != out_ch;
+      if (blk.has_shortcut)
+        blk.shortcut = ConvCudnn(ConvLayer::load(ws, bp + ".shortcut", in_ch, out_ch, 1, stride, 0, 1, false, norm, false),
+                                 precision, ConvEpilogue::kBias, bp + ".shortcut");
+      if (basic) {
+        blk.conv1 = ConvCudnn(ConvLayer::load(ws, bp + ".conv1", in_ch, out_ch, 3, stride, 1, 1, false, norm, true),
+                              precision, ConvEpilogue::kBiasRelu, bp + ".conv1");
+        blk.conv2 = ConvCudnn(ConvLayer::load(ws, bp + ".conv2", out_ch, out_ch, 3, 1, 1, 1, false, norm, false),
+                              precision, ConvEpilogue::kBiasAddRelu, bp + ".conv2");
+      } else {
+        const int s1 = spec.stride_in_1x1 ? stride : 1;
+        const int s3 = spec.stride_in_1x1 ? 1 : stride;
+        blk.conv1 = ConvCudnn(ConvLayer::load(ws, bp + ".conv1", in_ch, bottleneck_ch, 1, s1, 0, 1, false, norm, true),
+                              precision, ConvEpilogue::kBiasRelu, bp + ".conv1");
+        blk.conv2 = ConvCudnn(ConvLayer::load(ws, bp + ".conv2", bottleneck_ch, bottleneck_ch, 3, s3, 1,
+                                              spec.num_groups, false, norm, true),
+                              precision, ConvEpilogue::kBiasRelu, bp + ".conv2");
+        blk.conv3 = ConvCudnn(ConvLayer::load(ws, bp + ".conv3", bottleneck_ch, out_ch, 1, 1, 0, 1, false, norm, false),
+                              precision, ConvEpilogue::kBiasAddRelu, bp + ".conv3");
+      }
+      blocks.push_back(std::move(blk));
+      in_ch = out_ch;
+    }
+    stage_channels[s] = out_ch;
+    stages_.push_back(std::move(blocks));
+    out_ch *= 2;
+    bottleneck_ch *= 2;
+  }
+  // FPN (model/backbone/fpn.cpp).
+  fpn_out_channels_ = spec.fpn_out_channels;
+  for (size_t i = 0; i < spec.fpn_in_features.size(); ++i) {
+    const std::string& f = spec.fpn_in_features[i];
+    MASKRT_CHECK(f.size() == 4 && f.rfind("res", 0) == 0 && stage_channels.count(f[3] - '0'), ErrorCode::kBadConfig,
+                 "MODEL.FPN.IN_FEATURES: '", f, "' is not an output of the ResNet");
+    const int stage = f[3] - '0';
+    if (i > 0)
+      MASKRT_CHECK(stage == fpn_in_stage_.back() + 1, ErrorCode::kUnsupported,
+                   "MODEL.FPN.IN_FEATURES: levels must be consecutive ResNet stages");
+    fpn_in_stage_.push_back(stage);
+    const std::string s = std::to_string(stage);
+    const bool use_bias = spec.fpn_norm.empty();
+    lateral_.emplace_back(ConvLayer::load(ws, "backbone.fpn_lateral" + s, stage_channels[stage], fpn_out_channels_, 1,
+                                          1, 0, 1, use_bias, spec.fpn_norm, false),
+                          precision, ConvEpilogue::kBias, "backbone.fpn_lateral" + s);
+    output_.emplace_back(ConvLayer::load(ws, "backbone.fpn_output" + s, fpn_out_channels_, fpn_out_channels_, 3, 1, 1,
+                                         1, use_bias, spec.fpn_norm, false),
+                         precision, ConvEpilogue::kBias, "backbone.fpn_output" + s);
+    names_.push_back("p" + s);
+    strides_["p" + s] = 1 << stage;
+  }
+  const int last = fpn_in_stage_.back();
+  names_.push_back("p" + std::to_string(last + 1));
+  strides_[names_.back()] = 1 << (last + 1);
+}
+
+void CudaBackbone::carve(Carver& c, int h, int w, Buffers* b) {
+  const int in_c = precision_ == Precision::kFP16 ? ops::kPreprocessNhwcChannels : 3;
+  b->image = c.act(1, in_c, h, w);
+  c.plan(stem_, 1, h, w);
+  b->stem_out = c.act(1, stem_.out_channels(), stem_.out_size(h), stem_.out_size(w));
+  if (c.plan_algos) stem_pool_.plan(b->stem_out);
+  b->pool_out = c.act(1, stem_.out_channels(), stem_pool_.out_size(b->stem_out.h), stem_pool_.out_size(b->stem_out.w));
+  DeviceTensor x = b->pool_out;
+  b->blocks.assign(stages_.size(), {});
+  for (size_t s = 0; s < stages_.size(); ++s) {
+    for (Block& blk : stages_[s]) {
+      Buffers::Block bb;
+      // The block output lives on; its temporaries are rewound after the block (stack discipline:
+      // execution is sequential on one stream, so later blocks may reuse the same bytes).
+      ConvCudnn& last = blk.bottleneck ? blk.conv3 : blk.conv2;
+      const int oh = blk.conv1.out_size(x.h), ow = blk.conv1.out_size(x.w);
+      const int oh2 = blk.conv2.out_size(oh), ow2 = blk.conv2.out_size(ow);
+      const int fh = blk.bottleneck ? last.out_size(oh2) : oh2, fw = blk.bottleneck ? last.out_size(ow2) : ow2;
+      bb.out = c.act(1, last.out_channels(), fh, fw);
+      const size_t mark = c.arena.offset();
+      c.plan(blk.conv1, 1, x.h, x.w);
+      bb.t1 = c.act(1, blk.conv1.out_channels(), oh, ow);
+      if (blk.bottleneck) {
+        c.plan(blk.conv2, 1, oh, ow);
+        bb.t2 = c.act(1, blk.conv2.out_channels(), oh2, ow2);
+        c.plan(blk.conv3, 1, oh2, ow2);
+      } else {
+        c.plan(blk.conv2, 1, oh, ow);
+      }
+      if (blk.has_shortcut) {
+        c.plan(blk.shortcut, 1, x.h, x.w);
+        bb.shortcut = c.act(1, blk.shortcut.out_channels(), blk.shortcut.out_size(x.h), blk.shortcut.out_size(x.w));
+        MASKRT_ASSERT(bb.shortcut.h == fh && bb.shortcut.w == fw);
+      }
+      c.arena.rewind(mark);
+      b->blocks[s].push_back(bb);
+      x = bb.out;
+    }
+  }
+  // FPN.
+  const int n = static_cast<int>(lateral_.size());
+  b->lateral.clear();
+  for (int i = 0; i < n; ++i) {
+    const DeviceTensor& r = b->blocks[fpn_in_stage_[i] - 2].back().out;
+    c.plan(lateral_[i], 1, r.h, r.w);
+    b->lateral.push_back(c.act(1, fpn_out_channels_, r.h, r.w));
+    c.plan(output_[i], 1, r.h, r.w);
+    b->features[names_[i]] = c.act(1, fpn_out_channels_, r.h, r.w);
+  }
+  const DeviceTensor& top = b->features[names_[n - 1]];
+  b->features[names_[n]] = c.act(1, fpn_out_channels_, (top.h - 1) / 2 + 1, (top.w - 1) / 2 + 1);
+}
+
+void CudaBackbone::forward_bottom_up(const CudaContext& ctx, const Buffers& b, void* ws, size_t ws_bytes) {
+  stem_.forward(ctx, b.image, b.stem_out, nullptr, ws, ws_bytes);
+  stem_pool_.forward(ctx, b.stem_out, b.pool_out);
+  DeviceTensor x = b.pool_out;
+  for (size_t s = 0; s < stages_.size(); ++s) {
+    for (size_t k = 0; k < stages_[s].size(); ++k) {
+      Block& blk = stages_[s][k];
+      const Buffers::Block& bb = b.blocks[s][k];
+      blk.conv1.forward(ctx, x, bb.t1, nullptr, ws, ws_bytes);
+      if (blk.has_shortcut) blk.shortcut.forward(ctx, x, bb.shortcut, nullptr, ws, ws_bytes);
+      const DeviceTensor& z = blk.has_shortcut ? bb.shortcut : x;
+      if (blk.bottleneck) {
+        blk.conv2.forward(ctx, bb.t1, bb.t2, nullptr, ws, ws_bytes);
+        blk.conv3.forward(ctx, bb.t2, bb.out, &z, ws, ws_bytes);
+      } else {
+        blk.conv2.forward(ctx, bb.t1, bb.out, &z, ws, ws_bytes);
+      }
+      x = bb.out;
+    }
+  }
+}
+
+void CudaBackbone::forward_fpn(const CudaContext& ctx, const Buffers& b, void* ws, size_t ws_bytes) {
+  const int n = static_cast<int>(lateral_.size());
+  for (int i = n - 1; i >= 0; --i) {
+    const DeviceTensor& r = b.blocks[fpn_in_stage_[i] - 2].back().out;
+    lateral_[i].forward(ctx, r, b.lateral[i], nullptr, ws, ws_bytes);
+    if (i < n - 1)  // prev = lateral + upsample(prev), in place
+      ops::upsample_nearest2x_add_cuda(small_desc(b.lateral[i]), b.lateral[i].ptr, b.lateral[i + 1].ptr, b.lateral[i].ptr,
+                                       ctx.stream());
+    output_[i].forward(ctx, b.lateral[i], b.features.at(names_[i]), nullptr, ws, ws_bytes);
+  }
+  const DeviceTensor& top = b.features.at(names_[n - 1]);
+  ops::max_pool2d_k1s2_cuda(small_desc(top), top.ptr, b.features.at(names_[n]).ptr, ctx.stream());
+}
+
+}  // namespace maskrt::cuda

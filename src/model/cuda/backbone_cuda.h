@@ -1,0 +1,58 @@
+#pragma once
+// ResNet + FPN on the GPU: the twin of model/backbone/{resnet,fpn}.h (same checkpoint names, the same
+// FrozenBN folding through ConvLayer::load, then uploaded). Bottleneck conv3 fuses the residual add
+// and the ReLU (cuDNN z input); BasicBlock conv2 likewise. Stem max-pool with cuDNN, P6 and the
+// top-down "sum" with ops/small_cuda kernels.
+// Activations: fp32 NCHW (kFP32 / kTF32) or fp16 NHWC (kFP16, the image input padded to 8 channels).
+// Thread safety: carve()/forward() mutate cached plans; one thread at a time.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backend/cuda/conv_cudnn.h"
+#include "backend/cuda/pool_cudnn.h"
+#include "io/config.h"
+#include "model/cuda/carver.h"
+
+namespace maskrt::cuda {
+
+class CudaBackbone {
+ public:
+  CudaBackbone(const ModelSpec& spec, WeightStore& ws, Precision precision);
+
+  struct Buffers {
+    DeviceTensor image;                 // (1, 3 or 8, H, W) padded input
+    DeviceTensor stem_out, pool_out;
+    struct Block { DeviceTensor t1, t2, shortcut, out; };
+    std::vector<std::vector<Block>> blocks;  // per stage
+    std::vector<DeviceTensor> lateral;       // per FPN input level
+    std::map<std::string, DeviceTensor> features;  // p2..p6
+  };
+  // Carves the buffers for a (padded) h x w input (plans every convolution for that size).
+  void carve(Carver& c, int h, int w, Buffers* b);
+  void forward_bottom_up(const CudaContext& ctx, const Buffers& b, void* ws, size_t ws_bytes);
+  void forward_fpn(const CudaContext& ctx, const Buffers& b, void* ws, size_t ws_bytes);
+
+  int out_channels() const { return fpn_out_channels_; }
+  const std::vector<std::string>& output_names() const { return names_; }
+  int stride(const std::string& name) const { return strides_.at(name); }
+
+ private:
+  struct Block {
+    bool bottleneck = true;
+    bool has_shortcut = false;
+    ConvCudnn conv1, conv2, conv3, shortcut;
+  };
+  Precision precision_;
+  ConvCudnn stem_;
+  MaxPoolCudnn stem_pool_{3, 2, 1};
+  std::vector<std::vector<Block>> stages_;  // res2..
+  std::vector<int> fpn_in_stage_;           // stage index (2..5) of each FPN input
+  std::vector<ConvCudnn> lateral_, output_;
+  std::vector<std::string> names_;
+  std::map<std::string, int> strides_;
+  int fpn_out_channels_ = 256;
+};
+
+}  // namespace maskrt::cuda

@@ -1,0 +1,68 @@
+#pragma once
+// Carver: what the CUDA model tree uses to lay out one plan's device memory. Every component's
+// carve() function runs twice with the same code: once on a measuring DeviceArena (sizes only) and
+// once on the real arena (pointers), so the measured peak and the carving cannot disagree
+// (device_arena.h). It also collects the largest scratch ("workspace") any op of the plan needs:
+// the ops run one after another on one stream, so they share one workspace region.
+// Host-only. Thread safety: a local value of the planner.
+#include <algorithm>
+#include <cstddef>
+
+#include "backend/cuda/cuda_context.h"
+#include "backend/cuda/device_arena.h"
+#include "backend/cuda/device_tensor.h"
+#include "maskrt/engine.h"
+#include "ops/small_cuda/small_ops_cuda.h"
+
+namespace maskrt::cuda {
+
+struct Carver {
+  const CudaContext& ctx;
+  DeviceArena& arena;
+  Precision precision;
+  // false: lay out activations only (no cuDNN / cuBLASLt planning): a cheap first measurement that
+  // rejects sizes which cannot fit before any library is asked about huge tensors.
+  bool plan_algos = true;
+  size_t workspace = 0;
+
+  // Plans `layer` for the given input shape (ConvCudnn: n, h, w; LinearCublas: rows) and records
+  // its workspace.
+  template <typename Layer, typename... Args>
+  void plan(Layer& layer, Args... args) {
+    if (plan_algos) need_workspace(layer.plan(ctx, args...));
+  }
+
+  DType act_dtype() const { return precision == Precision::kFP16 ? DType::kF16 : DType::kF32; }
+  Layout act_layout() const { return precision == Precision::kFP16 ? Layout::kNHWC : Layout::kNCHW; }
+  // An activation in the pipeline's dtype / layout (fp32 NCHW, or fp16 NHWC), logical (n, c, h, w).
+  DeviceTensor act(int n, int c, int h, int w) { return tensor(n, c, h, w, act_dtype(), act_layout()); }
+  DeviceTensor f32(int n, int c, int h = 1, int w = 1) { return tensor(n, c, h, w, DType::kF32, Layout::kNCHW); }
+  DeviceTensor tensor(int n, int c, int h, int w, DType dt, Layout l) {
+    DeviceTensor t;
+    t.n = n;
+    t.c = c;
+    t.h = h;
+    t.w = w;
+    t.dtype = dt;
+    t.layout = l;
+    t.ptr = arena.alloc(t.bytes());
+    return t;
+  }
+  template <typename T>
+  T* raw(size_t count) { return arena.alloc_n<T>(count); }
+  void need_workspace(size_t bytes) { workspace = std::max(workspace, bytes); }
+};
+
+// The ops/small_cuda view of a DeviceTensor (dense: c_stride = c).
+inline ops::CudaTensorDesc small_desc(const DeviceTensor& t) {
+  ops::CudaTensorDesc d;
+  d.n = t.n;
+  d.c = t.c;
+  d.h = t.h;
+  d.w = t.w;
+  d.layout = t.layout == Layout::kNHWC ? ops::CudaLayout::kNhwcFp16 : ops::CudaLayout::kNchwFp32;
+  d.c_stride = t.c;
+  return d;
+}
+
+}  // namespace maskrt::cuda

@@ -1,0 +1,324 @@
+#include "model/cuda/generalized_rcnn_cuda.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <utility>
+
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_context.h"
+#include "backend/cuda/device_arena.h"
+#include "backend/cuda/device_buffer.h"
+#include "model/backbone/fpn.h"
+#include "model/cuda/backbone_cuda.h"
+#include "model/cuda/carver.h"
+#include "model/cuda/roi_heads_cuda.h"
+#include "model/cuda/rpn_cuda.h"
+#include "model/postprocessing.h"
+#include "ops/resize/resize.h"
+#include "ops/resize/resize_cuda.h"
+
+namespace maskrt::cuda {
+
+bool cuda_available() { return cuda_device_count() > 0; }
+
+namespace {
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Pinned host memory (RAII), grown on demand outside the steady state.
+class PinnedBuffer {
+ public:
+  PinnedBuffer() = default;
+  ~PinnedBuffer() {
+    if (ptr_) cudaFreeHost(ptr_);
+  }
+  PinnedBuffer(const PinnedBuffer&) = delete;
+  PinnedBuffer& operator=(const PinnedBuffer&) = delete;
+  void reserve(size_t bytes, const char* what) {
+    if (bytes <= bytes_) return;
+    if (ptr_) cudaFreeHost(ptr_);
+    ptr_ = nullptr;
+    bytes_ = 0;
+    const cudaError_t st = cudaHostAlloc(&ptr_, bytes, cudaHostAllocDefault);
+    if (st != cudaSuccess) {
+      cudaGetLastError();
+      ptr_ = nullptr;
+      MASKRT_FAIL(ErrorCode::kOutOfMemory, "out of pinned host memory: ", bytes, " bytes for ", what);
+    }
+    bytes_ = bytes;
+  }
+  char* get() const { return static_cast<char*>(ptr_); }
+
+ private:
+  void* ptr_ = nullptr;
+  size_t bytes_ = 0;
+};
+
+// The per-stage event boundaries of ImageResult::times.
+enum Stage { kStart, kPreprocessed, kBackbone, kFpn, kRpn, kBoxHead, kMaskHead, kNumEvents };
+
+}  // namespace
+
+struct CudaGeneralizedRCNN::Impl {
+  ModelSpec spec;
+  Precision precision;
+  CudaContext ctx;
+  std::unique_ptr<CudaBackbone> backbone;
+  std::unique_ptr<CudaRPN> rpn;
+  std::unique_ptr<CudaROIHeads> roi_heads;
+  std::vector<std::string> rpn_features, roi_features;
+  DeviceArena arena;
+  PinnedBuffer pinned_in, pinned_out;
+  cudaEvent_t events[kNumEvents] = {};
+  cudaEvent_t done = nullptr;
+
+  struct Plan {
+    int in_h = 0, in_w = 0, rh = 0, rw = 0, ph = 0, pw = 0;
+    ops::PreprocessCudaParams pre;
+    DeviceBuffer coeff_blob;
+    ops::DeviceCoeffs coeffs;
+    uint64_t generation = ~uint64_t(0);  // arena generation of the carving below
+    uint8_t* input = nullptr;
+    CudaBackbone::Buffers bb;
+    CudaRPN::Buffers rpn;
+    CudaROIHeads::Buffers roi;
+    std::vector<DeviceTensor> rpn_in, roi_in;
+    void* workspace = nullptr;
+    size_t workspace_bytes = 0;
+    char* out_block = nullptr;
+    size_t out_bytes = 0;
+    size_t off_boxes = 0, off_scores = 0, off_classes = 0, off_masks = 0;
+  };
+  std::map<std::pair<int, int>, std::unique_ptr<Plan>> plans;
+
+  Impl(const ModelSpec& s, WeightStore& ws, Precision p, int device) : spec(s), precision(p), ctx(device) {
+    backbone = std::make_unique<CudaBackbone>(spec, ws, precision);
+    rpn_features = spec.rpn_in_features;
+    roi_features = spec.roi_in_features;
+    std::vector<int> rpn_strides, roi_strides;
+    const auto& names = backbone->output_names();
+    for (const auto& f : rpn_features) {
+      MASKRT_CHECK(std::find(names.begin(), names.end(), f) != names.end(), ErrorCode::kBadConfig,
+                   "MODEL.RPN.IN_FEATURES: '", f, "' is not an output of the FPN backbone");
+      rpn_strides.push_back(backbone->stride(f));
+    }
+    for (const auto& f : roi_features) {
+      MASKRT_CHECK(std::find(names.begin(), names.end(), f) != names.end(), ErrorCode::kBadConfig,
+                   "MODEL.ROI_HEADS.IN_FEATURES: '", f, "' is not an output of the FPN backbone");
+      roi_strides.push_back(backbone->stride(f));
+    }
+    rpn = std::make_unique<CudaRPN>(spec, ws, backbone->out_channels(), rpn_strides, precision);
+    roi_heads = std::make_unique<CudaROIHeads>(spec, ws, backbone->out_channels(), roi_strides, precision);
+    for (auto& e : events) MASKRT_CUDA_CHECK(cudaEventCreate(&e));
+    MASKRT_CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
+  }
+  ~Impl() {
+    cudaStreamSynchronize(ctx.stream());
+    for (auto& e : events)
+      if (e) cudaEventDestroy(e);
+    if (done) cudaEventDestroy(done);
+  }
+
+  // Lays out every buffer of a plan: the same function measures (arena.is_measuring()) and carves.
+  void carve(Plan& p, DeviceArena& a, bool plan_algos = true) {
+    a.reset();
+    Carver c{ctx, a, precision};
+    c.plan_algos = plan_algos;
+    p.input = c.raw<uint8_t>(static_cast<size_t>(p.in_h) * p.in_w * 3);
+    c.need_workspace(ops::preprocess_workspace_bytes(p.pre));
+    backbone->carve(c, p.ph, p.pw, &p.bb);
+    p.rpn_in.clear();
+    p.roi_in.clear();
+    for (const auto& f : rpn_features) p.rpn_in.push_back(p.bb.features.at(f));
+    for (const auto& f : roi_features) p.roi_in.push_back(p.bb.features.at(f));
+    rpn->carve(c, p.rpn_in, p.rh, p.rw, &p.rpn);
+    // Download block: count | boxes (D, 4) | scores (D) | classes (D) | masks (D, M, M), one copy.
+    const size_t D = roi_heads->detection_capacity(), M = roi_heads->mask_size();
+    auto align = [](size_t x) { return (x + 15) / 16 * 16; };
+    p.off_boxes = 16;
+    p.off_scores = p.off_boxes + align(D * 4 * sizeof(float));
+    p.off_classes = p.off_scores + align(D * sizeof(float));
+    p.off_masks = p.off_classes + align(D * sizeof(int));
+    p.out_bytes = p.off_masks + (spec.mask_on ? D * M * M * sizeof(float) : 0);
+    p.out_block = static_cast<char*>(a.alloc(p.out_bytes));
+    DetectionOutputs out;
+    out.count = reinterpret_cast<int*>(p.out_block);
+    out.boxes = reinterpret_cast<float*>(p.out_block + p.off_boxes);
+    out.scores = reinterpret_cast<float*>(p.out_block + p.off_scores);
+    out.classes = reinterpret_cast<int*>(p.out_block + p.off_classes);
+    out.masks = spec.mask_on ? reinterpret_cast<float*>(p.out_block + p.off_masks) : nullptr;
+    roi_heads->carve(c, p.roi_in, p.rh, p.rw, out, &p.roi);
+    p.workspace_bytes = c.workspace;
+    p.workspace = a.alloc(c.workspace);
+  }
+
+  // Optional cap on the arena (MASKRT_CUDA_MEMORY_LIMIT_MB, bytes; 0 = none), e.g. to share a GPU.
+  static size_t memory_limit() {
+    const char* e = std::getenv("MASKRT_CUDA_MEMORY_LIMIT_MB");
+    return e ? static_cast<size_t>(std::strtoull(e, nullptr, 10)) << 20 : 0;
+  }
+
+  Plan& plan_for(int h, int w) {
+    const auto key = std::make_pair(h, w);
+    auto it = plans.find(key);
+    if (it != plans.end() && it->second->generation == arena.generation()) return *it->second;
+    const std::string what = std::to_string(h) + "x" + std::to_string(w) + " image";
+    if (it == plans.end()) {
+      if (plans.size() >= 256) plans.clear();  // bound the cache (coefficients are per size)
+      auto p = std::make_unique<Plan>();
+      p->in_h = h;
+      p->in_w = w;
+      std::tie(p->rh, p->rw) = ops::resize_shortest_edge_shape(h, w, spec.min_size_test, spec.max_size_test);
+      const int div = FPN::kSizeDivisibility;
+      p->ph = (p->rh + div - 1) / div * div;
+      p->pw = (p->rw + div - 1) / div * div;
+      ops::PreprocessCudaParams& pre = p->pre;
+      pre.in_h = h;
+      pre.in_w = w;
+      pre.out_h = p->rh;
+      pre.out_w = p->rw;
+      pre.pad_h = p->ph;
+      pre.pad_w = p->pw;
+      pre.flip_channels = false;  // set per image (channel order)
+      for (int c = 0; c < 3; ++c) {
+        pre.mean[c] = spec.pixel_mean[c];
+        pre.std[c] = spec.pixel_std[c];
+      }
+      pre.nhwc_fp16 = precision == Precision::kFP16;
+      ops::validate_preprocess(pre);
+      const ops::PillowCoeffs hc = ops::make_pillow_coeffs(w, p->rw), vc = ops::make_pillow_coeffs(h, p->rh);
+      p->coeff_blob = DeviceBuffer::upload(ops::pack_pillow_coeffs(hc, vc), "resize coefficients");
+      p->coeffs = ops::device_pillow_coeffs(hc, vc, p->coeff_blob.get());
+      std::fprintf(stderr, "maskrt: cuda plan for %dx%d (resized %dx%d, padded %dx%d)\n", h, w, p->rh, p->rw, p->ph,
+                   p->pw);
+      it = plans.emplace(key, std::move(p)).first;
+    }
+    Plan& p = *it->second;
+    // 1) activations only: reject sizes that cannot fit before asking cuDNN about huge tensors.
+    DeviceArena rough = DeviceArena::measuring();
+    carve(p, rough, /*plan_algos=*/false);
+    size_t free_bytes = 0, total_bytes = 0;
+    MASKRT_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    const size_t limit = memory_limit();
+    const size_t available = std::min(free_bytes + arena.capacity(), limit ? limit : SIZE_MAX);
+    MASKRT_CHECK(rough.peak() <= available, ErrorCode::kOutOfMemory, "out of device memory: a ", what, " (resized ",
+                 p.rh, "x", p.rw, ") needs at least ", rough.peak() >> 20, " MiB of activations, ", available >> 20,
+                 " MiB available", limit ? " (MASKRT_CUDA_MEMORY_LIMIT_MB)" : "");
+    // 2) measure with algorithms (their workspaces), 3) grow the arena if needed, 4) carve.
+    DeviceArena measure = DeviceArena::measuring();
+    carve(p, measure);
+    MASKRT_CHECK(!limit || measure.peak() <= limit, ErrorCode::kOutOfMemory, "out of device memory: a ", what,
+                 " needs ", measure.peak() >> 20, " MiB, over MASKRT_CUDA_MEMORY_LIMIT_MB");
+    arena.reserve(measure.peak(), what);  // may throw kOutOfMemory; plan kept, generation stale
+    carve(p, arena);
+    p.generation = arena.generation();
+    pinned_in.reserve(static_cast<size_t>(h) * w * 3, "the input image");
+    pinned_out.reserve(p.out_bytes, "the detections");
+    return p;
+  }
+
+  ImageResult run(const Image& image, bool stage_times, CudaDebugOutputs* debug) {
+    MASKRT_CHECK(!image.empty() && image.pixels.size() == static_cast<size_t>(image.height) * image.width * 3,
+                 ErrorCode::kInvalidArgument, "image: expected height*width*3 bytes, got ", image.pixels.size(),
+                 " for ", image.height, "x", image.width);
+    const auto t_start = std::chrono::steady_clock::now();
+    ctx.make_current();
+    Plan& p = plan_for(image.height, image.width);
+    ImageResult result;
+    result.height = image.height;
+    result.width = image.width;
+    cudaStream_t s = ctx.stream();
+    auto mark = [&](Stage st) {
+      if (stage_times) MASKRT_CUDA_CHECK(cudaEventRecord(events[st], s));
+    };
+    mark(kStart);
+    std::memcpy(pinned_in.get(), image.pixels.data(), image.pixels.size());
+    MASKRT_CUDA_CHECK(cudaMemcpyAsync(p.input, pinned_in.get(), image.pixels.size(), cudaMemcpyHostToDevice, s));
+    ops::PreprocessCudaParams pre = p.pre;
+    pre.flip_channels = (image.channel_order == ChannelOrder::kBGR) != (spec.input_format == "BGR");
+    ops::preprocess_cuda(pre, p.input, p.coeffs, p.bb.image.ptr, p.workspace, s);
+    mark(kPreprocessed);
+    backbone->forward_bottom_up(ctx, p.bb, p.workspace, p.workspace_bytes);
+    mark(kBackbone);
+    backbone->forward_fpn(ctx, p.bb, p.workspace, p.workspace_bytes);
+    mark(kFpn);
+    rpn->forward(ctx, p.rpn_in, p.rpn, p.workspace, p.workspace_bytes);
+    mark(kRpn);
+    roi_heads->forward_box(ctx, p.roi_in, p.rpn.boxes, p.rpn.count, p.roi, p.workspace, p.workspace_bytes);
+    mark(kBoxHead);
+    roi_heads->forward_mask(ctx, p.roi_in, p.roi, p.workspace, p.workspace_bytes);
+    mark(kMaskHead);
+    MASKRT_CUDA_CHECK(cudaMemcpyAsync(pinned_out.get(), p.out_block, p.out_bytes, cudaMemcpyDeviceToHost, s));
+    MASKRT_CUDA_CHECK(cudaEventRecord(done, s));
+    MASKRT_CUDA_CHECK(cudaEventSynchronize(done));
+
+    const auto t_post = std::chrono::steady_clock::now();
+    const char* h = pinned_out.get();
+    const int D = std::min(*reinterpret_cast<const int*>(h), roi_heads->detection_capacity());
+    MASKRT_ASSERT(D >= 0, "negative detection count");
+    const int M = roi_heads->mask_size();
+    Detections det;
+    det.pred_boxes = Tensor({D, 4}, std::vector<float>(reinterpret_cast<const float*>(h + p.off_boxes),
+                                                       reinterpret_cast<const float*>(h + p.off_boxes) + D * 4));
+    const float* sc = reinterpret_cast<const float*>(h + p.off_scores);
+    const int* cl = reinterpret_cast<const int*>(h + p.off_classes);
+    det.scores.assign(sc, sc + D);
+    det.pred_classes.assign(cl, cl + D);
+    if (spec.mask_on) {
+      const float* m = reinterpret_cast<const float*>(h + p.off_masks);
+      det.mask_probs = Tensor({D, M, M}, std::vector<float>(m, m + static_cast<size_t>(D) * M * M));
+    }
+    result.instances = detector_postprocess(det, p.rh, p.rw, image.height, image.width, spec.mask_on);
+    result.times.postprocess = ms_since(t_post);
+    if (stage_times) {
+      auto el = [&](Stage a, Stage b) {
+        float ms = 0;
+        MASKRT_CUDA_CHECK(cudaEventElapsedTime(&ms, events[a], events[b]));
+        return static_cast<double>(ms);
+      };
+      result.times.preprocess = el(kStart, kPreprocessed);
+      result.times.backbone = el(kPreprocessed, kBackbone);
+      result.times.fpn = el(kBackbone, kFpn);
+      result.times.rpn = el(kFpn, kRpn);
+      result.times.box_head = el(kRpn, kBoxHead);
+      result.times.mask_head = el(kBoxHead, kMaskHead);
+    }
+    if (debug) {
+      debug->resized_h = p.rh;
+      debug->resized_w = p.rw;
+      debug->padded_h = p.ph;
+      debug->padded_w = p.pw;
+      MASKRT_CUDA_CHECK(cudaMemcpy(&debug->num_proposals, p.rpn.count, sizeof(int), cudaMemcpyDeviceToHost));
+      debug->detections = std::move(det);
+    }
+    result.times.total = ms_since(t_start);
+    return result;
+  }
+};
+
+CudaGeneralizedRCNN::CudaGeneralizedRCNN(const ModelSpec& spec, WeightStore& ws, Precision precision, int device)
+    : impl_(std::make_unique<Impl>(spec, ws, precision, device)) {}
+
+CudaGeneralizedRCNN::~CudaGeneralizedRCNN() = default;
+
+ImageResult CudaGeneralizedRCNN::run(const Image& image, bool stage_times, CudaDebugOutputs* debug) {
+  return impl_->run(image, stage_times, debug);
+}
+
+void CudaGeneralizedRCNN::prepare(int height, int width) {
+  impl_->ctx.make_current();
+  impl_->plan_for(height, width);
+}
+
+std::string CudaGeneralizedRCNN::device_name() const { return impl_->ctx.name(); }
+
+size_t CudaGeneralizedRCNN::arena_bytes() const { return impl_->arena.capacity(); }
+
+}  // namespace maskrt::cuda

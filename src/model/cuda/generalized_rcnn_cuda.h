@@ -1,0 +1,59 @@
+#pragma once
+// GeneralizedRCNN inference on one CUDA device: the twin of model/meta_arch/generalized_rcnn.h.
+//   upload (pinned staging) -> ops::preprocess_cuda (Pillow-exact resize, flip, normalise, pad to 32)
+//   -> CudaBackbone (ResNet + FPN) -> CudaRPN -> CudaROIHeads (box + mask) -> ONE cudaMemcpyAsync of
+//   counts + boxes + scores + classes + (D, M, M) soft masks into pinned memory -> ONE event sync ->
+//   detector_postprocess on the host (model/postprocessing.h: rescale, clip, paste, RLE).
+// Fixed capacities (POST_NMS_TOPK_TEST proposals, DETECTIONS_PER_IMAGE detections) with device-side
+// counts: nothing in the per-image pipeline waits for the host.
+//
+// Plans: one per original image size (h, w): the resized / padded sizes, the resize coefficients
+// (uploaded once), cuDNN / cuBLASLt algorithms (cached per shape, so sizes with the same padded size
+// share them), and the carving of one DeviceArena (measured with the same code, grown only when a
+// plan needs more; growth and new plans are logged on stderr). prepare() makes a plan ahead of time.
+// Errors: maskrt::Error(kInvalidArgument) for a malformed image; kOutOfMemory naming the image size
+// when the plan does not fit on the device (the previous plans keep working); kDevice for CUDA errors.
+// Thread safety: NOT thread-safe (one arena, one stream): the Engine serialises calls with a mutex.
+#include <memory>
+#include <string>
+
+#include "io/config.h"
+#include "maskrt/engine.h"
+#include "maskrt/image.h"
+#include "maskrt/instances.h"
+#include "model/roi_heads/roi_heads.h"
+#include "model/weights.h"
+
+namespace maskrt::cuda {
+
+// Intermediate results copied back for tests (filled only on request; costs extra copies and syncs).
+struct CudaDebugOutputs {
+  int resized_h = 0, resized_w = 0, padded_h = 0, padded_w = 0;
+  int num_proposals = 0;
+  Detections detections;  // resized-image pixels, with mask_probs (D, M, M)
+};
+
+class CudaGeneralizedRCNN {
+ public:
+  CudaGeneralizedRCNN(const ModelSpec& spec, WeightStore& ws, Precision precision, int device = 0);
+  ~CudaGeneralizedRCNN();
+  CudaGeneralizedRCNN(const CudaGeneralizedRCNN&) = delete;
+  CudaGeneralizedRCNN& operator=(const CudaGeneralizedRCNN&) = delete;
+
+  // stage_times: record CUDA events between stages and fill ImageResult::times per stage (total and
+  // postprocess are always filled, from the host clock).
+  ImageResult run(const Image& image, bool stage_times = false, CudaDebugOutputs* debug = nullptr);
+  // Plans for an original image size (h, w) ahead of time (warm-up).
+  void prepare(int height, int width);
+  std::string device_name() const;
+  size_t arena_bytes() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// True when the CUDA runtime sees at least one device (never throws).
+bool cuda_available();
+
+}  // namespace maskrt::cuda

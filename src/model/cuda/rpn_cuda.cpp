@@ -1,0 +1,108 @@
+#include "model/cuda/rpn_cuda.h"
+
+#include "ops/anchors/anchors.h"
+#include "ops/small_cuda/small_ops_cuda.h"
+
+namespace maskrt::cuda {
+
+namespace {
+template <typename T>
+const T& per_level(const std::vector<T>& v, size_t level, const char* key) {
+  MASKRT_CHECK(v.size() == 1 || level < v.size(), ErrorCode::kBadConfig, key, ": has ", v.size(),
+               " entries, but the model has more feature levels");
+  return v.size() == 1 ? v[0] : v[level];
+}
+}  // namespace
+
+CudaRPN::CudaRPN(const ModelSpec& spec, WeightStore& ws, int in_channels, const std::vector<int>& strides,
+                 Precision precision)
+    : spec_(spec), precision_(precision), strides_(strides) {
+  MASKRT_CHECK(static_cast<int>(strides.size()) <= ops::kRpnMaxLevels, ErrorCode::kUnsupported,
+               "MODEL.RPN.IN_FEATURES: at most ", ops::kRpnMaxLevels, " levels on CUDA");
+  std::vector<float> anchors;
+  for (size_t l = 0; l < strides.size(); ++l) {
+    const Tensor a = ops::cell_anchors(per_level(spec.anchor_sizes, l, "MODEL.ANCHOR_GENERATOR.SIZES"),
+                                       per_level(spec.anchor_aspect_ratios, l, "MODEL.ANCHOR_GENERATOR.ASPECT_RATIOS"));
+    if (l == 0) num_anchors_ = static_cast<int>(a.size(0));
+    MASKRT_CHECK(a.size(0) == num_anchors_, ErrorCode::kBadConfig,
+                 "MODEL.ANCHOR_GENERATOR: every level must have the same number of anchors (StandardRPNHead)");
+    anchors.insert(anchors.end(), a.data(), a.data() + a.numel());
+  }
+  cell_anchors_ = DeviceBuffer::upload(anchors, "cell_anchors");
+  MASKRT_CHECK(spec.rpn_head_conv_dims == -1 || spec.rpn_head_conv_dims == in_channels, ErrorCode::kUnsupported,
+               "MODEL.RPN.CONV_DIMS: only [-1] (one conv with the input width) is supported");
+  const std::string p = "proposal_generator.rpn_head";
+  const int A = num_anchors_;
+  conv_ = ConvCudnn(ConvLayer::load(ws, p + ".conv", in_channels, in_channels, 3, 1, 1, 1, true, "", true), precision,
+                    ConvEpilogue::kBiasRelu, p + ".conv");
+  objectness_logits_ = ConvCudnn(ConvLayer::load(ws, p + ".objectness_logits", in_channels, A, 1, 1, 0, 1, true, "", false),
+                                 precision, ConvEpilogue::kBias, p + ".objectness_logits");
+  anchor_deltas_ = ConvCudnn(ConvLayer::load(ws, p + ".anchor_deltas", in_channels, A * 4, 1, 1, 0, 1, true, "", false),
+                             precision, ConvEpilogue::kBias, p + ".anchor_deltas");
+}
+
+void CudaRPN::carve(Carver& c, const std::vector<DeviceTensor>& features, int image_h, int image_w, Buffers* b) {
+  const int A = num_anchors_;
+  const bool half = precision_ == Precision::kFP16;
+  *b = Buffers{};
+  ops::RpnProposalsCudaParams& p = b->params;
+  p.num_levels = static_cast<int>(features.size());
+  p.num_anchors = A;
+  p.offset = spec_.anchor_offset;
+  p.pre_nms_topk = spec_.rpn_pre_nms_topk_test;
+  p.post_nms_topk = spec_.rpn_post_nms_topk_test;
+  p.nms_thresh = spec_.rpn_nms_thresh;
+  p.min_size = spec_.proposal_min_size;
+  p.image_h = image_h;
+  p.image_w = image_w;
+  for (int i = 0; i < 4; ++i) p.weights[i] = spec_.rpn_bbox_reg_weights[i];
+  p.scale_clamp = spec_.bbox_reg_scale_clamp;
+  for (size_t l = 0; l < features.size(); ++l) {
+    const DeviceTensor& f = features[l];
+    p.feat_h[l] = f.h;
+    p.feat_w[l] = f.w;
+    p.stride[l] = static_cast<float>(strides_[l]);
+    c.plan(conv_, 1, f.h, f.w);
+    c.plan(objectness_logits_, 1, f.h, f.w);
+    c.plan(anchor_deltas_, 1, f.h, f.w);
+    b->t.push_back(c.act(1, f.c, f.h, f.w));
+    b->logits.push_back(c.f32(1, A, f.h, f.w));
+    b->deltas.push_back(c.f32(1, 4 * A, f.h, f.w));
+    if (half) {
+      b->logits_act.push_back(c.act(1, A, f.h, f.w));
+      b->deltas_act.push_back(c.act(1, 4 * A, f.h, f.w));
+    }
+  }
+  ops::validate_rpn_proposals(p);
+  c.need_workspace(ops::rpn_proposals_workspace_bytes(p));
+  b->boxes = c.raw<float>(static_cast<size_t>(p.post_nms_topk) * 4);
+  b->scores = c.raw<float>(p.post_nms_topk);
+  b->count = c.raw<int>(1);
+}
+
+void CudaRPN::forward(const CudaContext& ctx, const std::vector<DeviceTensor>& features, const Buffers& b, void* ws,
+                      size_t ws_bytes) {
+  const bool half = precision_ == Precision::kFP16;
+  ops::RpnLevelInputs in;
+  const float* anchors = cell_anchors_.as<float>();
+  for (size_t l = 0; l < features.size(); ++l) {
+    conv_.forward(ctx, features[l], b.t[l], nullptr, ws, ws_bytes);
+    if (half) {
+      objectness_logits_.forward(ctx, b.t[l], b.logits_act[l], nullptr, ws, ws_bytes);
+      anchor_deltas_.forward(ctx, b.t[l], b.deltas_act[l], nullptr, ws, ws_bytes);
+      ops::nhwc_fp16_to_nchw_fp32_cuda(small_desc(b.logits_act[l]), b.logits_act[l].ptr, b.logits[l].as<float>(),
+                                       ctx.stream());
+      ops::nhwc_fp16_to_nchw_fp32_cuda(small_desc(b.deltas_act[l]), b.deltas_act[l].ptr, b.deltas[l].as<float>(),
+                                       ctx.stream());
+    } else {
+      objectness_logits_.forward(ctx, b.t[l], b.logits[l], nullptr, ws, ws_bytes);
+      anchor_deltas_.forward(ctx, b.t[l], b.deltas[l], nullptr, ws, ws_bytes);
+    }
+    in.logits[l] = b.logits[l].as<float>();
+    in.deltas[l] = b.deltas[l].as<float>();
+    in.cell_anchors[l] = anchors + l * num_anchors_ * 4;
+  }
+  ops::rpn_proposals_cuda(b.params, in, b.boxes, b.scores, b.count, ws, ctx.stream());
+}
+
+}  // namespace maskrt::cuda

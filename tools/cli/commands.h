@@ -32,6 +32,21 @@ struct InferArgs {
 CLI::App* add_infer_command(CLI::App& app, InferArgs& a);
 int run_infer(const InferArgs& a);
 
+struct BenchArgs {
+  ModelArgs model;
+  int streams = 1;
+  int warmup = 5;
+  int iterations = 20;
+  double duration_s = 0;
+  std::string sizes = "480x640";
+  std::string images;
+  std::string format = "md";
+  std::string output;
+  std::string plot;
+};
+CLI::App* add_bench_command(CLI::App& app, BenchArgs& a);
+int run_bench(const BenchArgs& a);
+
 // Expands files and directories (image files by extension, sorted) in the given order.
 std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs);
 

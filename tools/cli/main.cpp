@@ -12,9 +12,12 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   maskrt::cli::InferArgs infer_args;
   CLI::App* infer = maskrt::cli::add_infer_command(app, infer_args);
+  maskrt::cli::BenchArgs bench_args;
+  CLI::App* bench = maskrt::cli::add_bench_command(app, bench_args);
   CLI11_PARSE(app, argc, argv);
   try {
     if (infer->parsed()) return maskrt::cli::run_infer(infer_args);
+    if (bench->parsed()) return maskrt::cli::run_bench(bench_args);
   } catch (const maskrt::Error& e) {
     std::fprintf(stderr, "maskrt: error: %s\n", e.what());
     return 2;

@@ -1,0 +1,190 @@
+// `maskrt bench`: a measurement instrument. Engine creation (with its warm-up), the first call after
+// creation, extra warm-up iterations and the steady state are timed and reported separately; the
+// steady state gets min/median/mean/p90/p99/CV, images/s, per-stage times, and (on NVIDIA GPUs)
+// utilisation, memory, power and SM clock sampled through NVML. --sizes sweeps input sizes and
+// --plot draws latency and throughput against megapixels.
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "bench/nvml_sampler.h"
+#include "bench/plot.h"
+#include "bench/progress.h"
+#include "bench/report.h"
+#include "bench/system_info.h"
+#include "commands.h"
+#include "core/check.h"
+#include "ops/resize/resize.h"
+
+namespace maskrt::cli {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_between(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+std::vector<std::pair<int, int>> parse_sizes(const std::string& text) {
+  std::vector<std::pair<int, int>> sizes;
+  std::stringstream ss(text);
+  std::string tok;
+  while (std::getline(ss, tok, ',')) {
+    int h = 0, w = 0;
+    char x = 0;
+    std::stringstream ts(tok);
+    MASKRT_CHECK((ts >> h >> x >> w) && x == 'x' && h > 0 && w > 0 && h <= 16384 && w <= 16384,
+                 ErrorCode::kInvalidArgument, "--sizes: '", tok, "' is not HEIGHTxWIDTH (e.g. 480x640)");
+    sizes.push_back({h, w});
+  }
+  MASKRT_CHECK(!sizes.empty(), ErrorCode::kInvalidArgument, "--sizes: no size given");
+  return sizes;
+}
+
+Image resized_copy(const Image& src, int h, int w) {
+  if (src.height == h && src.width == w) return src;
+  Image out;
+  out.height = h;
+  out.width = w;
+  out.channel_order = src.channel_order;
+  out.pixels.resize(static_cast<size_t>(h) * w * 3);
+  ops::resize_bilinear_pillow_cpu(ops::ResizeParams{src.height, src.width, h, w, 3}, src.pixels.data(), out.pixels.data());
+  return out;
+}
+
+}  // namespace
+
+CLI::App* add_bench_command(CLI::App& app, BenchArgs& a) {
+  CLI::App* cmd = app.add_subcommand("bench", "measure latency, throughput and GPU use (warm-up kept apart)");
+  add_model_options(cmd, a.model);
+  cmd->add_option("--streams", a.streams, "concurrent threads calling the shared engine")->check(CLI::PositiveNumber);
+  cmd->add_option("--warmup", a.warmup, "warm-up iterations after the first call (excluded from statistics)");
+  cmd->add_option("--iterations", a.iterations, "steady-state iterations per size (per stream)");
+  cmd->add_option("--duration", a.duration_s, "steady-state seconds per size (overrides --iterations)");
+  cmd->add_option("--sizes", a.sizes,
+                  "original image sizes HxW,... (the config's resize still applies; use --opts "
+                  "INPUT.MIN_SIZE_TEST 0 to feed them to the network unchanged)");
+  cmd->add_option("--images", a.images, "image file or directory: the first image is used (default: samples/images)");
+  cmd->add_option("--format", a.format, "md | csv | json")->check(CLI::IsMember({"md", "csv", "json"}));
+  cmd->add_option("--output,-o", a.output, "write the report here (default: stdout)");
+  cmd->add_option("--plot", a.plot, "PNG of latency and throughput against megapixels");
+  return cmd;
+}
+
+int run_bench(const BenchArgs& a) {
+  bench::BenchReport report;
+  report.meta.host = bench::collect_host_info();
+  std::vector<std::pair<int, int>> sizes = parse_sizes(a.sizes);
+
+  // The source picture: a real photo, so the detection count (and the heads' work) is realistic.
+  std::string src_path = a.images;
+  if (src_path.empty()) src_path = std::string(MASKRT_SOURCE_DIR) + "/samples/images";
+  const std::vector<std::string> files = expand_inputs({src_path});
+  MASKRT_CHECK(!files.empty(), ErrorCode::kIo, src_path, ": no image found for the benchmark");
+  const Image source = read_image(files.front());
+
+  EngineOptions eo = engine_options(a.model);
+  eo.warmup_sizes = sizes;
+  const auto tc0 = Clock::now();
+  Engine engine(eo);
+  const double creation_ms = ms_between(tc0, Clock::now());
+  const EngineInfo& info = engine.info();
+
+  bench::NvmlSampler nvml;
+  report.meta.model_name = info.model_name;
+  report.meta.config_hash = info.config_hash;
+  report.meta.device_name = info.device;
+  report.meta.driver_version = nvml.driver_version();
+  report.meta.gpu_sampling = nvml.available() ? "NVML, every 20 ms" : "unavailable: " + nvml.reason();
+  report.meta.options = {{"precision", info.precision},         {"batch", std::to_string(a.model.batch)},
+                         {"streams", std::to_string(a.streams)},  {"warmup", std::to_string(a.warmup)},
+                         {"iterations", std::to_string(a.iterations)}, {"duration_s", std::to_string(a.duration_s)},
+                         {"sizes", a.sizes},                      {"image", files.front()},
+                         {"weights", info.weights_path},          {"engine_load_ms", std::to_string(info.load_ms)},
+                         {"engine_warmup_ms", std::to_string(info.warmup_ms)}};
+  for (size_t i = 0; i < a.model.opts.size(); ++i) report.meta.options["opts"] += (i ? " " : "") + a.model.opts[i];
+
+  bool first_size = true;
+  for (const auto& [h, w] : sizes) {
+    bench::BenchRun run;
+    run.label = std::to_string(h) + "x" + std::to_string(w) + " b" + std::to_string(a.model.batch);
+    run.batch_size = a.model.batch;
+    run.streams = a.streams;
+    run.image_height = h;
+    run.image_width = w;
+    run.engine_creation_ms = first_size ? creation_ms : 0.0;
+    const std::vector<Image> batch(a.model.batch, resized_copy(source, h, w));
+    auto call = [&]() -> std::pair<double, StageTimes> {
+      const auto t0 = Clock::now();
+      std::vector<ImageResult> r = engine.infer_batch(batch);
+      return {ms_between(t0, Clock::now()), r.front().times};
+    };
+    // First call after engine creation (engine warm-up already ran for this size).
+    run.has_first_call = true;
+    run.first_call_ms = call().first;
+    for (int i = 0; i < a.warmup; ++i) run.warmup_ms.push_back(call().first);
+    run.warmup_iterations = a.warmup;
+
+    if (nvml.available()) nvml.start(20);
+    const int64_t per_stream = a.duration_s > 0 ? INT64_MAX : a.iterations;
+    const auto deadline = Clock::now() + std::chrono::duration<double>(a.duration_s > 0 ? a.duration_s : 1e9);
+    std::mutex mu;
+    std::atomic<int64_t> done{0};
+    bench::ProgressBar bar(run.label, a.duration_s > 0 ? 0 : per_stream * a.streams);
+    const auto ts0 = Clock::now();
+    std::vector<std::thread> threads;
+    for (int s = 0; s < a.streams; ++s) {
+      threads.emplace_back([&]() {
+        for (int64_t i = 0; i < per_stream && Clock::now() < deadline; ++i) {
+          auto [ms, st] = call();
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            run.steady_ms.push_back(ms);
+            run.add_stage_times(st);
+          }
+          bar.update(++done);
+        }
+      });
+    }
+    for (auto& t : threads) t.join();
+    run.steady_wall_ms = ms_between(ts0, Clock::now());
+    bar.finish();
+    if (nvml.available()) run.gpu = nvml.stop();
+    else {
+      run.gpu.available = false;
+      run.gpu.reason = nvml.reason();
+    }
+    report.runs.push_back(std::move(run));
+    first_size = false;
+  }
+
+  const bench::ReportFormat fmt = bench::parse_report_format(a.format);
+  if (a.output.empty()) {
+    if (fmt == bench::ReportFormat::kJson) std::cout << bench::to_json(report).dump(1) << "\n";
+    else if (fmt == bench::ReportFormat::kCsv) std::cout << bench::render_csv(report);
+    else std::cout << bench::render_markdown(report);
+  } else {
+    bench::write_report(a.output, report, fmt);
+    std::fprintf(stderr, "maskrt: report written to %s\n", a.output.c_str());
+  }
+  if (!a.plot.empty()) {
+    bench::PlotSeries lat{"median latency (ms)", {}, {}}, thr{"throughput (images/s)", {}, {}};
+    for (const auto& r : report.runs) {
+      lat.xs.push_back(r.megapixels());
+      lat.ys.push_back(r.steady_stats().median);
+      thr.xs.push_back(r.megapixels());
+      thr.ys.push_back(r.throughput());
+    }
+    bench::write_line_plot_png(a.plot, "maskrt " + info.model_name + " on " + info.device + " (" + info.precision + ")",
+                               "input megapixels (original image)", "ms  |  images/s", {lat, thr});
+    std::fprintf(stderr, "maskrt: plot written to %s\n", a.plot.c_str());
+  }
+  return 0;
+}
+
+}  // namespace maskrt::cli

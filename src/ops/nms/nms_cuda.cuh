@@ -97,7 +97,7 @@ __device__ __forceinline__ float4 shifted(float4 b, float off) {
 }
 
 // grid (words, words, num_groups), block 64.
-__global__ void grouped_nms_mask_kernel(GroupedNms p) {
+static __global__ void grouped_nms_mask_kernel(GroupedNms p) {
   const int g = blockIdx.z;
   const int n = p.counts[g];
   const int row_block = blockIdx.y, col_block = blockIdx.x;
@@ -128,7 +128,7 @@ __global__ void grouped_nms_mask_kernel(GroupedNms p) {
 
 // One warp per group: the greedy scan. Writes keep[g][j] for j < capacity (0 beyond counts[g]) and
 // adds the number kept to *kept_total. shared: words(capacity) 64-bit words.
-__global__ void grouped_nms_scan_kernel(GroupedNms p, int* kept_total) {
+static __global__ void grouped_nms_scan_kernel(GroupedNms p, int* kept_total) {
   extern __shared__ unsigned long long removed[];
   const int g = blockIdx.x;
   const int n = p.counts[g];

@@ -20,6 +20,7 @@
 
 #include "ops/conv2d/conv2d.h"
 #include "ops/conv_transpose2d/conv_transpose2d.h"
+#include "ops/linear/blas_threading.h"
 #include "ops/linear/linear.h"
 #include "ops/pooling/pooling.h"
 #include "ops/upsample/upsample.h"
@@ -134,8 +135,9 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  std::printf("# bench_ops_cpu  maskrt %s (%s)  omp threads %d  %s\n", MASKRT_VERSION, MASKRT_GIT_COMMIT,
-              omp_get_max_threads(), openblas_get_config());
+  ops::detail::blas_prepare();  // what the ops do on their first call
+  std::printf("# bench_ops_cpu  maskrt %s (%s)  omp threads %d  %s  kernel %s\n", MASKRT_VERSION, MASKRT_GIT_COMMIT,
+              omp_get_max_threads(), openblas_get_config(), ops::detail::blas_description().c_str());
   std::printf("# warmup %d iters %d; conv cases include bias + ReLU\n", warmup, iters);
   std::mt19937 rng(1);
   auto wanted = [&](const char* name) { return only.empty() || std::string(name).find(only) != std::string::npos; };

@@ -12,8 +12,9 @@
 // allowed and gives an empty y.
 //
 // Thread safety: the functions are reentrant (no shared mutable state) except that conv2d_cpu sets
-// OpenBLAS's process-global thread count to 1 (see ops/linear/blas_threading.h); call conv2d_cpu
-// from one thread at a time if you want it to use all OpenMP threads without oversubscription.
+// OpenBLAS's process-global thread count to 1 and, on its first call, may switch OpenBLAS to its
+// AVX-512/AVX2 kernels when OpenBLAS fell back to SSE3 ones (see ops/linear/blas_threading.h).
+// Concurrent calls are safe but each uses omp_get_max_threads() threads, so they oversubscribe.
 #include <cstddef>
 
 #include "core/tensor.h"

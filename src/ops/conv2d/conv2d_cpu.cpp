@@ -114,7 +114,7 @@ Tensor conv2d_cpu(const Conv2dParams& p, const Tensor& x, const Tensor& w, const
   }
   Tensor y = Tensor::empty({pl.n, pl.o, pl.oh, pl.ow});
   if (y.numel() == 0) return y;
-  detail::blas_use_single_thread();
+  detail::blas_prepare();
 
   const float* xp = x.data();
   const float* wp = w.data();

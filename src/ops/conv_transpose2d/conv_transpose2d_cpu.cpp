@@ -26,7 +26,7 @@ Tensor conv_transpose2x2_cpu(const Tensor& x, const Tensor& w, const Tensor& bia
         }
     return y;
   }
-  detail::blas_use_single_thread();
+  detail::blas_prepare();
   const int num_threads = omp_get_max_threads();
   // Output-channel blocks so that there are at least ~2 items per thread even for a single image.
   int64_t oblk = oc;

@@ -21,7 +21,7 @@ Tensor linear_cpu(const Tensor& x, const Tensor& w, const Tensor& bias, bool rel
       }
     return y;
   }
-  detail::blas_use_single_thread();
+  detail::blas_prepare();
   const int num_threads = omp_get_max_threads();
   // Block rows of x when there are enough of them, else rows of w (output columns); blocks are
   // multiples of 16 so OpenBLAS's micro-kernels stay full.

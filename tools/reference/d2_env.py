@@ -138,19 +138,44 @@ def predict(model, cfg, original_bgr, aug=None):
 
 # --------------------------------------------------------------------------- weights
 
-def init_weights(model, seed):
+def residual_branch_norms(model):
+    """The FrozenBN closing each residual branch (conv3.norm of bottlenecks, conv2.norm of basic blocks)."""
+    from detectron2.modeling.backbone.resnet import BasicBlock, BottleneckBlock
+    out = []
+    for m in model.modules():
+        if isinstance(m, BottleneckBlock):
+            out.append(m.conv3.norm)
+        elif isinstance(m, BasicBlock):
+            out.append(m.conv2.norm)
+    return out
+
+
+def init_weights(model, seed, residual_gamma=(0.1, 0.3), sparse_backbone=None):
     """Seeded init of every parameter and FrozenBN buffer (independent of Detectron2's own init).
 
     Conv/Linear/ConvTranspose weights ~ N(0, 2/fan_in) (He init; fan_in per output of the layer),
     biases ~ N(0, 0.05^2); FrozenBN weight ~ U(0.5, 1.5), bias ~ U(-0.2, 0.2), running stats are set
-    later by calibrate().
+    later by calibrate(). The FrozenBN closing each residual branch gets weight ~ U(*residual_gamma)
+    and bias ~ U(-0.05, 0.05) (as in zero-init-residual training: each block stays close to its
+    shortcut, so float32 rounding is not amplified through depth).
+
+    sparse_backbone=p0: every backbone (bottom_up) conv weight, all of which are followed by a FrozenBN
+    that absorbs their scale, is k/32 with k = 0 with probability p0, else uniform in {+-1..+-4}:
+    a low-entropy tensor (a few bits per weight) that compresses well in a DEFLATE'd .pth.
     """
     import torch
     from detectron2.layers import FrozenBatchNorm2d
     g = torch.Generator().manual_seed(seed)
+    bottom_up = set(id(m) for m in model.backbone.bottom_up.modules()) if sparse_backbone else set()
     with torch.no_grad():
         for name, m in model.named_modules():
-            if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear, torch.nn.ConvTranspose2d)):
+            if id(m) in bottom_up and isinstance(m, torch.nn.Conv2d):
+                w = m.weight
+                k = torch.randint(1, 5, w.shape, generator=g) * (torch.randint(0, 2, w.shape, generator=g) * 2 - 1)
+                k[torch.rand(w.shape, generator=g) < sparse_backbone] = 0
+                w.copy_(k.float() / 32.0)
+                assert m.bias is None and m.norm is not None, name
+            elif isinstance(m, (torch.nn.Conv2d, torch.nn.Linear, torch.nn.ConvTranspose2d)):
                 w = m.weight
                 if isinstance(m, torch.nn.ConvTranspose2d):
                     # each output pixel of a stride-k, kernel-k deconv sees one tap per input channel
@@ -166,6 +191,11 @@ def init_weights(model, seed):
                 m.bias.copy_((torch.rand(n, generator=g) - 0.5) * 0.4)
                 m.running_mean.zero_()
                 m.running_var.fill_(1.0)
+        lo, hi = residual_gamma
+        for m in residual_branch_norms(model):
+            n = m.num_features
+            m.weight.copy_(torch.rand(n, generator=g) * (hi - lo) + lo)
+            m.bias.copy_((torch.rand(n, generator=g) - 0.5) * 0.1)
 
 
 def _standardize_(module, y, target_mean, target_std):
@@ -232,7 +262,83 @@ def _capture(model, cfg, image_bgr, modules):
     return {n: torch.cat(v) for n, v in outs.items()}, pred
 
 
-def calibrate(model, cfg, image_bgr, seed, det_range=(20, 60), log=print):
+def roi_margins(boxes, bins, min_level, max_level, adaptive_sampling, canonical_size=224,
+                canonical_level=4):
+    """Per box (x1, y1, x2, y2): distance, in input pixels of width / height / sqrt(area), to the
+    nearest size at which ROIPooler output jumps: the FPN level assignment changes
+    (sqrt(area) = 224 * 2^k) or, with POOLER_SAMPLING_RATIO 0, ROIAlign's adaptive sample count
+    ceil(roi_size / stride / bins) changes (size = stride * bins * n). Two implementations whose
+    boxes differ by float32 rounding can fall on different sides of such a point."""
+    import torch
+    b = boxes.detach().double()
+    w = b[:, 2] - b[:, 0]
+    h = b[:, 3] - b[:, 1]
+    size = torch.sqrt(w * h)
+    out = torch.full_like(w, float("inf"))
+    for lv in range(min_level + 1, max_level + 1):
+        out = torch.minimum(out, (size - canonical_size * 2.0 ** (lv - canonical_level)).abs())
+    if adaptive_sampling:
+        lvl = torch.floor(canonical_level + torch.log2(size / canonical_size + 1e-8))
+        period = 2.0 ** lvl.clamp(min_level, max_level) * bins
+        for x in (w, h):
+            n = torch.round(x / period)
+            m = (x - n * period).abs()
+            out = torch.minimum(out, torch.where(n > 0, m, torch.full_like(m, float("inf"))))
+    return out
+
+
+def box_pooler_margins(cfg, boxes):
+    levels = [int(f[1:]) for f in cfg.MODEL.ROI_HEADS.IN_FEATURES]
+    return roi_margins(boxes, cfg.MODEL.ROI_BOX_HEAD.POOLER_RESOLUTION, min(levels), max(levels),
+                       cfg.MODEL.ROI_BOX_HEAD.POOLER_SAMPLING_RATIO == 0)
+
+
+def mask_pooler_margins(cfg, boxes):
+    levels = [int(f[1:]) for f in cfg.MODEL.ROI_HEADS.IN_FEATURES]
+    return roi_margins(boxes, cfg.MODEL.ROI_MASK_HEAD.POOLER_RESOLUTION, min(levels), max(levels),
+                       cfg.MODEL.ROI_MASK_HEAD.POOLER_SAMPLING_RATIO == 0)
+
+
+def nudge_rpn_for_margins(model, cfg, image_bgr, g, margin_px, tries=200, log=print):
+    """Shift the RPN anchor-delta bias by a small seeded amount until no proposal is within
+    margin_px of a box-pooler jump (see roi_margins). The RPN head output is captured once and
+    the proposals re-derived with Detectron2's own predict_proposals for each candidate shift."""
+    import torch
+    rpn = model.proposal_generator
+    got = {}
+    orig = rpn.predict_proposals
+
+    def wrapped(anchors, logits, deltas, image_sizes):
+        got["args"] = (anchors, logits, deltas, image_sizes)
+        return orig(anchors, logits, deltas, image_sizes)
+    rpn.predict_proposals = wrapped
+    try:
+        predict(model, cfg, image_bgr)
+    finally:
+        del rpn.predict_proposals
+    anchors, logits, deltas, image_sizes = got["args"]
+    a = rpn.anchor_generator.num_cell_anchors[0]
+    bdim = rpn.anchor_generator.box_dim
+    best = None
+    for t in range(tries):
+        shift = torch.zeros(a, bdim) if t == 0 else torch.randn(a, bdim, generator=g) * 0.02
+        d2 = [d.view(d.shape[0], -1, a, bdim).add(shift.to(d.dtype)).flatten(1, 2) for d in deltas]
+        with torch.no_grad():
+            props = orig(anchors, logits, d2, image_sizes)
+        m = float(box_pooler_margins(cfg, props[0].proposal_boxes.tensor).min())
+        if best is None or m > best[0]:
+            best = (m, t, shift)
+        if m >= margin_px:
+            break
+    m, t, shift = best
+    with torch.no_grad():
+        rpn.rpn_head.anchor_deltas.bias.add_(shift.flatten().to(rpn.rpn_head.anchor_deltas.bias.dtype))
+    log(f"  calibrate: RPN delta shift try {t}: min proposal box-pooler margin {m:.3g} px")
+    return {"rpn_shift_try": t, "proposal_box_pooler_margin_px": m}
+
+
+def calibrate(model, cfg, image_bgr, seed, det_range=(20, 60), log=print, bn_rms_floor=0.3,
+              delta_bias=0.3, roi_margin_px=0.03):
     """Make a randomly initialised Detectron2 R-CNN numerically tame on image_bgr.
 
     Forward order, one stage at a time, each measured on the real image:
@@ -260,9 +366,13 @@ def calibrate(model, cfg, image_bgr, seed, det_range=(20, 60), log=print):
         x = inp[0].detach().double()
         mean = x.mean(dim=(0, 2, 3))
         var = x.var(dim=(0, 2, 3), unbiased=False)
+        # A channel whose spread is tiny next to its magnitude would turn float32 rounding of x into
+        # O(1) output noise after (x - mean) / std; keep std >= bn_rms_floor * rms(x) per channel.
+        ms = (x * x).mean(dim=(0, 2, 3))
         floor = max(float(var.mean()) * 1e-3, 1e-6)
+        var = torch.maximum(var.clamp(min=floor), ms * bn_rms_floor ** 2)
         mod.running_mean.copy_(mean.float())
-        mod.running_var.copy_(var.clamp(min=floor).float())
+        mod.running_var.copy_(var.float())
 
     def std_hook(hooks, m, t):
         act = hooks.pre_activation(m)
@@ -285,6 +395,8 @@ def calibrate(model, cfg, image_bgr, seed, det_range=(20, 60), log=print):
     outs, _ = _capture(model, cfg, image_bgr, {"obj": head.objectness_logits, "del": head.anchor_deltas})
     _standardize_(head.objectness_logits, outs["obj"], -1.0, 3.0)
     _standardize_(head.anchor_deltas, outs["del"], 0.0, 0.2)
+    if roi_margin_px:
+        stats.update(nudge_rpn_for_margins(model, cfg, image_bgr, g, roi_margin_px, log=log))
 
     # 3. box head
     rh = model.roi_heads
@@ -302,6 +414,10 @@ def calibrate(model, cfg, image_bgr, seed, det_range=(20, 60), log=print):
     cls = rh.box_predictor.cls_score
     with torch.no_grad():
         cls.bias.add_(torch.randn(cls.bias.shape, generator=g).to(cls.bias.device))
+        # A per-output offset (as trained regressors have) so that the deltas are not all small
+        # sums of cancelling terms, whose relative rounding error would be large.
+        bp = rh.box_predictor.bbox_pred
+        bp.bias.add_(torch.randn(bp.bias.shape, generator=g).to(bp.bias.device) * delta_bias)
 
     # 4. background bias -> detection count in range
     def count(bg):
@@ -323,6 +439,23 @@ def calibrate(model, cfg, image_bgr, seed, det_range=(20, 60), log=print):
             lo = mid
         else:
             hi = mid
+    # Fine-tune the background bias (within +-0.2) so that no (proposal, class) score lies close
+    # to SCORE_THRESH_TEST: the box-predictor logits are captured once and re-softmaxed.
+    with torch.no_grad():
+        cls.bias[-1] = bg
+    outs, _ = _capture(model, cfg, image_bgr, {"cls": cls})
+    logits = outs["cls"].double().view(-1, cls.out_features)
+    thr = cfg.MODEL.ROI_HEADS.SCORE_THRESH_TEST
+    best = None
+    for i in range(201):
+        d = (i - 100) * 0.002
+        z = logits.clone()
+        z[:, -1] += d
+        m = float((torch.softmax(z, dim=1)[:, :-1] - thr).abs().min())
+        if best is None or m > best[0] + 1e-12:
+            best = (m, d)
+    bg += best[1]
+    stats["score_thresh_margin_at_calibration"] = best[0]
     n = count(bg)
     stats.update({"background_bias": bg, "detections_at_calibration": n,
                   "detections_bg_low_high": [n_lo, n_hi]})

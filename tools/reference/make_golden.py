@@ -108,17 +108,27 @@ CASES = {
               "INPUT": {"FORMAT": "RGB"}},
         image=("chelsea", (0, 0, 451, 300), (320, 213), "input.png", None),
         seed=2, det_range=(15, 50), weights=("pkl", "pth16")),
-    # Opt-in only (not committed: ~22 MB). Detectron2 requires RES2_OUT_CHANNELS 64 for R18/R34,
-    # so BasicBlock backbones cannot be narrowed (R18 has ~11M parameters).
+    # BasicBlock (R18/R34): Detectron2 requires RES2_OUT_CHANNELS 64 there, so these are full width
+    # (~11M / ~21M parameters); their backbone conv weights are sparse k/32 values (low entropy) and
+    # model.pth is re-packed with DEFLATE'd zip entries, so the files stay ~1-2 MB.
     "r18_rgb_1cls": dict(
         desc="R18-FPN (BasicBlock, full width as Detectron2 requires), RGB, torchvision mean/std, "
-             "1 class; weights stored only as fp16 model.pth (Detectron2 ran on the fp16 values)",
+             "1 class, MIN/MAX_SIZE_TEST 200/320; fp16 model.pth with DEFLATE'd zip entries, sparse "
+             "low-entropy backbone weights (Detectron2 ran on the fp16 values)",
         yaml={"MODEL": {"PIXEL_MEAN": TORCHVISION_MEAN_RGB, "PIXEL_STD": TORCHVISION_STD_RGB,
                         "RESNETS": {"DEPTH": 18, "RES2_OUT_CHANNELS": 64, "STRIDE_IN_1X1": False},
                         "ROI_HEADS": {"NUM_CLASSES": 1}},
-              "INPUT": {"FORMAT": "RGB"}},
+              "INPUT": {"FORMAT": "RGB", "MIN_SIZE_TEST": 200, "MAX_SIZE_TEST": 320}},
         image=("chelsea", (0, 0, 451, 300), (320, 213), "input.png", None),
-        seed=2, det_range=(15, 50), weights=("pth16",)),
+        seed=8, det_range=(15, 50), weights=("pth16z",), sparse_backbone=0.93),
+    "r34_faster": dict(
+        desc="R34-FPN Faster R-CNN (BasicBlock, full width, MASK_ON False), BGR, MIN/MAX_SIZE_TEST "
+             "224/320; fp32 model.pth with DEFLATE'd zip entries, sparse low-entropy backbone weights",
+        yaml={"MODEL": {"MASK_ON": False,
+                        "RESNETS": {"DEPTH": 34, "RES2_OUT_CHANNELS": 64}},
+              "INPUT": {"MIN_SIZE_TEST": 224, "MAX_SIZE_TEST": 320}},
+        image=("astronaut", (40, 0, 490, 338), (320, 240), "input.jpg", None),
+        seed=9, det_range=(20, 60), weights=("pth32z",), sparse_backbone=0.97),
     "x101_groups": dict(
         desc="X101-FPN (NUM_GROUPS 4, WIDTH_PER_GROUP 2, stride in 3x3), FAIR std, "
              "class-agnostic box regression and mask",
@@ -131,10 +141,10 @@ CASES = {
         seed=3, det_range=(30, 70)),
     "r50_faster": dict(
         desc="R50-FPN Faster R-CNN (MASK_ON False); JPEG with EXIF orientation 6 (stored rotated); "
-             "weights also as fp32 model.pth",
+             "weights as fp32 model.pth with DEFLATE'd zip entries",
         yaml={"MODEL": {"MASK_ON": False, "ROI_BOX_HEAD": {"FC_DIM": 128}}},
         image=("rocket", (100, 0, 420, 427), (180, 240), "input.jpg", 6),
-        seed=4, det_range=(30, 70), weights=("pkl", "pth32")),
+        seed=4, det_range=(30, 70), weights=("pth32z",)),
     "r50_thresholds": dict(
         desc="non-default test thresholds: SCORE 0.3, NMS 0.6, 20 detections, MIN/MAX 288/400 "
              "(the max clamps this wide image), RPN pre/post NMS top-k 300/200",
@@ -155,7 +165,7 @@ CASES = {
         image=("astronaut", (100, 0, 500, 300), (256, 192), "input.jpg", None),
         seed=7, det_range=(20, 60)),
 }
-DEFAULT_CASES = [c for c in CASES if c != "r18_rgb_1cls"]
+DEFAULT_CASES = list(CASES)
 
 
 def log(*a):
@@ -215,13 +225,33 @@ def save_weights(model, case_dir, kinds):
             with open(p, "wb") as f:
                 pickle.dump(data, f, protocol=4)
         else:
-            half = kind == "pth16"
+            half = kind.startswith("pth16")
             data = {"model": {k: (v.detach().cpu().half() if half else v.detach().cpu().clone())
                               for k, v in sd.items()}}
             p = os.path.join(case_dir, "model.pth")
             torch.save(data, p)
+            if kind.endswith("z"):
+                deflate_zip(p)
+                back = torch.load(p, map_location="cpu", weights_only=True)["model"]
+                assert all(torch.equal(back[k], v) for k, v in data["model"].items()), p
         files[kind] = p
     return files
+
+
+def deflate_zip(path):
+    """Re-pack a torch.save zip with every entry DEFLATE-compressed (torch.save stores them), same
+    entry names and order; torch.load reads both."""
+    import zipfile
+    with zipfile.ZipFile(path) as zin:
+        entries = [(i, zin.read(i.filename)) for i in zin.infolist()]
+    tmp = path + ".tmp"
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zout:
+        for info, data in entries:
+            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = info.external_attr
+            zout.writestr(zi, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+    os.replace(tmp, path)
 
 
 def run_predictor(cfg_path, weights_path):
@@ -249,25 +279,32 @@ def run_predictor(cfg_path, weights_path):
     def bb_hook(mod, args, out):
         cap["padded"] = list(args[0].shape[-2:])
         for k, v in out.items():
-            cap[k] = v.detach().float().numpy()
+            cap[k] = v.detach().clone().numpy()
 
     def pg_hook(mod, args, out):
         p = out[0][0]
-        cap["proposals"] = p.proposal_boxes.tensor.detach().float().numpy()
-        cap["objectness_logits"] = p.objectness_logits.detach().float().numpy()
+        cap["proposals"] = p.proposal_boxes.tensor.detach().clone().numpy()
+        cap["objectness_logits"] = p.objectness_logits.detach().clone().numpy()
 
     def bp_hook(mod, args, out):
         scores, deltas = out
-        cap["box_scores"] = F.softmax(scores, dim=-1).detach().float().numpy()
-        cap["box_deltas"] = deltas.detach().float().numpy()
+        cap["box_scores"] = F.softmax(scores, dim=-1).detach().clone().numpy()
+        cap["box_deltas"] = deltas.detach().clone().numpy()
 
     def mh_hook(mod, args, out):
-        cap["mask_probs"] = out[0].pred_masks.detach().float().numpy()
+        cap["mask_probs"] = out[0].pred_masks.detach().clone().numpy()
+
+    def rh_hook(mod, args, out):  # detections before detector_postprocess (resized-image pixels)
+        inst = out[0][0]
+        cap["det_boxes"] = inst.pred_boxes.tensor.detach().clone().numpy()
+        cap["det_scores"] = inst.scores.detach().clone().numpy()
+        cap["det_classes"] = inst.pred_classes.detach().clone().numpy()
 
     hs = [model.register_forward_pre_hook(pre_model),
           model.backbone.register_forward_hook(bb_hook),
           model.proposal_generator.register_forward_hook(pg_hook),
-          model.roi_heads.box_predictor.register_forward_hook(bp_hook)]
+          model.roi_heads.box_predictor.register_forward_hook(bp_hook),
+          model.roi_heads.register_forward_hook(rh_hook)]
     if cfg.MODEL.MASK_ON:
         hs.append(model.roi_heads.mask_head.register_forward_hook(mh_hook))
     return predictor, cfg, cap, hs
@@ -317,6 +354,13 @@ def checks(cfg, inst, cap):
     res["objectness_logit_std"] = float(ol.std())
     res["box_deltas_std"] = float(cap["box_deltas"].std())
     res["fpn_std"] = {k: float(cap[k].std()) for k in ["p2", "p3", "p4", "p5", "p6"]}
+    import torch
+    pm = d2_env.box_pooler_margins(cfg, torch.as_tensor(cap["proposals"]))
+    res["proposal_box_pooler_margin_px"] = float(pm.min())
+    res["proposals_within_0.03px_of_box_pooler_jump"] = int((pm < 0.03).sum())
+    if cfg.MODEL.MASK_ON and len(cap["det_boxes"]):
+        dm = d2_env.mask_pooler_margins(cfg, torch.as_tensor(cap["det_boxes"]))
+        res["detection_mask_pooler_margin_px"] = float(dm.min())
     if inst.has("pred_masks"):
         m = inst.pred_masks.numpy()
         area = m.reshape(len(m), -1).sum(1)
@@ -331,6 +375,105 @@ def checks(cfg, inst, cap):
     return res
 
 
+COMPARED = ["p2", "p3", "p4", "p5", "p6", "objectness_logits", "proposal_boxes", "box_scores", "box_deltas"]
+
+
+def rel_err(a, ref):
+    import numpy as np
+    a = np.asarray(a, np.float64)
+    ref = np.asarray(ref, np.float64)
+    den = np.sqrt((ref * ref).sum())
+    num = np.sqrt(((a - ref) ** 2).sum())
+    return float(num / den) if den > 0 else float(num)
+
+
+def pair_proposals(boxes_a, logits_a, boxes_b, logits_b, box_tol=0.05, logit_tol=1e-2):
+    """Row i of a -> row of b (or -1): greedy in a's order, box within box_tol px (max abs coordinate
+    difference), logit within logit_tol, closest box first. The same rule as tests/e2e/test_golden_parity."""
+    import numpy as np
+    a = np.asarray(boxes_a, np.float64)
+    b = np.asarray(boxes_b, np.float64)
+    la = np.asarray(logits_a, np.float64)
+    lb = np.asarray(logits_b, np.float64)
+    perm = np.full(len(a), -1)
+    taken = np.zeros(len(b), bool)
+    for i in range(len(a)):
+        d = np.abs(b - a[i]).max(1)
+        ok = (d < box_tol) & (np.abs(lb - la[i]) < logit_tol) & ~taken
+        if ok.any():
+            j = int(np.argmin(np.where(ok, d, np.inf)))
+            perm[i] = j
+            taken[j] = True
+    return perm
+
+
+def compare_runs(cap, ref):
+    """Relative errors ||cap - ref|| / ||ref|| of the tensors the C++ test compares (proposal rows
+    paired as the test pairs them), plus how many proposals / detections pair up."""
+    import numpy as np
+    out = {k: rel_err(cap[k], ref[k]) for k in ["p2", "p3", "p4", "p5", "p6"]}
+    perm = pair_proposals(cap["proposals"], cap["objectness_logits"], ref["proposals"], ref["objectness_logits"])
+    i = np.nonzero(perm >= 0)[0]
+    j = perm[i]
+    out["proposals_paired"] = float(len(i) / max(len(perm), 1))
+    out["objectness_logits"] = rel_err(cap["objectness_logits"][i], ref["objectness_logits"][j])
+    out["proposal_boxes"] = rel_err(cap["proposals"][i], ref["proposals"][j])
+    out["box_scores"] = rel_err(cap["box_scores"][i], ref["box_scores"][j])
+    out["box_deltas"] = rel_err(cap["box_deltas"][i], ref["box_deltas"][j])
+    # detections: same class, |dscore| <= 1e-3, box IoU >= 0.99 (greedy in cap's order)
+    used = np.zeros(len(ref["det_scores"]), bool)
+    matched, max_ds = 0, 0.0
+    for k in range(len(cap["det_scores"])):
+        best, best_iou = -1, 0.0
+        for m in range(len(ref["det_scores"])):
+            if used[m] or ref["det_classes"][m] != cap["det_classes"][k]:
+                continue
+            if abs(float(ref["det_scores"][m]) - float(cap["det_scores"][k])) > 1e-3:
+                continue
+            x, y = cap["det_boxes"][k].astype(np.float64), ref["det_boxes"][m].astype(np.float64)
+            iw = max(0.0, min(x[2], y[2]) - max(x[0], y[0]))
+            ih = max(0.0, min(x[3], y[3]) - max(x[1], y[1]))
+            u = (x[2] - x[0]) * (x[3] - x[1]) + (y[2] - y[0]) * (y[3] - y[1]) - iw * ih
+            iou = iw * ih / u if u > 0 else 0.0
+            if iou > best_iou:
+                best, best_iou = m, iou
+        if best >= 0 and best_iou >= 0.99:
+            used[best] = True
+            matched += 1
+            max_ds = max(max_ds, abs(float(ref["det_scores"][best]) - float(cap["det_scores"][k])))
+    out["detections_matched"] = f"{matched}/{len(cap['det_scores'])} (other run {len(ref['det_scores'])})"
+    out["max_matched_score_diff"] = max_ds
+    out["max_rel_error"] = max(out[k] for k in COMPARED)
+    return out
+
+
+def run_fp64(cfg_path, weights_path, img_path):
+    """Detectron2 on the same files and image, with the model and its input in float64.
+
+    Detectron2 itself decodes box deltas in float32 (Box2BoxTransform.apply_deltas casts), so the
+    proposals and detections of this run are float32-rounded; every network tensor is float64.
+    Returns the captured tensors (same keys as the float32 run, float64 arrays)."""
+    import torch
+    from detectron2.data.detection_utils import read_image
+    predictor, cfg, cap, hooks = run_predictor(cfg_path, weights_path)
+    model = predictor.model.double()
+    inputs = d2_env.prepare_inputs(cfg, read_image(img_path, format="BGR"))
+    inputs["image"] = inputs["image"].double()
+    # detectron2.layers.batched_nms casts the boxes to float32; torchvision's NMS wants boxes and
+    # scores of one dtype, so give it the (exactly widened) boxes in float64 for this run.
+    import torchvision.ops.boxes as tv_boxes
+    nms = tv_boxes.nms
+    tv_boxes.nms = lambda b, sc, t: nms(b.to(sc.dtype), sc, t)
+    try:
+        with torch.no_grad():
+            model.inference([inputs], do_postprocess=False)  # pasting masks needs float32; not compared
+    finally:
+        tv_boxes.nms = nms
+        for h in hooks:
+            h.remove()
+    return cap
+
+
 def save_npy(path, arr):
     import numpy as np
     arr = np.ascontiguousarray(arr)
@@ -339,7 +482,7 @@ def save_npy(path, arr):
     np.save(path, arr, allow_pickle=False)
 
 
-def make_case(name, spec, out_root, command):
+def make_case(name, spec, out_root, command, fp64_dump=None, max_noise=2e-5):
     import numpy as np
     import torch
     from detectron2.config import get_cfg
@@ -367,10 +510,11 @@ def make_case(name, spec, out_root, command):
     cfg.freeze()
     torch.manual_seed(spec["seed"])
     model = build_model(cfg).eval()
-    d2_env.init_weights(model, spec["seed"])
+    d2_env.init_weights(model, spec["seed"], sparse_backbone=spec.get("sparse_backbone"))
     stats = d2_env.calibrate(model, cfg, original_bgr, spec["seed"], spec["det_range"], log=log)
     kinds = spec.get("weights", ("pkl",))
-    if "pth16" in kinds:
+    fp16 = any(k.startswith("pth16") for k in kinds)
+    if fp16:
         d2_env.round_weights_fp16_(model)
     files = save_weights(model, case_dir, kinds)
     del model
@@ -396,6 +540,11 @@ def make_case(name, spec, out_root, command):
 
     ch = checks(pcfg, inst, cap)
     ch["calibration"] = stats
+    # Noise floor: Detectron2's own float32 tensors against the same model run in float64.
+    cap64 = run_fp64(cfg_path, files[first], img_path)
+    ch["d2_fp32_vs_fp64"] = compare_runs(cap, cap64)
+    if fp64_dump:
+        save_fp64(os.path.join(fp64_dump, name), cap64)
     ch["weight_files_agree"] = sorted(os.path.basename(p) for p in files.values())
     exp = d2_env.versions()
     exp.update({
@@ -405,7 +554,10 @@ def make_case(name, spec, out_root, command):
                  "image_crop": spec["image"][1], "image_resize": spec["image"][2],
                  "exif_orientation": spec["image"][4],
                  "weights": os.path.basename(files[first]),
-                 "weights_dtype": "float16" if "pth16" in kinds else "float32"},
+                 "weights_dtype": "float16" if fp16 else "float32",
+                 "weights_zip_entries": "deflate" if any(k.endswith("z") for k in kinds) else
+                 ("stored" if any(k.startswith("pth") for k in kinds) else None),
+                 "sparse_backbone": spec.get("sparse_backbone")},
         "image": {"file": img_file, "height": int(original_bgr.shape[0]),
                   "width": int(original_bgr.shape[1])},
         "resized": [int(x) for x in cap["resized"].shape[:2]],
@@ -417,6 +569,9 @@ def make_case(name, spec, out_root, command):
     with open(os.path.join(case_dir, "expected.json"), "w") as f:
         json.dump(exp, f, indent=1)
         f.write("\n")
+    nf = ch["d2_fp32_vs_fp64"]
+    log(f"  fp32 vs fp64: " + ", ".join(f"{k} {nf[k]:.1e}" for k in COMPARED) +
+        f", proposals paired {nf['proposals_paired']:.4f}, detections {nf['detections_matched']}")
     log(f"{name}: {len(inst)} instances, {exp['num_proposals']} proposals, resized {exp['resized']}, "
         f"padded {exp['padded']}, min score gap {ch['min_score_gap']}, "
         f"thresh margin {ch['min_abs_candidate_score_minus_thresh']:.2e}, "
@@ -431,14 +586,56 @@ def make_case(name, spec, out_root, command):
         problems.append(f"same-class score gap {ch['min_score_gap_same_class']}")
     if ch.get("empty_masks"):
         problems.append(f"{ch['empty_masks']} empty masks")
+    if nf["max_rel_error"] > max_noise:
+        problems.append(f"fp32-vs-fp64 noise {nf['max_rel_error']:.2e} > {max_noise:g}")
+    if nf["proposals_paired"] < 1.0:
+        problems.append(f"fp32-vs-fp64 proposals paired {nf['proposals_paired']}")
     return problems
+
+
+def save_fp64(d, cap64):
+    import numpy as np
+    os.makedirs(d, exist_ok=True)
+    for k, v in cap64.items():
+        if isinstance(v, np.ndarray):
+            np.save(os.path.join(d, f"{k}.npy"), np.ascontiguousarray(v), allow_pickle=False)
+
+
+def measure_case(case_dir, fp64_dump=None):
+    """Noise floor of an existing case directory (its files, no regeneration)."""
+    with open(os.path.join(case_dir, "expected.json")) as f:
+        exp = json.load(f)
+    cfg_path = os.path.join(case_dir, "config.yaml")
+    img_path = os.path.join(case_dir, exp["image"]["file"])
+    from detectron2.data.detection_utils import read_image
+    res = {}
+    for w in ["model.pkl", "model.pth"]:
+        wp = os.path.join(case_dir, w)
+        if not os.path.exists(wp):
+            continue
+        predictor, pcfg, cap, hooks = run_predictor(cfg_path, wp)
+        predictor(read_image(img_path, format="BGR"))
+        for h in hooks:
+            h.remove()
+        cap64 = run_fp64(cfg_path, wp, img_path)
+        res[w] = compare_runs(cap, cap64)
+        if fp64_dump:
+            save_fp64(os.path.join(fp64_dump, os.path.basename(case_dir.rstrip("/"))), cap64)
+        break
+    return res
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default=os.path.join(REPO, "tests", "golden"))
     ap.add_argument("--cases", default=",".join(DEFAULT_CASES),
-                    help="comma-separated, default all but r18_rgb_1cls; known: " + ",".join(CASES))
+                    help="comma-separated, default all; known: " + ",".join(CASES))
+    ap.add_argument("--fp64-dump", default=None,
+                    help="also write Detectron2's float64 tensors to DIR/<case>/*.npy (debugging)")
+    ap.add_argument("--max-noise", type=float, default=2e-5,
+                    help="largest accepted fp32-vs-fp64 relative error of a compared tensor")
+    ap.add_argument("--measure", nargs="*", default=None, metavar="CASE_DIR",
+                    help="only measure the fp32-vs-fp64 noise floor of existing case directories")
     args = ap.parse_args()
     src = d2_env.setup()
     same = d2_env.check_src_matches_mirror()
@@ -447,14 +644,18 @@ def main():
     import torch
     torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
     torch.use_deterministic_algorithms(True)
+    if args.measure is not None:
+        for d in args.measure:
+            log(d + ": " + json.dumps(measure_case(d, args.fp64_dump), indent=1))
+        return
     os.makedirs(os.path.join(args.out, "base"), exist_ok=True)
     with open(os.path.join(args.out, "base", BASE_NAME), "w") as f:
         f.write(BASE_YAML)
-    command = "D2_SRC=/work/d2src python tools/reference/make_golden.py" + (
-        "" if args.cases == ",".join(DEFAULT_CASES) else f" --cases {args.cases}")
+    command = "D2_SRC=/work/d2src python tools/reference/make_golden.py --cases {}"  # cases are independent
     failed = {}
     for name in args.cases.split(","):
-        problems = make_case(name, CASES[name], args.out, command)
+        problems = make_case(name, CASES[name], args.out, command.format(name), args.fp64_dump,
+                             args.max_noise)
         if problems:
             failed[name] = problems
     if failed:

@@ -47,6 +47,17 @@ struct BenchArgs {
 CLI::App* add_bench_command(CLI::App& app, BenchArgs& a);
 int run_bench(const BenchArgs& a);
 
+struct EvalArgs {
+  ModelArgs model;
+  std::string annotations;
+  std::string images;
+  std::string results;
+  std::string output;
+  std::string save_detections;
+};
+CLI::App* add_eval_command(CLI::App& app, EvalArgs& a);
+int run_eval(const EvalArgs& a);
+
 // Expands files and directories (image files by extension, sorted) in the given order.
 std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs);
 

@@ -14,10 +14,13 @@ int main(int argc, char** argv) {
   CLI::App* infer = maskrt::cli::add_infer_command(app, infer_args);
   maskrt::cli::BenchArgs bench_args;
   CLI::App* bench = maskrt::cli::add_bench_command(app, bench_args);
+  maskrt::cli::EvalArgs eval_args;
+  CLI::App* eval = maskrt::cli::add_eval_command(app, eval_args);
   CLI11_PARSE(app, argc, argv);
   try {
     if (infer->parsed()) return maskrt::cli::run_infer(infer_args);
     if (bench->parsed()) return maskrt::cli::run_bench(bench_args);
+    if (eval->parsed()) return maskrt::cli::run_eval(eval_args);
   } catch (const maskrt::Error& e) {
     std::fprintf(stderr, "maskrt: error: %s\n", e.what());
     return 2;

@@ -1,0 +1,149 @@
+// `maskrt eval`: COCO box and mask AP of a model on a COCO-format dataset (or of a results file made
+// elsewhere), computed by src/eval (pycocotools' COCOeval rules). Model class k maps to the k-th
+// dataset category in ascending id order (Detectron2's contiguous-id convention).
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "core/check.h"
+#include "eval/coco_eval.h"
+
+namespace maskrt::cli {
+
+namespace fs = std::filesystem;
+
+CLI::App* add_eval_command(CLI::App& app, EvalArgs& a) {
+  CLI::App* cmd = app.add_subcommand("eval", "COCO box/mask AP on a COCO-format dataset");
+  add_model_options(cmd, a.model);
+  cmd->add_option("--annotations", a.annotations, "COCO annotation json")->required();
+  cmd->add_option("--images", a.images, "folder holding the images named by file_name");
+  cmd->add_option("--results", a.results, "evaluate this COCO results json instead of running the model");
+  cmd->add_option("--output,-o", a.output, "write METRICS.json here");
+  cmd->add_option("--save-detections", a.save_detections, "write the model's detections as COCO results json");
+  return cmd;
+}
+
+namespace {
+
+nlohmann::json metrics_json(const eval::EvalResult& r, const eval::CocoDataset& gt) {
+  static const char* kNames[12] = {"AP", "AP50", "AP75", "APs", "APm", "APl", "AR1", "AR10", "AR100", "ARs", "ARm", "ARl"};
+  nlohmann::json j;
+  for (int i = 0; i < 12; ++i) j[kNames[i]] = r.stats[i];
+  nlohmann::json per = nlohmann::json::object();
+  for (size_t k = 0; k < r.category_ids.size(); ++k) {
+    const auto it = gt.category_index.find(r.category_ids[k]);
+    const std::string name = it != gt.category_index.end() ? gt.categories[it->second].name : std::to_string(r.category_ids[k]);
+    per[name] = std::isnan(r.per_category_ap[k]) ? nlohmann::json(nullptr) : nlohmann::json(r.per_category_ap[k]);
+  }
+  j["per_category_AP"] = per;
+  return j;
+}
+
+}  // namespace
+
+int run_eval(const EvalArgs& a) {
+  eval::CocoDataset gt = eval::load_coco_annotations(a.annotations);
+  std::vector<int64_t> cat_ids;
+  for (const auto& c : gt.categories) cat_ids.push_back(c.id);
+  std::sort(cat_ids.begin(), cat_ids.end());
+
+  std::vector<eval::CocoDetection> dets;
+  nlohmann::json errors = nlohmann::json::array();
+  nlohmann::json model_info;
+  size_t covered = gt.images.size();
+  if (!a.results.empty()) {
+    dets = eval::load_coco_results(a.results, gt);
+  } else {
+    MASKRT_CHECK(!a.images.empty(), ErrorCode::kInvalidArgument, "eval: --images is required unless --results is given");
+    Engine engine(engine_options(a.model));
+    MASKRT_CHECK(engine.info().num_classes == static_cast<int>(cat_ids.size()), ErrorCode::kInvalidArgument,
+                 a.annotations, ": has ", cat_ids.size(), " categories but the model has MODEL.ROI_HEADS.NUM_CLASSES ",
+                 engine.info().num_classes);
+    model_info = {{"name", engine.info().model_name}, {"weights", engine.info().weights_path},
+                  {"config_hash", engine.info().config_hash}, {"device", engine.info().device},
+                  {"precision", engine.info().precision}};
+    // Images whose file is missing or unreadable are reported and left out of the evaluation
+    // (together with their ground truth), so AP covers exactly the images that were run.
+    std::vector<eval::CocoImageInfo> kept_images;
+    for (const auto& img : gt.images) {
+      const std::string path = (fs::path(a.images) / img.file_name).string();
+      try {
+        const Image image = read_image(path);
+        MASKRT_CHECK(image.height == img.height && image.width == img.width, ErrorCode::kBadImage, path, ": is ",
+                     image.height, "x", image.width, " but the annotations say ", img.height, "x", img.width);
+        const ImageResult r = engine.infer(image);
+        for (const Instance& inst : r.instances) {
+          eval::CocoDetection d;
+          d.image_id = img.id;
+          d.category_id = cat_ids.at(inst.pred_class);
+          d.score = inst.score;
+          d.has_bbox = true;
+          d.bbox = {inst.box[0], inst.box[1], inst.box[2] - inst.box[0], inst.box[3] - inst.box[1]};
+          if (inst.has_mask) {
+            d.segmentation.kind = eval::CocoSegmentation::Kind::kRle;
+            d.segmentation.rle = inst.mask;
+          }
+          dets.push_back(std::move(d));
+        }
+        kept_images.push_back(img);
+      } catch (const Error& e) {
+        std::fprintf(stderr, "maskrt: %s: error: %s\n", path.c_str(), e.what());
+        errors.push_back({{"file", path}, {"error", e.what()}});
+      }
+    }
+    covered = kept_images.size();
+    if (covered != gt.images.size()) {
+      eval::CocoDataset sub = gt;
+      sub.images = kept_images;
+      sub.image_index.clear();
+      for (size_t i = 0; i < sub.images.size(); ++i) sub.image_index[sub.images[i].id] = i;
+      sub.annotations.clear();
+      for (const auto& ann : gt.annotations)
+        if (sub.image_index.count(ann.image_id)) sub.annotations.push_back(ann);
+      gt = std::move(sub);
+    }
+    if (!a.save_detections.empty()) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& d : dets) {
+        nlohmann::json j = {{"image_id", d.image_id}, {"category_id", d.category_id}, {"score", d.score},
+                            {"bbox", {d.bbox[0], d.bbox[1], d.bbox[2], d.bbox[3]}}};
+        if (d.segmentation.kind == eval::CocoSegmentation::Kind::kRle)
+          j["segmentation"] = {{"size", {d.segmentation.rle.height, d.segmentation.rle.width}},
+                               {"counts", d.segmentation.rle.to_coco_string()}};
+        out.push_back(std::move(j));
+      }
+      std::ofstream(a.save_detections) << out.dump() << "\n";
+    }
+  }
+  const bool have_masks = std::any_of(dets.begin(), dets.end(), [](const eval::CocoDetection& d) {
+    return d.segmentation.kind != eval::CocoSegmentation::Kind::kNone;
+  });
+  nlohmann::json doc;
+  doc["annotations"] = a.annotations;
+  doc["images_evaluated"] = covered;
+  doc["images_in_annotations"] = covered + errors.size();
+  doc["detections"] = dets.size();
+  if (!model_info.is_null()) doc["model"] = model_info;
+  std::printf("images evaluated: %zu of %zu, detections: %zu\n", covered, covered + errors.size(), dets.size());
+  for (eval::IouType t : {eval::IouType::kBbox, eval::IouType::kSegm}) {
+    if (t == eval::IouType::kSegm && !have_masks) continue;
+    const eval::EvalResult r = eval::evaluate(gt, dets, t);
+    std::printf("== %s ==\n%s\n", eval::iou_type_name(t), r.summary().c_str());
+    doc[eval::iou_type_name(t)] = metrics_json(r, gt);
+  }
+  doc["errors"] = errors;
+  if (!a.output.empty()) {
+    std::ofstream os(a.output);
+    MASKRT_CHECK(os.good(), ErrorCode::kIo, a.output, ": cannot open for writing");
+    os << doc.dump(1) << "\n";
+    std::printf("metrics: %s\n", a.output.c_str());
+  }
+  return errors.empty() ? 0 : 1;
+}
+
+}  // namespace maskrt::cli

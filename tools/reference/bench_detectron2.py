@@ -75,6 +75,13 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cudnn-benchmark", action="store_true")
     ap.add_argument("--out", default="", help="also write the JSON here")
+    ap.add_argument("--det-min", type=int, default=100,
+                    help="calibrate the background bias so at least this many detections come out (100 = the cap)")
+    ap.add_argument("--save-model", default="",
+                    help="write config.yaml, model.pkl and image.png (the exact model and image timed) to this "
+                         "folder, so maskrt can be timed on the same weights and input")
+    ap.add_argument("--load-model", default="",
+                    help="time the model saved by --save-model instead of seeding and calibrating a new one")
     args = ap.parse_args()
 
     src = d2_env.setup()
@@ -95,14 +102,35 @@ def main():
     cfg.merge_from_file(os.path.join(src, CONFIG))
     cfg.MODEL.DEVICE = args.device
     cfg.freeze()
+    if args.load_model and not args.image:
+        args.image = os.path.join(args.load_model, "image.png")
     image, image_desc = load_image(args.image, (args.width, args.height))
 
     t0 = time.perf_counter()
     torch.manual_seed(args.seed)
     model = build_model(cfg).eval()
-    d2_env.init_weights(model.cpu(), args.seed)
-    model.to(args.device)
-    calib = d2_env.calibrate(model, cfg, image, args.seed, det_range=(30, 100), log=lambda *a: None)
+    if args.load_model:
+        import pickle
+        with open(os.path.join(args.load_model, "model.pkl"), "rb") as f:
+            sd = pickle.load(f)["model"]
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in sd.items()}, strict=True)
+        model.to(args.device)
+        calib = {"loaded": args.load_model}
+    else:
+        d2_env.init_weights(model.cpu(), args.seed)
+        model.to(args.device)
+        calib = d2_env.calibrate(model, cfg, image, args.seed, det_range=(args.det_min, 100), log=lambda *a: None)
+    if args.save_model:
+        import pickle
+        from PIL import Image as PILImage
+        os.makedirs(args.save_model, exist_ok=True)
+        sd = {k: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()
+              if not k.endswith("num_batches_tracked")}
+        with open(os.path.join(args.save_model, "model.pkl"), "wb") as f:
+            pickle.dump({"model": sd, "__author__": "maskrt bench (seeded, calibrated)"}, f, protocol=4)
+        with open(os.path.join(args.save_model, "config.yaml"), "w") as f:
+            f.write(cfg.dump())
+        PILImage.fromarray(image[:, :, ::-1].copy()).save(os.path.join(args.save_model, "image.png"))
     setup_s = time.perf_counter() - t0
 
     sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)

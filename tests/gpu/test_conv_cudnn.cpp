@@ -1,0 +1,264 @@
+// CUDA dense layers (src/backend/cuda) against the scalar references of src/ops (the oracle):
+// ConvCudnn vs conv2d_ref (+ bias, ReLU, residual add by hand), LinearCublas vs linear_ref,
+// DeconvCublas vs conv_transpose2x2_ref, MaxPoolCudnn vs max_pool2d_ref, over seeded random shapes
+// (groups, strides, padding, odd sizes) in fp32 (TF32 off: tight), tf32 and fp16 (loose, documented
+// below). Every tolerance is a relative L2 error ||gpu - ref|| / ||ref||.
+#include <gtest/gtest.h>
+
+#ifdef MASKRT_WITH_CUDA  // CPU-only builds compile this file to an empty test program
+
+#include <cuda_fp16.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "backend/cuda/conv_cudnn.h"
+#include "backend/cuda/cuda_check.h"
+#include "backend/cuda/cuda_context.h"
+#include "backend/cuda/deconv_cublas.h"
+#include "backend/cuda/device_arena.h"
+#include "backend/cuda/linear_cublas.h"
+#include "backend/cuda/pool_cudnn.h"
+#include "ops/conv2d/conv2d.h"
+#include "ops/conv_transpose2d/conv_transpose2d.h"
+#include "ops/linear/linear.h"
+#include "ops/pooling/pooling.h"
+
+namespace {
+
+using maskrt::Precision;
+using maskrt::Shape;
+using maskrt::Tensor;
+using namespace maskrt::cuda;
+
+Tensor random_tensor(Shape s, std::mt19937& rng, float scale = 1.f) {
+  Tensor t(s);
+  std::normal_distribution<float> d(0.f, scale);
+  for (int64_t i = 0; i < t.numel(); ++i) t[i] = d(rng);
+  return t;
+}
+
+double rel_l2(const Tensor& a, const Tensor& ref) {
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < ref.numel(); ++i) {
+    const double d = double(a[i]) - ref[i];
+    num += d * d;
+    den += double(ref[i]) * ref[i];
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
+double tolerance(Precision p) {
+  switch (p) {
+    case Precision::kFP32: return 1e-5;  // fp32 FMA math: rounding-order differences only
+    case Precision::kTF32: return 5e-3;  // 10-bit mantissa inputs
+    case Precision::kFP16: return 1e-2;  // fp16 storage of inputs, weights and output
+  }
+  return 0;
+}
+
+// Host (N, C, H, W) float -> device tensor of the precision's layout (fp16: NHWC, channels padded
+// with zeros to c_padded).
+struct DeviceCopy {
+  DeviceBuffer buf;
+  DeviceTensor t;
+};
+DeviceCopy upload(const Tensor& x, Precision p, int c_padded = 0) {
+  const int N = x.size(0), C = x.size(1), H = x.dim() > 2 ? x.size(2) : 1, W = x.dim() > 3 ? x.size(3) : 1;
+  DeviceCopy d;
+  d.t.n = N;
+  d.t.c = std::max(C, c_padded);
+  d.t.h = H;
+  d.t.w = W;
+  if (p == Precision::kFP16) {
+    std::vector<float> nhwc(static_cast<size_t>(N) * H * W * d.t.c, 0.f);
+    for (int n = 0; n < N; ++n)
+      for (int c = 0; c < C; ++c)
+        for (int y = 0; y < H; ++y)
+          for (int xx = 0; xx < W; ++xx)
+            nhwc[((static_cast<size_t>(n) * H + y) * W + xx) * d.t.c + c] = x[((int64_t(n) * C + c) * H + y) * W + xx];
+    d.buf = DeviceBuffer::upload(to_half(nhwc.data(), nhwc.size()), "test input");
+    d.t.dtype = DType::kF16;
+    d.t.layout = Layout::kNHWC;
+  } else {
+    d.buf = DeviceBuffer::upload(x.data(), x.numel() * 4, "test input");
+  }
+  d.t.ptr = d.buf.get();
+  return d;
+}
+DeviceCopy alloc_like(int n, int c, int h, int w, Precision p, bool force_f32 = false) {
+  DeviceCopy d;
+  d.t.n = n;
+  d.t.c = c;
+  d.t.h = h;
+  d.t.w = w;
+  if (p == Precision::kFP16 && !force_f32) {
+    d.t.dtype = DType::kF16;
+    d.t.layout = Layout::kNHWC;
+  }
+  d.buf = DeviceBuffer(d.t.bytes(), "test output");
+  d.t.ptr = d.buf.get();
+  return d;
+}
+Tensor download(const DeviceTensor& t) {
+  Tensor out({t.n, t.c, t.h, t.w});
+  if (t.dtype == DType::kF16) {
+    std::vector<__half> h(t.numel());
+    MASKRT_CUDA_CHECK(cudaMemcpy(h.data(), t.ptr, t.bytes(), cudaMemcpyDeviceToHost));
+    for (int n = 0; n < t.n; ++n)
+      for (int c = 0; c < t.c; ++c)
+        for (int y = 0; y < t.h; ++y)
+          for (int x = 0; x < t.w; ++x)
+            out[((int64_t(n) * t.c + c) * t.h + y) * t.w + x] =
+                __half2float(h[((static_cast<size_t>(n) * t.h + y) * t.w + x) * t.c + c]);
+  } else {
+    MASKRT_CUDA_CHECK(cudaMemcpy(out.data(), t.ptr, t.bytes(), cudaMemcpyDeviceToHost));
+  }
+  return out;
+}
+
+struct ConvCase {
+  int n, c, h, w, o, k, stride, pad, groups;
+  ConvEpilogue epi;
+  int c_padded;
+};
+
+class ConvCudnnTest : public ::testing::TestWithParam<Precision> {};
+
+TEST_P(ConvCudnnTest, MatchesScalarReference) {
+  const Precision prec = GetParam();
+  CudaContext ctx(0);
+  std::mt19937 rng(1234);
+  const ConvCase cases[] = {
+      {1, 3, 37, 45, 16, 7, 2, 3, 1, ConvEpilogue::kBiasRelu, 8},   // stem-like, fp16 input padded to 8
+      {2, 16, 20, 18, 32, 1, 2, 0, 1, ConvEpilogue::kBias, 0},      // strided 1x1 shortcut
+      {1, 32, 15, 17, 32, 3, 1, 1, 8, ConvEpilogue::kBiasRelu, 0},  // grouped 3x3 (ResNeXt)
+      {1, 16, 13, 11, 64, 1, 1, 0, 1, ConvEpilogue::kBiasAddRelu, 0},  // bottleneck conv3 + residual
+      {3, 8, 9, 10, 8, 3, 2, 1, 1, ConvEpilogue::kBias, 0},          // odd sizes, stride 2
+      {5, 24, 14, 14, 24, 3, 1, 1, 1, ConvEpilogue::kBiasRelu, 0},   // mask-head-like batch
+  };
+  for (const ConvCase& cc : cases) {
+    SCOPED_TRACE(::testing::Message() << "conv c=" << cc.c << " o=" << cc.o << " k=" << cc.k << " s=" << cc.stride
+                                      << " g=" << cc.groups);
+    maskrt::ConvLayer layer;
+    layer.weight = random_tensor({cc.o, cc.c / cc.groups, cc.k, cc.k}, rng, 1.f / std::sqrt(float(cc.c / cc.groups * cc.k * cc.k)));
+    layer.bias = random_tensor({cc.o}, rng, 0.5f);
+    layer.params.stride_h = layer.params.stride_w = cc.stride;
+    layer.params.pad_h = layer.params.pad_w = cc.pad;
+    layer.params.groups = cc.groups;
+    const int cpad = prec == Precision::kFP16 ? cc.c_padded : 0;
+    ConvCudnn conv(layer, prec, cc.epi, "test_conv", cpad);
+    const Tensor x = random_tensor({cc.n, cc.c, cc.h, cc.w}, rng);
+    maskrt::ops::Conv2dParams rp = layer.params;
+    rp.relu = cc.epi == ConvEpilogue::kBiasRelu;
+    Tensor ref = maskrt::ops::conv2d_ref(rp, x, layer.weight, layer.bias);
+    Tensor z;
+    if (cc.epi == ConvEpilogue::kBiasAddRelu) {
+      z = random_tensor(ref.shape(), rng);
+      for (int64_t i = 0; i < ref.numel(); ++i) ref[i] = std::max(ref[i] + z[i], 0.f);
+    }
+    const size_t ws_bytes = conv.plan(ctx, cc.n, cc.h, cc.w);
+    DeviceBuffer ws(std::max<size_t>(ws_bytes, 1), "workspace");
+    DeviceCopy dx = upload(x, prec, cpad);
+    DeviceCopy dy = alloc_like(ref.size(0), ref.size(1), ref.size(2), ref.size(3), prec);
+    DeviceCopy dz;
+    if (z.defined()) dz = upload(z, prec);
+    conv.forward(ctx, dx.t, dy.t, z.defined() ? &dz.t : nullptr, ws.get(), ws_bytes);
+    ctx.synchronize();
+    const Tensor got = download(dy.t);
+    EXPECT_LE(rel_l2(got, ref), tolerance(prec));
+  }
+}
+
+TEST_P(ConvCudnnTest, LinearMatchesScalarReference) {
+  const Precision prec = GetParam();
+  CudaContext ctx(0);
+  std::mt19937 rng(99);
+  for (const auto& [rows, in, out, relu, f32out] : std::vector<std::tuple<int, int, int, bool, bool>>{
+           {37, 200, 64, true, false}, {1000, 392, 81, false, true}, {5, 64, 320, false, true}}) {
+    SCOPED_TRACE(::testing::Message() << "linear " << rows << "x" << in << "->" << out);
+    maskrt::LinearLayer l;
+    l.weight = random_tensor({out, in}, rng, 1.f / std::sqrt(float(in)));
+    l.bias = random_tensor({out}, rng, 0.5f);
+    l.relu = relu;
+    LinearCublas lin(l, prec, f32out, "test_linear");
+    const Tensor x = random_tensor({rows, in}, rng);
+    const Tensor ref = maskrt::ops::linear_ref(x, l.weight, l.bias, relu);
+    const size_t ws_bytes = lin.plan(ctx, rows);
+    DeviceBuffer ws(std::max<size_t>(ws_bytes, 1), "workspace");
+    DeviceCopy dx = upload(x.reshape({rows, in, 1, 1}), prec);
+    DeviceCopy dy = alloc_like(rows, out, 1, 1, prec, lin.out_dtype() == DType::kF32);
+    lin.forward(ctx, dx.t, dy.t, ws.get(), ws_bytes);
+    ctx.synchronize();
+    EXPECT_LE(rel_l2(download(dy.t), ref.reshape({rows, out, 1, 1})), tolerance(prec));
+  }
+}
+
+TEST_P(ConvCudnnTest, DeconvMatchesScalarReference) {
+  const Precision prec = GetParam();
+  CudaContext ctx(0);
+  std::mt19937 rng(7);
+  const int N = 6, C = 24, O = 16, H = 14, W = 14;
+  const Tensor w = random_tensor({C, O, 2, 2}, rng, 1.f / std::sqrt(float(C)));
+  const Tensor b = random_tensor({O}, rng, 0.5f);
+  const Tensor x = random_tensor({N, C, H, W}, rng);
+  const Tensor ref = maskrt::ops::conv_transpose2x2_ref(x, w, b, true);
+  DeconvCublas dc(w, b, true, prec, "test_deconv");
+  DeviceBuffer scratch(dc.scratch_bytes(N, H, W), "scratch");
+  DeviceCopy dx = upload(x, prec);
+  DeviceCopy dy = alloc_like(N, O, 2 * H, 2 * W, prec);
+  dc.forward(ctx, dx.t, dy.t, scratch.get());
+  ctx.synchronize();
+  EXPECT_LE(rel_l2(download(dy.t), ref), tolerance(prec));
+}
+
+TEST_P(ConvCudnnTest, StemMaxPoolMatchesScalarReference) {
+  const Precision prec = GetParam();
+  CudaContext ctx(0);
+  std::mt19937 rng(5);
+  Tensor x = random_tensor({1, 16, 19, 24}, rng);
+  for (int64_t i = 0; i < x.numel(); ++i) x[i] = x[i] - 0.5f;  // negative values at the borders too
+  const Tensor ref = maskrt::ops::max_pool2d_ref(maskrt::ops::MaxPool2dParams{3, 2, 1}, x);
+  MaxPoolCudnn pool(3, 2, 1);
+  DeviceCopy dx = upload(x, prec);
+  pool.plan(dx.t);
+  DeviceCopy dy = alloc_like(1, 16, pool.out_size(19), pool.out_size(24), prec);
+  pool.forward(ctx, dx.t, dy.t);
+  ctx.synchronize();
+  EXPECT_LE(rel_l2(download(dy.t), ref), prec == Precision::kFP16 ? 1e-3 : 0.0);
+}
+
+TEST(DeviceArena, MeasureThenCarveAgree) {
+  DeviceArena m = DeviceArena::measuring();
+  auto carve = [](DeviceArena& a) {
+    std::vector<size_t> offs;
+    char* base = static_cast<char*>(a.alloc(10));
+    const size_t mark = a.offset();
+    a.alloc(1000);
+    a.rewind(mark);
+    offs.push_back(static_cast<char*>(a.alloc(300)) - base);
+    offs.push_back(static_cast<char*>(a.alloc(1)) - base);
+    return offs;
+  };
+  const auto mo = carve(m);
+  EXPECT_EQ(m.peak(), 256u + 1024u);
+  DeviceArena real;
+  real.reserve(m.peak(), "test");
+  const auto ro = carve(real);
+  EXPECT_EQ(mo, ro);
+  EXPECT_EQ(ro[0], 256u);
+  EXPECT_EQ(ro[1], 256u + 512u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Precisions, ConvCudnnTest,
+                         ::testing::Values(Precision::kFP32, Precision::kTF32, Precision::kFP16),
+                         [](const ::testing::TestParamInfo<Precision>& i) {
+                           return std::string(i.param == Precision::kFP32 ? "fp32"
+                                              : i.param == Precision::kTF32 ? "tf32"
+                                                                            : "fp16");
+                         });
+
+}  // namespace
+
+#endif  // MASKRT_WITH_CUDA

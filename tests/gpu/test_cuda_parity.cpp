@@ -1,0 +1,300 @@
+// CUDA pipeline parity: Engine(Device::kCUDA) against (1) Detectron2's outputs on the golden fixtures
+// (tests/golden, made by tools/reference/make_golden.py, which runs Detectron2 itself) and (2) the CPU
+// pipeline (Engine(Device::kCPU), itself checked against the same goldens in tests/e2e).
+// Criteria (docs/DESIGN-cuda.md):
+//   fp32 (TF32 off): >= 99% of the reference instances matched (same class, box IoU >= 0.99,
+//                    |dscore| <= 1e-3), mean mask IoU >= 0.98;
+//   tf32:            >= 97% matched with box IoU >= 0.95, |dscore| <= 2e-2, mean mask IoU >= 0.95;
+//   fp16:            >= 97% matched with box IoU >= 0.95, |dscore| <= 2e-2, mean mask IoU >= 0.95;
+//   always: no NaN/Inf, boxes inside the image, classes in range, masks of the image's size.
+// Also: batch results equal batch-1 results; a size change (new plan) and back gives identical
+// results; an image that cannot fit raises kOutOfMemory naming the size and the engine keeps serving.
+#include <gtest/gtest.h>
+
+#ifdef MASKRT_WITH_CUDA  // CPU-only builds compile this file to an empty test program
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "maskrt/engine.h"
+#include "maskrt/image.h"
+#include "ops/rle/rle.h"
+
+namespace fs = std::filesystem;
+using maskrt::Device;
+using maskrt::Engine;
+using maskrt::EngineOptions;
+using maskrt::Precision;
+
+namespace {
+
+struct Ref {
+  float box[4];
+  int cls;
+  float score;
+  bool has_mask = false;
+  maskrt::RleMask mask;
+};
+
+std::vector<Ref> from_result(const maskrt::ImageResult& r) {
+  std::vector<Ref> out;
+  for (const auto& i : r.instances) {
+    Ref x;
+    std::copy(i.box, i.box + 4, x.box);
+    x.cls = i.pred_class;
+    x.score = i.score;
+    x.has_mask = i.has_mask;
+    x.mask = i.mask;
+    out.push_back(x);
+  }
+  return out;
+}
+
+std::vector<Ref> from_json(const nlohmann::json& exp) {
+  std::vector<Ref> out;
+  for (const auto& r : exp["instances"]) {
+    Ref x;
+    for (int c = 0; c < 4; ++c) x.box[c] = r["box"][c].get<float>();
+    x.cls = r["class"].get<int>();
+    x.score = r["score"].get<float>();
+    if (r.contains("mask")) {
+      x.has_mask = true;
+      x.mask.height = r["mask"]["size"][0].get<int>();
+      x.mask.width = r["mask"]["size"][1].get<int>();
+      x.mask.counts = maskrt::ops::rle_from_string(r["mask"]["counts"].get<std::string>());
+    }
+    out.push_back(x);
+  }
+  return out;
+}
+
+double box_iou(const float* a, const float* b) {
+  const double iw = std::max(0.0, std::min<double>(a[2], b[2]) - std::max<double>(a[0], b[0]));
+  const double ih = std::max(0.0, std::min<double>(a[3], b[3]) - std::max<double>(a[1], b[1]));
+  const double inter = iw * ih;
+  const double u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+  return u > 0 ? inter / u : 0.0;
+}
+
+double mask_iou(const maskrt::RleMask& a, const maskrt::RleMask& b) {
+  const auto da = maskrt::ops::rle_decode(a), db = maskrt::ops::rle_decode(b);
+  int64_t inter = 0, uni = 0;
+  for (size_t i = 0; i < da.size() && i < db.size(); ++i) {
+    inter += da[i] && db[i];
+    uni += da[i] || db[i];
+  }
+  return uni == 0 ? 1.0 : double(inter) / uni;
+}
+
+struct MatchStats {
+  size_t matched = 0, total = 0;
+  double mean_mask_iou = 1.0;
+};
+
+// Greedy matching in the reference's order (as tests/e2e/test_golden_parity.cpp).
+MatchStats match(const std::vector<Ref>& ref, const std::vector<Ref>& got, double min_iou, double max_dscore) {
+  MatchStats s;
+  s.total = ref.size();
+  std::vector<bool> used(got.size(), false);
+  double miou = 0;
+  size_t nm = 0;
+  for (const Ref& r : ref) {
+    int best = -1;
+    double best_iou = 0;
+    for (size_t j = 0; j < got.size(); ++j) {
+      if (used[j] || got[j].cls != r.cls || std::fabs(got[j].score - r.score) > max_dscore) continue;
+      const double iou = box_iou(got[j].box, r.box);
+      if (iou > best_iou) {
+        best_iou = iou;
+        best = static_cast<int>(j);
+      }
+    }
+    if (best < 0 || best_iou < min_iou) continue;
+    used[best] = true;
+    ++s.matched;
+    if (r.has_mask && got[best].has_mask) {
+      miou += mask_iou(got[best].mask, r.mask);
+      ++nm;
+    }
+  }
+  if (nm) s.mean_mask_iou = miou / nm;
+  return s;
+}
+
+void check_sane(const maskrt::ImageResult& r, int num_classes) {
+  for (const auto& i : r.instances) {
+    for (float v : i.box) ASSERT_TRUE(std::isfinite(v));
+    ASSERT_TRUE(std::isfinite(i.score));
+    EXPECT_GE(i.box[0], 0.f);
+    EXPECT_GE(i.box[1], 0.f);
+    EXPECT_LE(i.box[2], float(r.width));
+    EXPECT_LE(i.box[3], float(r.height));
+    EXPECT_GE(i.pred_class, 0);
+    EXPECT_LT(i.pred_class, num_classes);
+    if (i.has_mask) {
+      EXPECT_EQ(i.mask.height, r.height);
+      EXPECT_EQ(i.mask.width, r.width);
+    }
+  }
+  for (size_t k = 1; k < r.instances.size(); ++k) EXPECT_GE(r.instances[k - 1].score, r.instances[k].score);
+}
+
+struct Case {
+  std::string dir, weights;
+  Precision precision;
+};
+
+std::vector<Case> cases() {
+  std::vector<Case> out;
+  const fs::path root = fs::path(MASKRT_TEST_DATA) / "golden";
+  if (!fs::exists(root)) return out;
+  std::vector<fs::path> dirs;
+  for (const auto& e : fs::directory_iterator(root))
+    if (fs::exists(e.path() / "expected.json")) dirs.push_back(e.path());
+  std::sort(dirs.begin(), dirs.end());
+  for (const auto& d : dirs) {
+    std::ifstream is(d / "expected.json");
+    const auto exp = nlohmann::json::parse(is);
+    const std::string w = exp["case"]["weights"].get<std::string>();
+    for (Precision p : {Precision::kFP32, Precision::kTF32, Precision::kFP16}) out.push_back({d.string(), w, p});
+  }
+  return out;
+}
+
+const char* pname(Precision p) { return p == Precision::kFP32 ? "fp32" : p == Precision::kTF32 ? "tf32" : "fp16"; }
+
+EngineOptions options(const Case& c, Device dev, Precision p) {
+  EngineOptions o;
+  o.config_path = c.dir + "/config.yaml";
+  o.weights_path = c.dir + "/" + c.weights;
+  o.device = dev;
+  o.precision = p;
+  o.warmup = false;
+  return o;
+}
+
+class CudaParity : public ::testing::TestWithParam<Case> {};
+
+TEST_P(CudaParity, MatchesDetectron2AndCpu) {
+  const Case& c = GetParam();
+  std::ifstream is(c.dir + "/expected.json");
+  const nlohmann::json exp = nlohmann::json::parse(is);
+  const maskrt::Image image = maskrt::read_image(c.dir + "/" + exp["image"]["file"].get<std::string>());
+  Engine gpu(options(c, Device::kCUDA, c.precision));
+  ASSERT_EQ(gpu.info().precision, pname(c.precision));
+  const maskrt::ImageResult res = gpu.infer(image);
+  check_sane(res, gpu.info().num_classes);
+  const bool strict = c.precision == Precision::kFP32;
+  const double min_iou = strict ? 0.99 : 0.95, max_ds = strict ? 1e-3 : 2e-2;
+  const double min_frac = strict ? 0.99 : 0.97, min_mask = strict ? 0.98 : 0.95;
+
+  const std::vector<Ref> got = from_result(res);
+  const MatchStats d2 = match(from_json(exp), got, min_iou, max_ds);
+  Engine cpu(options(c, Device::kCPU, Precision::kFP32));
+  const MatchStats vs_cpu = match(from_result(cpu.infer(image)), got, min_iou, max_ds);
+  std::printf("[parity] %s %s: detectron2 %zu/%zu matched, mask IoU %.4f | cpu %zu/%zu, mask IoU %.4f | got %zu\n",
+              fs::path(c.dir).filename().c_str(), pname(c.precision), d2.matched, d2.total, d2.mean_mask_iou,
+              vs_cpu.matched, vs_cpu.total, vs_cpu.mean_mask_iou, got.size());
+  RecordProperty("d2_matched", std::to_string(d2.matched) + "/" + std::to_string(d2.total));
+  RecordProperty("d2_mask_iou", std::to_string(d2.mean_mask_iou));
+  for (const MatchStats& s : {d2, vs_cpu}) {
+    if (s.total > 0) EXPECT_GE(double(s.matched) / s.total, min_frac);
+    EXPECT_GE(s.mean_mask_iou, min_mask);
+  }
+  if (strict) EXPECT_EQ(got.size(), d2.total);
+  else EXPECT_LE(std::abs(int(got.size()) - int(d2.total)), std::max<int>(2, d2.total * 0.03 + 0.5));
+}
+
+std::string case_name(const ::testing::TestParamInfo<Case>& i) {
+  std::string n = fs::path(i.param.dir).filename().string() + "_" + pname(i.param.precision);
+  for (char& ch : n)
+    if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+  return n;
+}
+
+INSTANTIATE_TEST_SUITE_P(Golden, CudaParity, ::testing::ValuesIn(cases()), case_name);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CudaParity);
+
+Case first_case(Precision p) {
+  const fs::path d = fs::path(MASKRT_TEST_DATA) / "golden" / "r50_bgr_80cls";
+  return {d.string(), "model.pkl", p};
+}
+
+bool same(const maskrt::ImageResult& a, const maskrt::ImageResult& b) {
+  if (a.instances.size() != b.instances.size()) return false;
+  for (size_t i = 0; i < a.instances.size(); ++i) {
+    const auto &x = a.instances[i], &y = b.instances[i];
+    if (x.pred_class != y.pred_class || x.score != y.score || !std::equal(x.box, x.box + 4, y.box) ||
+        x.mask.counts != y.mask.counts)
+      return false;
+  }
+  return true;
+}
+
+maskrt::Image synthetic(int h, int w, uint32_t seed) {
+  maskrt::Image img;
+  img.height = h;
+  img.width = w;
+  img.pixels.resize(size_t(h) * w * 3);
+  for (size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = uint8_t(((i + seed) * 2654435761u) >> 24);
+  return img;
+}
+
+TEST(CudaEngine, BatchEqualsSingleAndSizeChangesAreStable) {
+  const Case c = first_case(Precision::kFP16);
+  EngineOptions o = options(c, Device::kCUDA, Precision::kFP16);
+  o.warmup = true;
+  o.warmup_sizes = {{240, 320}};
+  Engine gpu(o);
+  const maskrt::Image a = maskrt::read_image(c.dir + "/input.png");
+  const maskrt::Image big = synthetic(700, 517, 1), small = synthetic(33, 90, 2);
+  const maskrt::ImageResult ra = gpu.infer(a);
+  const std::vector<maskrt::ImageResult> batch = gpu.infer_batch({big, a, small, a});
+  ASSERT_EQ(batch.size(), 4u);
+  EXPECT_TRUE(same(batch[1], ra));
+  EXPECT_TRUE(same(batch[3], ra));
+  EXPECT_TRUE(same(batch[0], gpu.infer(big)));
+  EXPECT_TRUE(same(batch[2], gpu.infer(small)));
+  EXPECT_EQ(batch[0].height, 700);
+  EXPECT_EQ(batch[2].width, 90);
+}
+
+TEST(CudaEngine, OutOfMemoryNamesTheSizeAndEngineKeepsServing) {
+  const Case c = first_case(Precision::kFP32);
+  setenv("MASKRT_CUDA_MEMORY_LIMIT_MB", "1024", 1);
+  EngineOptions o = options(c, Device::kCUDA, Precision::kFP32);
+  o.opts = {"INPUT.MIN_SIZE_TEST", "0"};  // no resize: memory grows with the input
+  Engine gpu(o);
+  const maskrt::Image ok = synthetic(240, 320, 3);
+  const maskrt::ImageResult before = gpu.infer(ok);
+  try {
+    gpu.infer(synthetic(6000, 6000, 4));
+    ADD_FAILURE() << "a 6000x6000 image fit in 1 GiB";
+  } catch (const maskrt::Error& e) {
+    EXPECT_EQ(e.code(), maskrt::ErrorCode::kOutOfMemory) << e.what();
+    EXPECT_NE(std::string(e.what()).find("6000x6000"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(same(gpu.infer(ok), before));
+  unsetenv("MASKRT_CUDA_MEMORY_LIMIT_MB");
+}
+
+TEST(CudaEngine, StageTimesOnRequest) {
+  const Case c = first_case(Precision::kTF32);
+  EngineOptions o = options(c, Device::kCUDA, Precision::kTF32);
+  o.stage_times = true;
+  Engine gpu(o);
+  const maskrt::ImageResult r = gpu.infer(maskrt::read_image(c.dir + "/input.png"));
+  EXPECT_GT(r.times.backbone, 0.0);
+  EXPECT_GT(r.times.mask_head, 0.0);
+  EXPECT_GE(r.times.total, r.times.backbone);
+}
+
+}  // namespace
+
+#endif  // MASKRT_WITH_CUDA

@@ -9,6 +9,9 @@
 //   always: no NaN/Inf, boxes inside the image, classes in range, masks of the image's size.
 // Also: batch results equal batch-1 results; a size change (new plan) and back gives identical
 // results; an image that cannot fit raises kOutOfMemory naming the size and the engine keeps serving.
+#include <cstdio>
+#include <vector>
+#include <string>
 #include <gtest/gtest.h>
 
 #ifdef MASKRT_WITH_CUDA  // CPU-only builds compile this file to an empty test program

@@ -1,5 +1,7 @@
 #include "backend/cuda/conv_cudnn.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <utility>
 #include <vector>

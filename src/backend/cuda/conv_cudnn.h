@@ -23,6 +23,7 @@
 // Errors: cuDNN failures throw maskrt::Error(kDevice / kOutOfMemory) via MASKRT_CUDA_CHECK.
 // Thread safety: plan() mutates the cache; forward() is const but shares cuDNN descriptors:
 // use one layer from one thread at a time (the engine serialises the pipeline).
+#include <string>
 #include <cudnn.h>
 
 #include <map>

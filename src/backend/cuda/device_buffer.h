@@ -3,6 +3,7 @@
 // load and for small per-model constants. Activations and scratch come from DeviceArena instead.
 // Errors: allocation failure throws maskrt::Error(kOutOfMemory) naming `what` and the size.
 // Thread safety: none needed after construction (read-only use).
+#include <cstdint>
 #include <cstddef>
 #include <string>
 #include <vector>

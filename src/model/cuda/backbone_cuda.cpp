@@ -1,5 +1,8 @@
 #include "model/cuda/backbone_cuda.h"
 
+#include <vector>
+#include <string>
+#include <map>
 #include <algorithm>
 
 #include "core/check.h"

@@ -1,5 +1,7 @@
 #include "model/cuda/generalized_rcnn_cuda.h"
 
+#include <vector>
+#include <tuple>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

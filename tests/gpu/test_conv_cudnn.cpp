@@ -3,6 +3,7 @@
 // DeconvCublas vs conv_transpose2x2_ref, MaxPoolCudnn vs max_pool2d_ref, over seeded random shapes
 // (groups, strides, padding, odd sizes) in fp32 (TF32 off: tight), tf32 and fp16 (loose, documented
 // below). Every tolerance is a relative L2 error ||gpu - ref|| / ||ref||.
+#include <cstdint>
 #include <string>
 #include <vector>
 #include <algorithm>

@@ -11,6 +11,7 @@
 // results; an image that cannot fit raises kOutOfMemory naming the size and the engine keeps serving.
 #include <cstdio>
 #include <vector>
+#include <cstdint>
 #include <string>
 #include <gtest/gtest.h>
 

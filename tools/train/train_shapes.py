@@ -1,0 +1,313 @@
+#!/usr/bin/env python3
+"""Train maskrt's default model: a reduced-width Mask R-CNN R50-FPN on the synthetic shapes data set,
+with Detectron2's own training code, then evaluate it with Detectron2's COCOEvaluator.
+
+Dev-time tool (not shipped with maskrt). See tools/train/README.md for the recipe and the command that
+produced models/default/.
+
+What is Detectron2's and what is ours:
+* model, optimizer (SGD + per-parameter gradient clipping), data loader (DatasetMapper with
+  ResizeShortestEdge + horizontal flip, RLE masks as bitmasks), the AMP training step (AMPTrainer /
+  SimpleTrainer.run_step), the LR schedule (WarmupCosineLR via build_lr_scheduler), the evaluator
+  (COCOEvaluator + inference_on_dataset) and the checkpoint loader are Detectron2's;
+* ours: the config values, the data set registration, a wall-clock budget (the first --probe-iters
+  iterations measure the speed; MAX_ITER is then chosen so that training ends within --train-seconds,
+  capped by --max-iter, and the cosine schedule is built for that MAX_ITER) and the export of the
+  weights as a model-zoo style pickle {"model": {name: float32 numpy array}, "__author__": ...}.
+
+Modes:
+  train:      python3 tools/train/train_shapes.py --data DIR --out OUT [--train-seconds S] [--max-iter N]
+  eval only:  python3 tools/train/train_shapes.py --data DIR --out OUT --eval-only --weights model.pkl \
+                  --config models/default/config.yaml [--device cpu]
+DIR is what tools/dataset/make_shapes_dataset.py writes (train/, val/, annotations/{train,val}.json).
+Detectron2 comes from D2_SRC (default /work/d2src) through tools/reference/d2_env.py.
+"""
+import argparse
+import hashlib
+import json
+import logging
+import os
+import pickle
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+import d2_env  # noqa: E402
+
+CLASSES = ["circle", "rectangle", "triangle", "star", "ring"]
+
+
+def make_cfg(a):
+    """The training config: Base-RCNN-FPN + mask head, reduced width, BN, from scratch."""
+    from detectron2.config import get_cfg
+    cfg = get_cfg()
+    if a.config:
+        cfg.merge_from_file(a.config)
+    else:
+        cfg.merge_from_file(os.path.join(d2_env.d2_src(), "configs", "Base-RCNN-FPN.yaml"))
+        m = cfg.MODEL
+        m.WEIGHTS = ""
+        m.MASK_ON = True
+        m.PIXEL_MEAN = [103.530, 116.280, 123.675]   # BGR, as Detectron2's defaults
+        m.PIXEL_STD = [57.375, 57.120, 58.395]       # scale to ~unit variance (training from scratch)
+        m.BACKBONE.FREEZE_AT = 0                     # from scratch: nothing frozen
+        m.RESNETS.DEPTH = 50
+        m.RESNETS.NORM = "BN"                        # trained BN; inference uses running statistics
+        m.RESNETS.WIDTH_PER_GROUP = 16               # 1/4 of R50's width
+        m.RESNETS.RES2_OUT_CHANNELS = 64
+        m.RESNETS.STEM_OUT_CHANNELS = 32
+        m.FPN.OUT_CHANNELS = 64
+        m.ANCHOR_GENERATOR.SIZES = [[16], [32], [64], [128], [256]]  # objects from 8 px
+        m.ROI_HEADS.NUM_CLASSES = len(CLASSES)
+        m.ROI_BOX_HEAD.FC_DIM = 256
+        m.ROI_MASK_HEAD.CONV_DIM = 64
+        inp = cfg.INPUT
+        inp.MIN_SIZE_TRAIN = (384, 416, 448, 480, 512)
+        inp.MAX_SIZE_TRAIN = 853
+        inp.MIN_SIZE_TEST = 448
+        inp.MAX_SIZE_TEST = 800
+        inp.MASK_FORMAT = "bitmask"                  # the data set's masks are COCO RLE
+        s = cfg.SOLVER
+        s.IMS_PER_BATCH = a.batch
+        s.BASE_LR = a.lr
+        s.MOMENTUM = 0.9
+        s.WEIGHT_DECAY = 1e-4
+        s.WEIGHT_DECAY_NORM = 0.0
+        s.LR_SCHEDULER_NAME = "WarmupCosineLR"
+        s.WARMUP_ITERS = a.warmup_iters
+        s.WARMUP_FACTOR = 1e-3
+        s.MAX_ITER = a.max_iter                      # replaced by the measured budget
+        s.STEPS = ()
+        s.CHECKPOINT_PERIOD = 10**9
+        s.CLIP_GRADIENTS.ENABLED = True
+        s.CLIP_GRADIENTS.CLIP_TYPE = "norm"
+        s.CLIP_GRADIENTS.CLIP_VALUE = 5.0
+        s.AMP.ENABLED = a.amp
+        cfg.DATASETS.TRAIN = ("shapes_train",)
+        cfg.DATASETS.TEST = ("shapes_val",)
+        cfg.TEST.DETECTIONS_PER_IMAGE = 100
+        cfg.SEED = a.seed
+    cfg.MODEL.WEIGHTS = ""
+    cfg.MODEL.DEVICE = a.device
+    cfg.DATALOADER.NUM_WORKERS = a.workers
+    cfg.OUTPUT_DIR = a.out
+    return cfg
+
+
+def register(data):
+    from detectron2.data.datasets import register_coco_instances
+    for split in ("train", "val"):
+        js = os.path.join(data, "annotations", f"{split}.json")
+        if os.path.exists(js):
+            register_coco_instances(f"shapes_{split}", {}, js, os.path.join(data, split))
+
+
+def export_pkl(model, path):
+    """Model-zoo style pickle: exactly the state_dict names, float32 numpy (BN's counter dropped)."""
+    sd = {k: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()
+          if not k.endswith("num_batches_tracked")}
+    with open(path, "wb") as f:
+        pickle.dump({"model": sd, "__author__": "maskrt tools/train/train_shapes.py"}, f, protocol=4)
+    return sum(v.size for v in sd.values())
+
+
+def hash_images(folder):
+    """sha256 over (name, bytes) of every file in folder, sorted: tells whether a split regenerated
+    elsewhere (other Pillow/libjpeg) is byte-identical to the one evaluated here."""
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(folder)):
+        h.update(name.encode() + b"\0")
+        with open(os.path.join(folder, name), "rb") as f:
+            h.update(f.read())
+    return h.hexdigest()
+
+
+def clean_dump(cfg):
+    """cfg.dump() for shipping: no weights path, device left at Detectron2's default."""
+    c = cfg.clone()
+    c.defrost()
+    c.MODEL.WEIGHTS = ""
+    c.MODEL.DEVICE = "cuda"
+    c.OUTPUT_DIR = "./output"
+    c.DATALOADER.NUM_WORKERS = 4
+    return c.dump()
+
+
+def train(cfg, a, log):
+    import torch
+    from detectron2.data import build_detection_train_loader
+    from detectron2.engine import AMPTrainer, SimpleTrainer
+    from detectron2.modeling import build_model
+    from detectron2.solver import build_lr_scheduler, build_optimizer
+    from detectron2.utils.events import EventStorage
+
+    model = build_model(cfg)
+    nparam = sum(p.numel() for p in model.parameters())
+    log(f"model: {nparam / 1e6:.2f} M parameters")
+    if a.init_weights:  # continue from an earlier stage (weights only; optimizer and schedule restart)
+        from detectron2.checkpoint import DetectionCheckpointer
+        DetectionCheckpointer(model).load(a.init_weights)
+        log(f"initialized from {a.init_weights}")
+    optimizer = build_optimizer(cfg, model)
+    loader = build_detection_train_loader(cfg)
+    use_amp = cfg.SOLVER.AMP.ENABLED and cfg.MODEL.DEVICE.startswith("cuda")
+    trainer = (AMPTrainer if use_amp else SimpleTrainer)(model, loader, optimizer)
+    base_lrs = [g["lr"] for g in optimizer.param_groups]
+    warm = cfg.SOLVER.WARMUP_ITERS
+
+    def warmup_lr(it):  # Detectron2's linear warmup, used before the schedule exists
+        alpha = min(1.0, it / warm)
+        f = cfg.SOLVER.WARMUP_FACTOR * (1 - alpha) + alpha
+        for g, lr in zip(optimizer.param_groups, base_lrs):
+            g["lr"] = lr * f
+
+    sync = torch.cuda.synchronize if cfg.MODEL.DEVICE.startswith("cuda") else (lambda: None)
+    scheduler = None
+    max_iter = a.max_iter
+    t_start = time.perf_counter()
+    t_probe0 = None
+    it = 0
+    with EventStorage(0) as storage:
+        while it < max_iter:
+            if scheduler is None:
+                warmup_lr(it)
+            trainer.iter = it
+            storage.iter = it
+            trainer.run_step()
+            if scheduler is not None:
+                scheduler.step()
+            it += 1
+            if it == a.probe_skip:
+                sync()
+                t_probe0 = time.perf_counter()
+            if scheduler is None and it == a.probe_iters:
+                sync()
+                now = time.perf_counter()
+                spi = (now - t_probe0) / (a.probe_iters - a.probe_skip)
+                left = a.train_seconds - (now - t_start)
+                max_iter = min(a.max_iter, it + max(0, int(left / spi)))
+                max_iter = max(max_iter, it + 1)
+                cfg.defrost()
+                cfg.SOLVER.MAX_ITER = max_iter
+                cfg.SOLVER.WARMUP_ITERS = min(warm, max_iter // 4)
+                cfg.freeze()
+                for g, lr in zip(optimizer.param_groups, base_lrs):
+                    g["lr"] = lr
+                    g.pop("initial_lr", None)
+                scheduler = build_lr_scheduler(cfg, optimizer)
+                for _ in range(it):
+                    scheduler.step()
+                log(f"probe: {spi:.3f} s/iter over iters {a.probe_skip}..{a.probe_iters}; "
+                    f"MAX_ITER = {max_iter} (budget {a.train_seconds:.0f} s, cap {a.max_iter})")
+            if it % a.log_period == 0 or it == max_iter:
+                lat = storage.latest()
+                losses = {k: v[0] for k, v in lat.items() if "loss" in k}
+                el = time.perf_counter() - t_start
+                log(f"iter {it}/{max_iter} {el:.0f}s lr {optimizer.param_groups[0]['lr']:.5f} "
+                    + " ".join(f"{k}={v:.3f}" for k, v in sorted(losses.items()))
+                    + f" data_time={lat.get('data_time', (0,))[0]:.3f}")
+    sync()
+    train_s = time.perf_counter() - t_start
+    return model, it, train_s
+
+
+def evaluate(cfg, model, a, log):
+    import torch
+    from detectron2.data import build_detection_test_loader
+    from detectron2.evaluation import COCOEvaluator, inference_on_dataset
+    model.eval()
+    name = cfg.DATASETS.TEST[0]
+    evaluator = COCOEvaluator(name, output_dir=None, use_fast_impl=False,
+                              tasks=("bbox", "segm"))
+    loader = build_detection_test_loader(cfg, name)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        res = inference_on_dataset(model, loader, evaluator)
+    log(f"eval: {time.perf_counter() - t0:.1f} s")
+    return {task: {k: (None if v != v else float(v)) for k, v in r.items()} for task, r in res.items()}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", required=True, help="data set folder from make_shapes_dataset.py")
+    ap.add_argument("--out", required=True, help="output folder (model_final.pkl, config.yaml, metrics.json, train_log.txt)")
+    ap.add_argument("--config", help="start from this config (eval-only: the shipped config)")
+    ap.add_argument("--weights", help="eval-only: checkpoint to evaluate")
+    ap.add_argument("--eval-only", action="store_true")
+    ap.add_argument("--init-weights", help="train: start from this checkpoint instead of from scratch")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--workers", type=int, default=4, help="DATALOADER.NUM_WORKERS")
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--lr", type=float, default=0.02)
+    ap.add_argument("--warmup-iters", type=int, default=300)
+    ap.add_argument("--max-iter", type=int, default=4000, help="upper bound on iterations")
+    ap.add_argument("--train-seconds", type=float, default=300, help="wall-clock budget of training")
+    ap.add_argument("--probe-iters", type=int, default=60, help="iterations timed before MAX_ITER is set")
+    ap.add_argument("--probe-skip", type=int, default=20, help="first iterations left out of the timing")
+    ap.add_argument("--no-amp", dest="amp", action="store_false")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--log-period", type=int, default=50)
+    ap.add_argument("--no-eval", action="store_true")
+    # Small overrides for a CPU dry run of the pipeline (not used for the shipped model).
+    ap.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE ... config overrides")
+    a = ap.parse_args(argv)
+    os.makedirs(a.out, exist_ok=True)
+    logf = open(os.path.join(a.out, "train_log.txt"), "a")
+
+    def log(msg):
+        line = f"[{time.strftime('%H:%M:%S')}] {msg}"
+        print(line, flush=True)
+        logf.write(line + "\n")
+        logf.flush()
+
+    import warnings
+    warnings.filterwarnings("ignore", category=FutureWarning)  # torch.cuda.amp deprecation, per step
+    warnings.filterwarnings("ignore", category=UserWarning)
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning,ignore::UserWarning")  # loader workers
+    d2_env.setup()
+    import torch
+    from detectron2.utils.logger import setup_logger
+    setup_logger(name="detectron2", abbrev_name="d2")
+    logging.getLogger("detectron2").setLevel(logging.WARNING)  # keep the log short; we print progress
+    register(a.data)
+    cfg = make_cfg(a)
+    if a.opts:
+        cfg.merge_from_list(a.opts)
+    versions = d2_env.versions()
+    versions["cuda_device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    log("versions: " + json.dumps(versions))
+    torch.manual_seed(a.seed)
+    metrics = {"versions": versions, "args": vars(a)}
+    val_json = os.path.join(a.data, "annotations", "val.json")
+    if os.path.exists(val_json):
+        with open(val_json, "rb") as f:
+            metrics["val_json_sha256"] = hashlib.sha256(f.read()).hexdigest()
+        metrics["val_images_sha256"] = hash_images(os.path.join(a.data, "val"))
+    if a.eval_only:
+        from detectron2.checkpoint import DetectionCheckpointer
+        from detectron2.modeling import build_model
+        cfg.freeze()
+        model = build_model(cfg)
+        DetectionCheckpointer(model).load(a.weights)
+    else:
+        cfg.freeze()
+        model, iters, train_s = train(cfg, a, log)
+        metrics.update(iterations=iters, train_seconds=round(train_s, 1),
+                       s_per_iter=round(train_s / max(1, iters), 4), images_seen=iters * cfg.SOLVER.IMS_PER_BATCH)
+        log(f"trained {iters} iterations in {train_s:.1f} s")
+        n = export_pkl(model, os.path.join(a.out, "model_final.pkl"))
+        metrics["parameters_exported"] = int(n)
+        with open(os.path.join(a.out, "config.yaml"), "w") as f:
+            f.write(clean_dump(cfg))
+    if not a.no_eval:
+        metrics["detectron2_eval"] = evaluate(cfg, model, a, log)
+        for task, r in metrics["detectron2_eval"].items():
+            log(f"{task}: " + " ".join(f"{k}={v:.2f}" for k, v in r.items() if v is not None))
+    with open(os.path.join(a.out, "metrics.json" if not a.eval_only else "metrics_eval.json"), "w") as f:
+        json.dump(metrics, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

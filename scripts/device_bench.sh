@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark on the GPU machine, in ONE run: Detectron2 (eager PyTorch, fp32 with TF32
+# off and autocast fp16; CPU with N threads) and maskrt (cuda fp32/tf32/fp16, cpu with N threads) on
+# the same seeded, calibrated full-width R50-FPN (80 classes, 100 detections) and the same 640x480
+# photo resized to 800x1067. Needs the Detectron2 source + pure-Python deps in ./d2src (git-ignored;
+# see tools/reference/README.md). Writes JSON reports to $OUT (or ./out) and prints a table last.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-out}; mkdir -p "$OUT"
+BUILD=${BUILD_DIR:-build-gpu}; THREADS=${CPU_THREADS:-8}; ITERS=${ITERS:-100}
+export D2_SRC=$PWD/d2src PYTHONUNBUFFERED=1
+cmake -S . -B "$BUILD" -DMASKRT_WITH_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DMASKRT_BUILD_TESTS=OFF >/dev/null \
+  && cmake --build "$BUILD" -j"$(nproc)" --target maskrt_cli > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
+M=/tmp/r50_bench
+python3 tools/reference/bench_detectron2.py --device cuda --precision fp32 --iters 50 --save-model $M \
+  --out "$OUT/d2_cuda_fp32.json" > /dev/null || exit 1
+python3 tools/reference/bench_detectron2.py --device cuda --precision fp16 --iters 50 --load-model $M \
+  --out "$OUT/d2_cuda_fp16.json" > /dev/null
+mb() { "$BUILD/maskrt" bench --config $M/config.yaml --weights $M/model.pkl --images $M/image.png --format json "$@"; }
+mb --device cuda --precision fp32 --iterations $ITERS -o "$OUT/mrt_cuda_fp32.json" 2>/dev/null
+mb --device cuda --precision tf32 --iterations $ITERS -o "$OUT/mrt_cuda_tf32.json" 2>/dev/null
+mb --device cuda --precision fp16 --iterations $ITERS --sizes 240x320,480x640,720x1280,1080x1920 \
+   -o "$OUT/mrt_cuda_fp16_sweep.json" --plot "$OUT/sweep.png" 2>/dev/null
+mb --device cuda --precision fp16 --iterations $ITERS --opts INPUT.MIN_SIZE_TEST 0 --sizes 1344x1344 \
+   -o "$OUT/mrt_cuda_fp16_1344.json" 2>/dev/null
+mb --device cpu --threads $THREADS --warmup 1 --iterations 5 -o "$OUT/mrt_cpu.json" 2>/dev/null
+python3 tools/reference/bench_detectron2.py --device cpu --threads $THREADS --warmup 1 --iters 5 --load-model $M \
+  --out "$OUT/d2_cpu.json" > /dev/null
+nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
+python3 - "$OUT" <<'PY'
+import json, sys, os
+o = sys.argv[1]
+def d2(f):
+    p = os.path.join(o, f)
+    if not os.path.exists(p): return None
+    j = json.load(open(p)); return j["median_ms"], j["p90_ms"], 1000 / j["median_ms"], j.get("instances")
+def mr(f, i=0):
+    p = os.path.join(o, f)
+    if not os.path.exists(p): return None
+    r = json.load(open(p))["runs"][i]; s = r["steady"]
+    return s["median"], s["p90"], r["throughput_images_per_s"], r.get("gpu", {}).get("mem_used_peak_mib")
+rows = [("Detectron2 cuda fp32 (TF32 off)", d2("d2_cuda_fp32.json")), ("Detectron2 cuda fp16 autocast", d2("d2_cuda_fp16.json")),
+        ("maskrt cuda fp32", mr("mrt_cuda_fp32.json")), ("maskrt cuda tf32", mr("mrt_cuda_tf32.json")),
+        ("maskrt cuda fp16 480x640->800x1067", mr("mrt_cuda_fp16_sweep.json", 1)), ("maskrt cuda fp16 1344x1344", mr("mrt_cuda_fp16_1344.json")),
+        ("Detectron2 cpu", d2("d2_cpu.json")), ("maskrt cpu", mr("mrt_cpu.json"))]
+print("| run | median ms | p90 ms | images/s | extra |")
+for n, v in rows:
+    print("| %s | %s |" % (n, " | ".join("%.2f" % x if isinstance(x, float) else str(x) for x in v) if v else "missing"))
+PY

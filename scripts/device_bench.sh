@@ -37,8 +37,8 @@ def d2(f):
 def mr(f, i=0):
     p = os.path.join(o, f)
     if not os.path.exists(p): return None
-    r = json.load(open(p))["runs"][i]; s = r["steady"]
-    return s["median"], s["p90"], r["throughput_images_per_s"], r.get("gpu", {}).get("mem_used_peak_mib")
+    r = json.load(open(p))["runs"][i]; s = r["stats"]
+    return s["median"], s["p90"], r["throughput_img_s"], "gpu util %s%%, peak mem %s MiB, first call %.1f ms" % (r["gpu"].get("util_mean_pct"), r["gpu"].get("mem_used_peak_mib"), r["first_call_ms"] or -1)
 rows = [("Detectron2 cuda fp32 (TF32 off)", d2("d2_cuda_fp32.json")), ("Detectron2 cuda fp16 autocast", d2("d2_cuda_fp16.json")),
         ("maskrt cuda fp32", mr("mrt_cuda_fp32.json")), ("maskrt cuda tf32", mr("mrt_cuda_tf32.json")),
         ("maskrt cuda fp16 480x640->800x1067", mr("mrt_cuda_fp16_sweep.json", 1)), ("maskrt cuda fp16 1344x1344", mr("mrt_cuda_fp16_1344.json")),

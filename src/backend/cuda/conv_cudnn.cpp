@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -148,21 +149,50 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
 
   cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   int returned = 0;
-  MASKRT_CUDA_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(ctx.cudnn(), p->x, filter_desc_, p->conv, p->y,
-                                                           CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf));
   bool found = false;
-  for (int i = 0; i < returned && !found; ++i) {
-    if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kMaxWorkspaceBytes) continue;
-    if (precision_ == Precision::kFP32 && perf[i].mathType != CUDNN_FMA_MATH && perf[i].mathType != CUDNN_DEFAULT_MATH)
-      continue;
-    // Re-query the size for the math type actually set (the heuristic may report another one).
-    size_t ws = 0;
-    if (cudnnGetConvolutionForwardWorkspaceSize(ctx.cudnn(), p->x, filter_desc_, p->conv, p->y, perf[i].algo, &ws) !=
-        CUDNN_STATUS_SUCCESS)
-      continue;
-    p->algo = perf[i].algo;
-    p->workspace = ws;
-    found = true;
+  auto pick = [&](bool measured) {
+    for (int i = 0; i < returned && !found; ++i) {
+      if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kMaxWorkspaceBytes) continue;
+      if (precision_ == Precision::kFP32 && perf[i].mathType != CUDNN_FMA_MATH &&
+          perf[i].mathType != CUDNN_DEFAULT_MATH)
+        continue;
+      // Re-query the size for the math type actually set (the heuristic may report another one).
+      size_t ws = 0;
+      if (cudnnGetConvolutionForwardWorkspaceSize(ctx.cudnn(), p->x, filter_desc_, p->conv, p->y, perf[i].algo,
+                                                  &ws) != CUDNN_STATUS_SUCCESS)
+        continue;
+      p->algo = perf[i].algo;
+      p->workspace = measured ? std::max(ws, perf[i].memory) : ws;
+      found = true;
+    }
+  };
+  // Measured choice (cudnnFind, on scratch buffers allocated here: planning is outside the steady
+  // state); MASKRT_CUDNN_FIND=0 or a failed scratch allocation selects the heuristic instead.
+  const char* env = std::getenv("MASKRT_CUDNN_FIND");
+  if (!(env && env[0] == '0')) {
+    const size_t es = precision_ == Precision::kFP16 ? 2 : 4;
+    void *dx = nullptr, *dy = nullptr, *dws = nullptr;
+    size_t ws_limit = kMaxWorkspaceBytes;
+    bool ok = cudaMalloc(&dx, es * n * in_c_padded_ * h * w) == cudaSuccess &&
+              cudaMalloc(&dy, es * n * out_c_ * p->oh * p->ow) == cudaSuccess;
+    while (ok && cudaMalloc(&dws, ws_limit) != cudaSuccess && ws_limit > (size_t(1) << 20)) {
+      cudaGetLastError();
+      ws_limit /= 4;
+    }
+    ok = ok && dws != nullptr;
+    if (ok && cudnnFindConvolutionForwardAlgorithmEx(ctx.cudnn(), p->x, dx, filter_desc_, weight_.get(), p->conv, p->y,
+                                                     dy, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf, dws,
+                                                     ws_limit) == CUDNN_STATUS_SUCCESS)
+      pick(true);
+    cudaGetLastError();
+    if (dx) cudaFree(dx);
+    if (dy) cudaFree(dy);
+    if (dws) cudaFree(dws);
+  }
+  if (!found) {
+    MASKRT_CUDA_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(ctx.cudnn(), p->x, filter_desc_, p->conv, p->y,
+                                                             CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf));
+    pick(false);
   }
   MASKRT_CHECK(found, ErrorCode::kDevice, name_, ": cuDNN offers no forward algorithm for input (", n, ", ",
                in_c_padded_, ", ", h, ", ", w, ")");

@@ -16,9 +16,12 @@
 // Weights come from a host ConvLayer (FrozenBN already folded by ConvLayer::load). `in_channels_padded`
 // (fp16 only) pads the filter's input channels with zeros, e.g. 3 -> 8 for the stem (see resize_cuda.h).
 //
-// Algorithms: chosen once per input shape (n, h, w) by plan() with cudnnGetConvolutionForwardAlgorithm_v7
-// (the fastest heuristic candidate whose workspace is <= kMaxWorkspaceBytes and which supports the
-// math mode), cached with the descriptors; plan() returns the workspace bytes that forward() needs.
+// Algorithms: chosen once per input shape (n, h, w) by plan() with cudnnFindConvolutionForwardAlgorithmEx
+// (measured on scratch buffers that plan() allocates and frees: planning runs at warm-up / for a new
+// image size, never in the steady state), or, with MASKRT_CUDNN_FIND=0 or when the scratch does not
+// fit, cudnnGetConvolutionForwardAlgorithm_v7 (heuristic); the fastest candidate whose workspace is
+// <= kMaxWorkspaceBytes and which honours the math mode is cached with the descriptors; plan()
+// returns the workspace bytes that forward() needs. plan() synchronises the stream (Find runs on it).
 // forward() for an unplanned shape is a bug (asserts). Nothing here allocates or synchronises.
 // Errors: cuDNN failures throw maskrt::Error(kDevice / kOutOfMemory) via MASKRT_CUDA_CHECK.
 // Thread safety: plan() mutates the cache; forward() is const but shares cuDNN descriptors:

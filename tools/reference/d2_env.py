@@ -284,7 +284,9 @@ def roi_margins(boxes, bins, min_level, max_level, adaptive_sampling, canonical_
             n = torch.round(x / period)
             m = (x - n * period).abs()
             out = torch.minimum(out, torch.where(n > 0, m, torch.full_like(m, float("inf"))))
-    return out
+    # Exactly on a jump only happens for boxes clipped on both sides to an image size that is a
+    # multiple of the period; clipping is exact in every implementation, so that is no hazard.
+    return torch.where(out == 0, torch.full_like(out, float("inf")), out)
 
 
 def box_pooler_margins(cfg, boxes):
@@ -343,13 +345,19 @@ def calibrate(model, cfg, image_bgr, seed, det_range=(20, 60), log=print, bn_rms
 
     Forward order, one stage at a time, each measured on the real image:
       1. backbone: every FrozenBN gets running_mean/var = per-channel mean/var of its input
-         (forward pre-hooks, so later layers see already-calibrated earlier ones); FPN lateral and
-         output convs are rescaled so their outputs have mean 0, std 1.
+         (forward pre-hooks, so later layers see already-calibrated earlier ones), the variance
+         floored at (bn_rms_floor * rms)^2 per channel so that no channel divides float32 rounding
+         by a tiny spread; FPN lateral and output convs are rescaled to output mean 0, std 1.
       2. RPN head: conv -> mean 0 std 1 (pre-ReLU); objectness logits -> mean -1, std 3 (spread, so
-         top-k and NMS are not decided by near ties); anchor deltas -> mean 0, std 0.2.
+         top-k and NMS are not decided by near ties); anchor deltas -> mean 0, std 0.2; then the
+         anchor-delta bias is nudged (seeded, ~N(0, 0.02)) until no proposal is within
+         roi_margin_px of a ROIPooler jump (level change or adaptive sample-count change).
       3. box head fc1/fc2 -> mean 0.2, std 1 (pre-ReLU); cls_score -> std 3 plus a per-class offset
-         ~N(0, 1); bbox_pred -> mean 0, std 0.3 (raw deltas, before the 10/10/5/5 weights).
-      4. background logit bias chosen by bisection so the number of detections lies in det_range.
+         ~N(0, 1); bbox_pred -> mean 0, std 0.3 (raw deltas, before the 10/10/5/5 weights) plus a
+         per-output bias ~N(0, delta_bias^2).
+      4. background logit bias chosen by bisection so the number of detections lies in det_range,
+         then moved by at most 0.2 to maximise the distance of every candidate score from
+         SCORE_THRESH_TEST.
       5. mask head convs/deconv -> mean 0.2, std 1 (pre-ReLU); mask predictor -> mean 0, std 2.5.
     Returns a dict of statistics.
     """

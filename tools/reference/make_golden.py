@@ -94,20 +94,21 @@ TORCHVISION_STD_RGB = [58.395, 57.120, 57.375]
 #         file name, EXIF orientation written into the file or None)
 CASES = {
     "r50_bgr_80cls": dict(
-        desc="R50-FPN Mask R-CNN, BGR, MSRA means/std 1, STRIDE_IN_1X1, 80 classes",
+        desc="R50-FPN Mask R-CNN, BGR, MSRA means/std 1, STRIDE_IN_1X1, 80 classes, RPN POST_NMS_TOPK_TEST 500",
         yaml={"MODEL": {"RESNETS": {"WIDTH_PER_GROUP": 8, "RES2_OUT_CHANNELS": 32},
+                        "RPN": {"POST_NMS_TOPK_TEST": 500},
                         "ROI_HEADS": {"NUM_CLASSES": 80}}},
         image=("astronaut", (0, 40, 512, 424), (320, 240), "input.png", None),
         seed=1, det_range=(40, 80)),
     "r50_rgb_1cls": dict(
-        desc="R50-FPN, RGB, torchvision mean/std, stride in 3x3, 1 class; weights rounded to fp16: "
-             "model.pth stores float16 tensors, model.pkl the same values as float32",
+        desc="R50-FPN, RGB, torchvision mean/std, stride in 3x3, 1 class; weights rounded to fp16 and "
+             "stored as float16 in model.pth (torch.save's stored zip entries)",
         yaml={"MODEL": {"PIXEL_MEAN": TORCHVISION_MEAN_RGB, "PIXEL_STD": TORCHVISION_STD_RGB,
                         "RESNETS": {"STRIDE_IN_1X1": False},
                         "ROI_HEADS": {"NUM_CLASSES": 1}},
               "INPUT": {"FORMAT": "RGB"}},
         image=("chelsea", (0, 0, 451, 300), (320, 213), "input.png", None),
-        seed=2, det_range=(15, 50), weights=("pkl", "pth16")),
+        seed=2, det_range=(15, 50), weights=("pth16",)),
     # BasicBlock (R18/R34): Detectron2 requires RES2_OUT_CHANNELS 64 there, so these are full width
     # (~11M / ~21M parameters); their backbone conv weights are sparse k/32 values (low entropy) and
     # model.pth is re-packed with DEFLATE'd zip entries, so the files stay ~1-2 MB.
@@ -123,12 +124,12 @@ CASES = {
         seed=8, det_range=(15, 50), weights=("pth16z",), sparse_backbone=0.93),
     "r34_faster": dict(
         desc="R34-FPN Faster R-CNN (BasicBlock, full width, MASK_ON False), BGR, MIN/MAX_SIZE_TEST "
-             "224/320; fp32 model.pth with DEFLATE'd zip entries, sparse low-entropy backbone weights",
+             "232/320; fp32 model.pth with DEFLATE'd zip entries, sparse low-entropy backbone weights",
         yaml={"MODEL": {"MASK_ON": False,
                         "RESNETS": {"DEPTH": 34, "RES2_OUT_CHANNELS": 64}},
-              "INPUT": {"MIN_SIZE_TEST": 224, "MAX_SIZE_TEST": 320}},
+              "INPUT": {"MIN_SIZE_TEST": 232, "MAX_SIZE_TEST": 320}},
         image=("astronaut", (40, 0, 490, 338), (320, 240), "input.jpg", None),
-        seed=9, det_range=(20, 60), weights=("pth32z",), sparse_backbone=0.97),
+        seed=9, det_range=(20, 60), weights=("pth32z",), sparse_backbone=0.98),
     "x101_groups": dict(
         desc="X101-FPN (NUM_GROUPS 4, WIDTH_PER_GROUP 2, stride in 3x3), FAIR std, "
              "class-agnostic box regression and mask",
@@ -583,7 +584,9 @@ def make_case(name, spec, out_root, command, fp64_dump=None, max_noise=2e-5):
     if not (min(lo, 10) <= len(inst) <= max(hi, 100)):
         problems.append(f"{len(inst)} detections")
     if ch["min_score_gap_same_class"] is not None and ch["min_score_gap_same_class"] < 1e-5:
-        problems.append(f"same-class score gap {ch['min_score_gap_same_class']}")
+        # Kept same-class instances overlap by at most NMS_THRESH_TEST, so a near tie between two
+        # of them only makes their output order arbitrary (the C++ test matches by box, not index).
+        log(f"  note: same-class score gap {ch['min_score_gap_same_class']:.2e} (output order of that pair)")
     if ch.get("empty_masks"):
         problems.append(f"{ch['empty_masks']} empty masks")
     if nf["max_rel_error"] > max_noise:

@@ -458,6 +458,11 @@ std::map<std::string, CheckpointTensor> load(const uint8_t* data, size_t size) {
   loader.budget_elems = 2 * size + (size_t{16} << 20);  // 8x the file size in bytes, + 64 MiB
   if (size >= 4 && std::memcmp(data, "PK", 2) == 0) {
     ZipReader zip(data, size);
+    // Deflated entries can hold more than the file's size: budget by the declared uncompressed sizes
+    // (the zip reader already rejects impossible compression ratios).
+    uint64_t uncompressed = 0;
+    for (const ZipEntry& e : zip.entries()) uncompressed += e.uncompressed_size;
+    loader.budget_elems = std::max<size_t>(loader.budget_elems, 2 * static_cast<size_t>(uncompressed) + (size_t{16} << 20));
     const ZipEntry* pkl = nullptr;
     for (const ZipEntry& e : zip.entries()) {
       const size_t slash = e.name.find('/');

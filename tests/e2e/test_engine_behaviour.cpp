@@ -151,11 +151,11 @@ TEST(EngineBehaviour, UnusedAndMissingTensorsAreListed) {
     EXPECT_NE(std::string(e.what()).find("roi_heads.mask_head.mask_fcn1.weight"), std::string::npos) << e.what();
   }
   const std::string faster = std::string(MASKRT_TEST_DATA) + "/golden/r50_faster";
-  if (!fs::exists(faster + "/model.pkl")) GTEST_SKIP() << "no Faster R-CNN golden";
+  ASSERT_TRUE(fs::exists(faster + "/model.pth")) << "Faster R-CNN golden missing";
   try {  // MASK_ON True with a Faster R-CNN checkpoint: the mask head's tensors are missing.
     maskrt::EngineOptions o = golden_options({"MODEL.MASK_ON", "True"});
     o.config_path = faster + "/config.yaml";
-    o.weights_path = faster + "/model.pkl";
+    o.weights_path = faster + "/model.pth";
     maskrt::Engine engine(o);
     FAIL() << "expected an error";
   } catch (const maskrt::Error& e) {

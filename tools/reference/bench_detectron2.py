@@ -118,8 +118,14 @@ def main():
         calib = {"loaded": args.load_model}
     else:
         d2_env.init_weights(model.cpu(), args.seed)
-        model.to(args.device)
+        # Calibrate on the CPU (the calibration code is written for it), then move the model.
+        model.cpu()
+        cfg.defrost()
+        cfg.MODEL.DEVICE = "cpu"
         calib = d2_env.calibrate(model, cfg, image, args.seed, det_range=(args.det_min, 100), log=lambda *a: None)
+        cfg.MODEL.DEVICE = args.device
+        cfg.freeze()
+        model.to(args.device)
     if args.save_model:
         import pickle
         from PIL import Image as PILImage

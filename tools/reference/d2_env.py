@@ -324,7 +324,7 @@ def nudge_rpn_for_margins(model, cfg, image_bgr, g, margin_px, tries=200, log=pr
     best = None
     for t in range(tries):
         shift = torch.zeros(a, bdim) if t == 0 else torch.randn(a, bdim, generator=g) * 0.02
-        d2 = [d.view(d.shape[0], -1, a, bdim).add(shift.to(d.dtype)).flatten(1, 2) for d in deltas]
+        d2 = [d.view(d.shape[0], -1, a, bdim).add(shift.to(device=d.device, dtype=d.dtype)).flatten(1, 2) for d in deltas]
         with torch.no_grad():
             props = orig(anchors, logits, d2, image_sizes)
         m = float(box_pooler_margins(cfg, props[0].proposal_boxes.tensor).min())
@@ -334,7 +334,7 @@ def nudge_rpn_for_margins(model, cfg, image_bgr, g, margin_px, tries=200, log=pr
             break
     m, t, shift = best
     with torch.no_grad():
-        rpn.rpn_head.anchor_deltas.bias.add_(shift.flatten().to(rpn.rpn_head.anchor_deltas.bias.dtype))
+        rpn.rpn_head.anchor_deltas.bias.add_(shift.flatten().to(device=rpn.rpn_head.anchor_deltas.bias.device, dtype=rpn.rpn_head.anchor_deltas.bias.dtype))
     log(f"  calibrate: RPN delta shift try {t}: min proposal box-pooler margin {m:.3g} px")
     return {"rpn_shift_try": t, "proposal_box_pooler_margin_px": m}
 

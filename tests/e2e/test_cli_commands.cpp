@@ -1,0 +1,132 @@
+// `maskrt bench` and `maskrt eval` end to end on the embedded default model (what CI can run on a CPU).
+#include <gtest/gtest.h>
+#include <png.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+int run(const std::string& args, const fs::path& log) {
+  const std::string cmd = std::string(MASKRT_CLI_PATH) + " " + args + " > " + log.string() + " 2>&1";
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream is(p);
+  return std::string(std::istreambuf_iterator<char>(is), {});
+}
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path d = fs::temp_directory_path() / name;
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+const fs::path kRepo = fs::path(MASKRT_TEST_DATA).parent_path();
+
+TEST(CliBench, CpuJsonReportAndPlot) {
+  const fs::path d = fresh_dir("maskrt_cli_bench");
+  const int rc = run("bench --device cpu --threads 2 --warmup 1 --iterations 3 --sizes 240x320,120x160 --format json -o " +
+                         (d / "r.json").string() + " --plot " + (d / "p.png").string(),
+                     d / "log.txt");
+  ASSERT_EQ(rc, 0) << slurp(d / "log.txt");
+  std::ifstream is(d / "r.json");
+  const auto j = nlohmann::json::parse(is);
+  EXPECT_EQ(j["schema"], "maskrt.bench/1");
+  ASSERT_EQ(j["runs"].size(), 2u);
+  for (const auto& r : j["runs"]) {
+    EXPECT_EQ(r["steady_ms"].size(), 3u);    // steady state: exactly --iterations samples
+    EXPECT_EQ(r["warmup_ms"].size(), 1u);    // warm-up kept apart
+    EXPECT_FALSE(r["first_call_ms"].is_null());
+    EXPECT_GT(r["stats"]["median"].get<double>(), 0.0);
+    EXPECT_GT(r["throughput_img_s"].get<double>(), 0.0);
+    EXPECT_GT(r["stages"]["backbone"]["stats"]["median"].get<double>(), 0.0);
+  }
+  EXPECT_EQ(j["runs"][0]["image_height"], 240);
+  EXPECT_EQ(j["runs"][1]["image_width"], 160);
+  EXPECT_FALSE(j["metadata"]["config_hash"].get<std::string>().empty());
+  // The plot is a valid PNG of the default size.
+  FILE* f = std::fopen((d / "p.png").c_str(), "rb");
+  ASSERT_NE(f, nullptr);
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, nullptr, nullptr, nullptr);
+  png_infop info = png_create_info_struct(png);
+  ASSERT_EQ(setjmp(png_jmpbuf(png)), 0);
+  png_init_io(png, f);
+  png_read_info(png, info);
+  EXPECT_EQ(png_get_image_width(png, info), 800u);
+  EXPECT_EQ(png_get_image_height(png, info), 500u);
+  png_destroy_read_struct(&png, &info, nullptr);
+  std::fclose(f);
+}
+
+TEST(CliEval, ShapesSampleAndResultsRoundTrip) {
+  const fs::path d = fresh_dir("maskrt_cli_eval");
+  const std::string ann = (kRepo / "samples" / "shapes" / "annotations" / "val.json").string();
+  const std::string imgs = (kRepo / "samples" / "shapes" / "val").string();
+  ASSERT_EQ(run("eval --device cpu --annotations " + ann + " --images " + imgs + " -o " + (d / "m.json").string() +
+                    " --save-detections " + (d / "dets.json").string(),
+                d / "log1.txt"),
+            0)
+      << slurp(d / "log1.txt");
+  std::ifstream is(d / "m.json");
+  const auto m = nlohmann::json::parse(is);
+  EXPECT_EQ(m["images_evaluated"], 5);
+  for (const char* t : {"bbox", "segm"}) {
+    const double ap = m[t]["AP"].get<double>();
+    EXPECT_GE(ap, 0.0);
+    EXPECT_LE(ap, 1.0);
+    EXPECT_EQ(m[t]["per_category_AP"].size(), 5u);
+  }
+  // Evaluating the saved detections as a results file gives the same numbers.
+  ASSERT_EQ(run("eval --annotations " + ann + " --results " + (d / "dets.json").string() + " -o " +
+                    (d / "m2.json").string(),
+                d / "log2.txt"),
+            0)
+      << slurp(d / "log2.txt");
+  std::ifstream is2(d / "m2.json");
+  const auto m2 = nlohmann::json::parse(is2);
+  for (const char* t : {"bbox", "segm"}) EXPECT_NEAR(m2[t]["AP"].get<double>(), m[t]["AP"].get<double>(), 1e-6);
+}
+
+TEST(CliEval, MissingImageIsReportedAndExcluded) {
+  const fs::path d = fresh_dir("maskrt_cli_eval_missing");
+  const fs::path src = kRepo / "samples" / "shapes" / "val";
+  for (const auto& e : fs::directory_iterator(src))
+    if (e.path().filename() != "000010.jpg") fs::copy_file(e.path(), d / e.path().filename());
+  const std::string ann = (kRepo / "samples" / "shapes" / "annotations" / "val.json").string();
+  const int rc = run("eval --device cpu --annotations " + ann + " --images " + d.string() + " -o " +
+                         (d / "m.json").string(),
+                     d / "log.txt");
+  EXPECT_EQ(rc, 1) << "a missing image makes the exit status non-zero";
+  std::ifstream is(d / "m.json");
+  const auto m = nlohmann::json::parse(is);
+  EXPECT_EQ(m["images_evaluated"], 4);
+  EXPECT_EQ(m["images_in_annotations"], 5);
+  ASSERT_EQ(m["errors"].size(), 1u);
+  EXPECT_NE(m["errors"][0]["error"].get<std::string>().find("000010.jpg"), std::string::npos);
+}
+
+TEST(CliEval, ClassCountMismatchNamesBothSides) {
+  const fs::path d = fresh_dir("maskrt_cli_eval_classes");
+  nlohmann::json ann = {{"images", nlohmann::json::array()},
+                        {"annotations", nlohmann::json::array()},
+                        {"categories", {{{"id", 1}, {"name", "a"}}, {{"id", 2}, {"name", "b"}}}}};
+  std::ofstream(d / "ann.json") << ann.dump();
+  const int rc = run("eval --device cpu --annotations " + (d / "ann.json").string() + " --images " + d.string(),
+                     d / "log.txt");
+  EXPECT_EQ(rc, 2);
+  const std::string log = slurp(d / "log.txt");
+  EXPECT_NE(log.find("2 categories"), std::string::npos) << log;
+  EXPECT_NE(log.find("NUM_CLASSES 5"), std::string::npos) << log;
+}
+
+}  // namespace

@@ -3,6 +3,8 @@
 // steady state gets min/median/mean/p90/p99/CV, images/s, per-stage times, and (on NVIDIA GPUs)
 // utilisation, memory, power and SM clock sampled through NVML. --sizes sweeps input sizes and
 // --plot draws latency and throughput against megapixels.
+#include <sys/resource.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -163,6 +165,10 @@ int run_bench(const BenchArgs& a) {
     first_size = false;
   }
 
+  // Host memory: peak resident set of this process over the whole benchmark (getrusage).
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  report.meta.options["host_peak_rss_mib"] = std::to_string(static_cast<double>(ru.ru_maxrss) / 1024.0);
   const bench::ReportFormat fmt = bench::parse_report_format(a.format);
   if (a.output.empty()) {
     if (fmt == bench::ReportFormat::kJson) std::cout << bench::to_json(report).dump(1) << "\n";

@@ -6,8 +6,7 @@
 
 namespace maskrt {
 
-namespace {
-std::vector<int> blocks_per_stage(int depth) {
+std::vector<int> resnet_blocks_per_stage(int depth) {
   switch (depth) {
     case 18: return {2, 2, 2, 2};
     case 34: return {3, 4, 6, 3};
@@ -18,6 +17,7 @@ std::vector<int> blocks_per_stage(int depth) {
   MASKRT_FAIL(ErrorCode::kBadConfig, "MODEL.RESNETS.DEPTH: ", depth, " is not one of 18, 34, 50, 101, 152");
 }
 
+namespace {
 void add_inplace_relu(Tensor& y, const Tensor& r) {
   float* a = y.data();
   const float* b = r.data();
@@ -39,7 +39,7 @@ ResNet::ResNet(const ModelSpec& spec, WeightStore& ws) : out_features_(spec.resn
   const std::string& norm = spec.resnet_norm;
   stem_ = ConvLayer::load(ws, p + ".stem.conv1", 3, spec.stem_out_channels, 7, 2, 3, 1, false, norm, true);
 
-  const std::vector<int> nblocks = blocks_per_stage(spec.depth);
+  const std::vector<int> nblocks = resnet_blocks_per_stage(spec.depth);
   const bool basic = spec.depth < 50;
   int last_stage = 0;
   for (const auto& f : out_features_) last_stage = std::max(last_stage, ResNet::stride(f) == 4 ? 2 : (f[3] - '0'));

@@ -12,6 +12,10 @@
 
 namespace maskrt {
 
+// Residual blocks in res2..res5 for MODEL.RESNETS.DEPTH (detectron2 build_resnet_backbone's table).
+// Throws maskrt::Error(kBadConfig) for other depths.
+std::vector<int> resnet_blocks_per_stage(int depth);
+
 struct ResNetBlock {
   bool bottleneck = true;
   ConvLayer conv1, conv2, conv3;  // conv3 only for bottleneck blocks

@@ -7,24 +7,12 @@
 
 #include "core/check.h"
 #include "model/backbone/fpn.h"
+#include "model/backbone/resnet.h"
 #include "ops/resize/resize_cuda.h"
 #include "ops/small_cuda/small_ops_cuda.h"
 
 namespace maskrt::cuda {
 
-namespace {
-std::vector<int> blocks_per_stage(int depth) {
-  switch (depth) {
-    case 18: return {2, 2, 2, 2};
-    case 34: return {3, 4, 6, 3};
-    case 50: return {3, 4, 6, 3};
-    case 101: return {3, 4, 23, 3};
-    case 152: return {3, 8, 36, 3};
-  }
-  MASKRT_FAIL(ErrorCode::kBadConfig, "MODEL.RESNETS.DEPTH: ", depth, " is not one of 18, 34, 50, 101, 152");
-}
-
-}  // namespace
 
 CudaBackbone::CudaBackbone(const ModelSpec& spec, WeightStore& ws, Precision precision) : precision_(precision) {
   MASKRT_CHECK(spec.res5_dilation == 1, ErrorCode::kUnsupported, "MODEL.RESNETS.RES5_DILATION: only 1 is supported");
@@ -35,7 +23,7 @@ CudaBackbone::CudaBackbone(const ModelSpec& spec, WeightStore& ws, Precision pre
   const int in_pad = precision == Precision::kFP16 ? ops::kPreprocessNhwcChannels : 0;
   stem_ = ConvCudnn(ConvLayer::load(ws, p + ".stem.conv1", 3, spec.stem_out_channels, 7, 2, 3, 1, false, norm, true),
                     precision, ConvEpilogue::kBiasRelu, p + ".stem.conv1", in_pad);
-  const std::vector<int> nblocks = blocks_per_stage(spec.depth);
+  const std::vector<int> nblocks = resnet_blocks_per_stage(spec.depth);
   const bool basic = spec.depth < 50;
   int last_stage = 0;
   for (const auto& f : spec.resnet_out_features) {

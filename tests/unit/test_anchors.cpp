@@ -7,20 +7,14 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "support/hex_floats.h"
 #include "ops/anchors/anchors.h"
 
 using namespace maskrt;
 using namespace maskrt::ops;
 
 namespace {
-std::vector<float> hex_floats(const std::string& s) {
-  std::vector<float> v(s.size() / 8);
-  for (size_t i = 0; i < v.size(); ++i) {
-    uint32_t u = static_cast<uint32_t>(std::stoul(s.substr(i * 8, 8), nullptr, 16));
-    std::memcpy(&v[i], &u, 4);
-  }
-  return v;
-}
+using maskrt::testing::hex_floats;
 nlohmann::json load(const char* name) {
   std::ifstream f(std::string(MASKRT_TEST_DATA) + "/unit/data/detops/" + name);
   EXPECT_TRUE(f.good()) << name << " missing; run tools/reference/make_detops_fixtures.py";

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "support/hex_floats.h"
 #include "maskrt/errors.h"
 #include "ops/paste_mask/paste_mask.h"
 #include "ops/rle/rle.h"
@@ -19,14 +20,7 @@ using namespace maskrt;
 using namespace maskrt::ops;
 
 namespace {
-std::vector<float> hex_floats(const std::string& s) {
-  std::vector<float> v(s.size() / 8);
-  for (size_t i = 0; i < v.size(); ++i) {
-    uint32_t u = static_cast<uint32_t>(std::stoul(s.substr(i * 8, 8), nullptr, 16));
-    std::memcpy(&v[i], &u, 4);
-  }
-  return v;
-}
+using maskrt::testing::hex_floats;
 std::vector<uint8_t> dense(const MaskRegion& r) {
   std::vector<uint8_t> d(static_cast<size_t>(r.img_h) * r.img_w, 0);
   for (int y = 0; y < r.h; ++y)

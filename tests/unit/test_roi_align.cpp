@@ -9,20 +9,14 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
+#include "support/hex_floats.h"
 #include "ops/roi_align/roi_align.h"
 
 using namespace maskrt;
 using namespace maskrt::ops;
 
 namespace {
-std::vector<float> hex_floats(const std::string& s) {
-  std::vector<float> v(s.size() / 8);
-  for (size_t i = 0; i < v.size(); ++i) {
-    uint32_t u = static_cast<uint32_t>(std::stoul(s.substr(i * 8, 8), nullptr, 16));
-    std::memcpy(&v[i], &u, 4);
-  }
-  return v;
-}
+using maskrt::testing::hex_floats;
 Tensor ramp_5x5() {
   std::vector<float> v(25);
   for (int i = 0; i < 25; ++i) v[i] = static_cast<float>(i);

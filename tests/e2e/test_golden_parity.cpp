@@ -102,7 +102,7 @@ TEST_P(GoldenParity, MatchesDetectron2) {
   EXPECT_EQ(dbg.resized_w, exp["resized"][1].get<int>());
   EXPECT_EQ(dbg.padded_h, exp["padded"][0].get<int>());
   EXPECT_EQ(dbg.padded_w, exp["padded"][1].get<int>());
-  {
+  if (fs::exists(tdir / "resized.npy")) {
     const auto resized = read_npy((tdir / "resized.npy").string());
     ASSERT_EQ(resized.u8.size(), dbg.resized.size());
     int64_t diff = 0;
@@ -119,73 +119,78 @@ TEST_P(GoldenParity, MatchesDetectron2) {
     EXPECT_LE(err, 1e-4) << name;
     RecordProperty(name + "_rel_error", std::to_string(err));
   }
-  // Proposals (RPN output, Detectron2's order).
-  const auto ref_props = read_npy((tdir / "proposals.npy").string());
-  const auto ref_logits = read_npy((tdir / "objectness_logits.npy").string());
-  const auto& props = dbg.proposals.proposal_boxes;
-  if (const char* dump = std::getenv("MASKRT_DUMP_DIR")) {  // debugging aid: raw float32 proposals
-    std::ofstream os(std::string(dump) + "/proposals.f32", std::ios::binary);
-    os.write(reinterpret_cast<const char*>(props.data()), props.numel() * 4);
-    os.write(reinterpret_cast<const char*>(dbg.proposals.objectness_logits.data()), props.size(0) * 4);
-  }
-  ASSERT_EQ(props.size(0), ref_props.shape[0]) << "number of proposals";
-  // Proposals whose objectness logits are nearly tied (gaps down to ~1e-6 in these fixtures) may come
-  // out in a different order when float32 sums are accumulated in a different order, so proposals
-  // are paired first (same box within 0.05 px, logit within 1e-2), then compared as tensors in
-  // Detectron2's order. At least 99% must pair up.
-  const int64_t R = props.size(0);
-  std::vector<int64_t> perm(R, -1);  // D2 row -> maskrt row
+  // Proposals and objectness logits (required), box-head scores and deltas (optional: large cases
+  // ship only some tensors; see tests/golden/README.md).
+  ASSERT_TRUE(fs::exists(tdir / "proposals.npy") && fs::exists(tdir / "objectness_logits.npy"));
   {
-    std::vector<bool> taken(R, false);
-    for (int64_t i = 0; i < R; ++i) {
-      double best = 1e30;
-      for (int64_t j = 0; j < R; ++j) {
-        if (taken[j]) continue;
-        double d = 0;
-        for (int c = 0; c < 4; ++c) d = std::max(d, std::fabs(double(props[j * 4 + c]) - ref_props.f32[i * 4 + c]));
-        if (d < 0.05 && std::fabs(dbg.proposals.objectness_logits[j] - ref_logits.f32[i]) < 1e-2 && d < best) {
-          best = d;
-          perm[i] = j;
+    // Proposals (RPN output, Detectron2's order).
+    const auto ref_props = read_npy((tdir / "proposals.npy").string());
+    const auto ref_logits = read_npy((tdir / "objectness_logits.npy").string());
+    const auto& props = dbg.proposals.proposal_boxes;
+    if (const char* dump = std::getenv("MASKRT_DUMP_DIR")) {  // debugging aid: raw float32 proposals
+      std::ofstream os(std::string(dump) + "/proposals.f32", std::ios::binary);
+      os.write(reinterpret_cast<const char*>(props.data()), props.numel() * 4);
+      os.write(reinterpret_cast<const char*>(dbg.proposals.objectness_logits.data()), props.size(0) * 4);
+    }
+    ASSERT_EQ(props.size(0), ref_props.shape[0]) << "number of proposals";
+    // Proposals whose objectness logits are nearly tied (gaps down to ~1e-6 in these fixtures) may come
+    // out in a different order when float32 sums are accumulated in a different order, so proposals
+    // are paired first (same box within 0.05 px, logit within 1e-2), then compared as tensors in
+    // Detectron2's order. At least 99% must pair up.
+    const int64_t R = props.size(0);
+    std::vector<int64_t> perm(R, -1);  // D2 row -> maskrt row
+    {
+      std::vector<bool> taken(R, false);
+      for (int64_t i = 0; i < R; ++i) {
+        double best = 1e30;
+        for (int64_t j = 0; j < R; ++j) {
+          if (taken[j]) continue;
+          double d = 0;
+          for (int c = 0; c < 4; ++c) d = std::max(d, std::fabs(double(props[j * 4 + c]) - ref_props.f32[i * 4 + c]));
+          if (d < 0.05 && std::fabs(dbg.proposals.objectness_logits[j] - ref_logits.f32[i]) < 1e-2 && d < best) {
+            best = d;
+            perm[i] = j;
+          }
         }
+        if (perm[i] >= 0) taken[perm[i]] = true;
       }
-      if (perm[i] >= 0) taken[perm[i]] = true;
     }
-  }
-  const int64_t paired = std::count_if(perm.begin(), perm.end(), [](int64_t j) { return j >= 0; });
-  EXPECT_GE(static_cast<double>(paired) / std::max<int64_t>(R, 1), 0.99) << "paired proposals " << paired << "/" << R;
-  auto gather = [&](const float* src, int64_t width, std::vector<float>& ours, std::vector<float>& theirs,
-                    const float* ref) {
-    for (int64_t i = 0; i < R; ++i) {
-      if (perm[i] < 0) continue;
-      ours.insert(ours.end(), src + perm[i] * width, src + (perm[i] + 1) * width);
-      theirs.insert(theirs.end(), ref + i * width, ref + (i + 1) * width);
+    const int64_t paired = std::count_if(perm.begin(), perm.end(), [](int64_t j) { return j >= 0; });
+    EXPECT_GE(static_cast<double>(paired) / std::max<int64_t>(R, 1), 0.99) << "paired proposals " << paired << "/" << R;
+    auto gather = [&](const float* src, int64_t width, std::vector<float>& ours, std::vector<float>& theirs,
+                      const float* ref) {
+      for (int64_t i = 0; i < R; ++i) {
+        if (perm[i] < 0) continue;
+        ours.insert(ours.end(), src + perm[i] * width, src + (perm[i] + 1) * width);
+        theirs.insert(theirs.end(), ref + i * width, ref + (i + 1) * width);
+      }
+    };
+    {
+      std::vector<float> a, b;
+      gather(props.data(), 4, a, b, ref_props.f32.data());
+      EXPECT_LE(rel_error(a.data(), b.data(), a.size()), 1e-4) << "proposal_boxes";
+      a.clear();
+      b.clear();
+      gather(dbg.proposals.objectness_logits.data(), 1, a, b, ref_logits.f32.data());
+      EXPECT_LE(rel_error(a.data(), b.data(), a.size()), 1e-4) << "objectness_logits";
     }
-  };
-  {
-    std::vector<float> a, b;
-    gather(props.data(), 4, a, b, ref_props.f32.data());
-    EXPECT_LE(rel_error(a.data(), b.data(), a.size()), 1e-4) << "proposal_boxes";
-    a.clear();
-    b.clear();
-    gather(dbg.proposals.objectness_logits.data(), 1, a, b, ref_logits.f32.data());
-    EXPECT_LE(rel_error(a.data(), b.data(), a.size()), 1e-4) << "objectness_logits";
-  }
-  // Box head scores and deltas for those proposals.
-  const auto ref_scores = read_npy((tdir / "box_scores.npy").string());
-  ASSERT_EQ(dbg.box_head.scores.shape(), ref_scores.shape);
-  {
-    std::vector<float> a, b;
-    gather(dbg.box_head.scores.data(), ref_scores.shape[1], a, b, ref_scores.f32.data());
-    EXPECT_LE(rel_error(a.data(), b.data(), a.size()), 1e-4) << "box scores";
-  }
-  if (fs::exists(tdir / "box_deltas.npy")) {
-    const auto ref_deltas = read_npy((tdir / "box_deltas.npy").string());
-    ASSERT_EQ(dbg.box_head.deltas.shape(), ref_deltas.shape);
-    std::vector<float> a, b;
-    gather(dbg.box_head.deltas.data(), ref_deltas.shape[1], a, b, ref_deltas.f32.data());
-    EXPECT_LE(rel_error(a.data(), b.data(), a.size()), 1e-4) << "box deltas";
-  }
+    // Box head scores and deltas for those proposals.
+    if (fs::exists(tdir / "box_scores.npy")) {
+      const auto ref_scores = read_npy((tdir / "box_scores.npy").string());
+      ASSERT_EQ(dbg.box_head.scores.shape(), ref_scores.shape);
+      std::vector<float> a, b;
+      gather(dbg.box_head.scores.data(), ref_scores.shape[1], a, b, ref_scores.f32.data());
+      EXPECT_LE(rel_error(a.data(), b.data(), a.size()), 1e-4) << "box scores";
+    }
+    if (fs::exists(tdir / "box_deltas.npy")) {
+      const auto ref_deltas = read_npy((tdir / "box_deltas.npy").string());
+      ASSERT_EQ(dbg.box_head.deltas.shape(), ref_deltas.shape);
+      std::vector<float> a, b;
+      gather(dbg.box_head.deltas.data(), ref_deltas.shape[1], a, b, ref_deltas.f32.data());
+      EXPECT_LE(rel_error(a.data(), b.data(), a.size()), 1e-4) << "box deltas";
+    }
 
+  }
   // Final instances: greedy matching in Detectron2's order.
   const auto& ref_inst = exp["instances"];
   const size_t n_ref = ref_inst.size();
@@ -216,6 +221,8 @@ TEST_P(GoldenParity, MatchesDetectron2) {
     }
     used[best] = true;
     ++matched;
+    for (int c = 0; c < 4; ++c)  // original-image pixels, within 1 px of Detectron2's (failure-case list)
+      EXPECT_LE(std::fabs(res.instances[best].box[c] - rb[c]), 1.0f) << "instance " << i << " corner " << c;
     if (r.contains("mask")) {
       const auto& inst = res.instances[best];
       ASSERT_TRUE(inst.has_mask);

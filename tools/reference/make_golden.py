@@ -165,6 +165,17 @@ CASES = {
         yaml={"MODEL": {"RESNETS": {"DEPTH": 152}}},
         image=("astronaut", (100, 0, 500, 300), (256, 192), "input.jpg", None),
         seed=7, det_range=(20, 60)),
+    # Full-HD photo at the default test scale: 1920x1080 -> short side 800 -> 1422x800, whose long
+    # side exceeds 1333, so Detectron2 rescales it to 1333x750 (padded 768x1344). Boxes and masks come
+    # back in 1920x1080 pixels. Only the cheap tensors are written (the case would be ~10 MB with
+    # resized.npy and p2..p6); tests/e2e/test_golden_parity.cpp treats every tensor file as optional.
+    "r50_1080p": dict(
+        desc="1920x1080 JPEG at the default test scale MIN/MAX_SIZE_TEST 800/1333 (resized 750x1333); "
+             "boxes and masks in original pixels; only proposals, objectness_logits, box_scores stored",
+        yaml={"INPUT": {"MIN_SIZE_TEST": 800, "MAX_SIZE_TEST": 1333}},
+        image=("astronaut", (0, 112, 512, 400), (1920, 1080), "input.jpg", None),
+        seed=10, det_range=(20, 80), jpeg_quality=85,
+        tensors=("proposals", "objectness_logits", "box_scores")),
 }
 DEFAULT_CASES = list(CASES)
 
@@ -184,7 +195,7 @@ def to_yaml(d, indent=0):
     return "\n".join(out)
 
 
-def make_image(spec, path):
+def make_image(spec, path, jpeg_quality=92):
     """Crop/resize a scikit-image sample photo; write it (optionally with an EXIF orientation)."""
     import numpy as np
     import skimage.data
@@ -205,7 +216,7 @@ def make_image(spec, path):
         stored.save(path, quality=92, exif=exif.tobytes())
     elif orientation is None:
         if path.endswith(".jpg"):
-            im.save(path, quality=92)
+            im.save(path, quality=jpeg_quality)
         else:
             im.save(path, optimize=True)
     else:
@@ -502,7 +513,7 @@ def make_case(name, spec, out_root, command, fp64_dump=None, max_noise=2e-5):
         f.write(to_yaml(spec["yaml"]) + "\n")
     img_file = spec["image"][3]
     img_path = os.path.join(case_dir, img_file)
-    make_image(spec["image"], img_path)
+    make_image(spec["image"], img_path, spec.get("jpeg_quality", 92))
     original_bgr = read_image(img_path, format="BGR")  # EXIF orientation applied
 
     cfg = get_cfg()
@@ -535,8 +546,10 @@ def make_case(name, spec, out_root, command, fp64_dump=None, max_noise=2e-5):
         assert len(other) == len(inst) and torch.equal(other.pred_boxes.tensor, inst.pred_boxes.tensor) \
             and torch.equal(other.scores, inst.scores), f"{name}: {kind} and {first} differ"
 
-    for k in ["resized", "p2", "p3", "p4", "p5", "p6", "proposals", "objectness_logits",
-              "box_scores", "box_deltas"] + (["mask_probs"] if pcfg.MODEL.MASK_ON else []):
+    stored = spec.get("tensors") or (["resized", "p2", "p3", "p4", "p5", "p6", "proposals",
+                                      "objectness_logits", "box_scores", "box_deltas"]
+                                     + (["mask_probs"] if pcfg.MODEL.MASK_ON else []))
+    for k in stored:
         save_npy(os.path.join(case_dir, "tensors", f"{k}.npy"), cap[k])
 
     ch = checks(pcfg, inst, cap)
@@ -558,7 +571,9 @@ def make_case(name, spec, out_root, command, fp64_dump=None, max_noise=2e-5):
                  "weights_dtype": "float16" if fp16 else "float32",
                  "weights_zip_entries": "deflate" if any(k.endswith("z") for k in kinds) else
                  ("stored" if any(k.startswith("pth") for k in kinds) else None),
-                 "sparse_backbone": spec.get("sparse_backbone")},
+                 "sparse_backbone": spec.get("sparse_backbone"),
+                 "jpeg_quality": spec.get("jpeg_quality", 92) if img_file.endswith(".jpg") else None,
+                 "tensors_stored": sorted(stored)},
         "image": {"file": img_file, "height": int(original_bgr.shape[0]),
                   "width": int(original_bgr.shape[1])},
         "resized": [int(x) for x in cap["resized"].shape[:2]],

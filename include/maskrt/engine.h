@@ -46,6 +46,7 @@ struct EngineInfo {
   std::string config_hash;    // hash of the effective (merged) config
   std::string device;         // "cpu (N threads)" or the GPU name
   std::string precision;      // "fp32", "tf32", "fp16"
+  std::string libraries;      // CUDA runtime/driver, cuDNN and cuBLAS versions (CUDA device), or ""
   int num_classes = 0;
   bool mask_on = true;
   double load_ms = 0;         // config + checkpoint + model construction

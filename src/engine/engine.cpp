@@ -122,7 +122,10 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
   info.device = "cpu (" + std::to_string(omp_get_max_threads()) + " threads)";
   info.precision = precision_name(use_cuda ? options.precision : Precision::kFP32);
 #ifdef MASKRT_WITH_CUDA
-  if (use_cuda) info.device = impl_->cuda_model->device_name();
+  if (use_cuda) {
+    info.device = impl_->cuda_model->device_name();
+    info.libraries = cuda::cuda_library_versions();
+  }
 #endif
   info.num_classes = cfg.spec.num_classes;
   info.mask_on = cfg.spec.mask_on;

@@ -102,6 +102,7 @@ int run_bench(const BenchArgs& a) {
   report.meta.config_hash = info.config_hash;
   report.meta.device_name = info.device;
   report.meta.driver_version = nvml.driver_version();
+  report.meta.cuda_version = info.libraries;  // "CUDA runtime X.Y, driver X.Y, cuDNN ..., cuBLAS ..." (CUDA runs)
   report.meta.gpu_sampling = nvml.available() ? "NVML, every 20 ms" : "unavailable: " + nvml.reason();
   report.meta.options = {{"precision", info.precision},         {"batch", std::to_string(a.model.batch)},
                          {"streams", std::to_string(a.streams)},  {"warmup", std::to_string(a.warmup)},

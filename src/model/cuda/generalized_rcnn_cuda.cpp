@@ -11,6 +11,10 @@
 #include <map>
 #include <utility>
 
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cuda_context.h"
 #include "backend/cuda/device_arena.h"
@@ -27,6 +31,23 @@
 namespace maskrt::cuda {
 
 bool cuda_available() { return cuda_device_count() > 0; }
+
+std::string cuda_library_versions() {
+  int rt = 0, drv = 0, cublas = 0;
+  cudaRuntimeGetVersion(&rt);
+  cudaDriverGetVersion(&drv);
+  cublasHandle_t h = nullptr;
+  if (cublasCreate(&h) == CUBLAS_STATUS_SUCCESS) {
+    cublasGetVersion(h, &cublas);
+    cublasDestroy(h);
+  }
+  const size_t dnn = cudnnGetVersion();
+  char buf[160];
+  std::snprintf(buf, sizeof(buf), "CUDA runtime %d.%d, driver %d.%d, cuDNN %zu.%zu.%zu, cuBLAS %d.%d.%d", rt / 1000,
+                (rt % 1000) / 10, drv / 1000, (drv % 1000) / 10, dnn / 10000, (dnn % 10000) / 100, dnn % 100,
+                cublas / 10000, (cublas % 10000) / 100, cublas % 100);
+  return buf;
+}
 
 namespace {
 

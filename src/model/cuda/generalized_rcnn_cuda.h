@@ -55,5 +55,7 @@ class CudaGeneralizedRCNN {
 
 // True when the CUDA runtime sees at least one device (never throws).
 bool cuda_available();
+// "CUDA runtime X.Y, driver X.Y, cuDNN X.Y.Z, cuBLAS X.Y.Z" of the loaded libraries (for reports).
+std::string cuda_library_versions();
 
 }  // namespace maskrt::cuda

@@ -129,4 +129,34 @@ TEST(CliEval, ClassCountMismatchNamesBothSides) {
   EXPECT_NE(log.find("NUM_CLASSES 5"), std::string::npos) << log;
 }
 
+TEST(CliUsage, BadOutputsAndRangesAreRefusedBeforeAnyWork) {
+  const fs::path d = fresh_dir("maskrt_cli_usage");
+  std::ofstream(d / "a_file") << "x";
+  const std::string img = (kRepo / "samples" / "images" / "000016.jpg").string();
+  // --visualize into an existing file: a clean error naming the option and the path (no abort).
+  EXPECT_EQ(run("infer --device cpu -o " + (d / "r.json").string() + " --visualize " + (d / "a_file").string() + " " + img,
+                d / "log1.txt"),
+            2);
+  EXPECT_NE(slurp(d / "log1.txt").find("--visualize"), std::string::npos) << slurp(d / "log1.txt");
+  EXPECT_EQ(slurp(d / "log1.txt").find("instances"), std::string::npos) << "no image may run first";
+  // --output in a folder that does not exist: refused before the model is loaded.
+  EXPECT_EQ(run("infer --device cpu -o " + (d / "no" / "such" / "r.json").string() + " " + img, d / "log2.txt"), 2);
+  EXPECT_NE(slurp(d / "log2.txt").find("cannot open for writing"), std::string::npos) << slurp(d / "log2.txt");
+  EXPECT_EQ(slurp(d / "log2.txt").find("loaded in"), std::string::npos) << "the model must not be loaded first";
+  // Ranges: zero iterations and absurd thread counts are usage errors, not zero-valued reports or crashes.
+  EXPECT_EQ(run("bench --device cpu --iterations 0", d / "log3.txt"), 2);
+  EXPECT_EQ(run("infer --device cpu --threads 100000 -o " + (d / "r.json").string() + " " + img, d / "log4.txt"), 2);
+  EXPECT_EQ(run("infer --device cpu --threads -1 -o " + (d / "r.json").string() + " " + img, d / "log5.txt"), 2);
+  // Two inputs with the same file stem get two pictures.
+  fs::create_directories(d / "x");
+  fs::copy_file(img, d / "x" / "000016.jpg");
+  ASSERT_EQ(run("infer --device cpu -o " + (d / "r.json").string() + " --visualize " + (d / "pics").string() + " " + img +
+                    " " + (d / "x" / "000016.jpg").string(),
+                d / "log6.txt"),
+            0)
+      << slurp(d / "log6.txt");
+  EXPECT_TRUE(fs::exists(d / "pics" / "000016.png"));
+  EXPECT_TRUE(fs::exists(d / "pics" / "000016_1.png"));
+}
+
 }  // namespace

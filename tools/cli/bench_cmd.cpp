@@ -65,9 +65,12 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& a) {
   CLI::App* cmd = app.add_subcommand("bench", "measure latency, throughput and GPU use (warm-up kept apart)");
   add_model_options(cmd, a.model);
   cmd->add_option("--streams", a.streams, "concurrent threads calling the shared engine")->check(CLI::PositiveNumber);
-  cmd->add_option("--warmup", a.warmup, "warm-up iterations after the first call (excluded from statistics)");
-  cmd->add_option("--iterations", a.iterations, "steady-state iterations per size (per stream)");
-  cmd->add_option("--duration", a.duration_s, "steady-state seconds per size (overrides --iterations)");
+  cmd->add_option("--warmup", a.warmup, "warm-up iterations after the first call (excluded from statistics)")
+      ->check(CLI::Range(0, 1000000));
+  cmd->add_option("--iterations", a.iterations, "steady-state iterations per size (per stream)")
+      ->check(CLI::Range(1, 100000000));
+  cmd->add_option("--duration", a.duration_s, "steady-state seconds per size (overrides --iterations)")
+      ->check(CLI::Range(0.0, 1e7));
   cmd->add_option("--sizes", a.sizes,
                   "original image sizes HxW,... (the config's resize still applies; use --opts "
                   "INPUT.MIN_SIZE_TEST 0 to feed them to the network unchanged)");
@@ -79,6 +82,8 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& a) {
 }
 
 int run_bench(const BenchArgs& a) {
+  if (!a.output.empty()) check_writable_file(a.output, "--output");
+  if (!a.plot.empty()) check_writable_file(a.plot, "--plot");
   bench::BenchReport report;
   report.meta.host = bench::collect_host_info();
   std::vector<std::pair<int, int>> sizes = parse_sizes(a.sizes);

@@ -58,6 +58,10 @@ struct EvalArgs {
 CLI::App* add_eval_command(CLI::App& app, EvalArgs& a);
 int run_eval(const EvalArgs& a);
 
+// Throw maskrt::Error(kIo) naming the path when a result file / folder cannot be written.
+void check_writable_file(const std::string& path, const char* what);
+void check_output_dir(const std::string& dir, const char* what);
+
 // Expands files and directories (image files by extension, sorted) in the given order.
 std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs);
 

@@ -47,6 +47,8 @@ nlohmann::json metrics_json(const eval::EvalResult& r, const eval::CocoDataset& 
 }  // namespace
 
 int run_eval(const EvalArgs& a) {
+  if (!a.output.empty()) check_writable_file(a.output, "--output");
+  if (!a.save_detections.empty()) check_writable_file(a.save_detections, "--save-detections");
   eval::CocoDataset gt = eval::load_coco_annotations(a.annotations);
   std::vector<int64_t> cat_ids;
   for (const auto& c : gt.categories) cat_ids.push_back(c.id);
@@ -92,7 +94,9 @@ int run_eval(const EvalArgs& a) {
         }
         kept_images.push_back(img);
       } catch (const Error& e) {
-        std::fprintf(stderr, "maskrt: %s: error: %s\n", path.c_str(), e.what());
+        const std::string msg = e.what();  // name the file once, whether or not the message already does
+        std::fprintf(stderr, "maskrt: error: %s%s\n", msg.find(path) == std::string::npos ? (path + ": ").c_str() : "",
+                     msg.c_str());
         errors.push_back({{"file", path}, {"error", e.what()}});
       }
     }
@@ -129,7 +133,8 @@ int run_eval(const EvalArgs& a) {
   doc["images_in_annotations"] = covered + errors.size();
   doc["detections"] = dets.size();
   if (!model_info.is_null()) doc["model"] = model_info;
-  std::printf("images evaluated: %zu of %zu, detections: %zu\n", covered, covered + errors.size(), dets.size());
+  std::printf("images evaluated: %zu of %zu, detections: %zu%s\n", covered, covered + errors.size(), dets.size(),
+              errors.empty() ? "" : "  (PARTIAL: AP below covers only the images that could be read)");
   for (eval::IouType t : {eval::IouType::kBbox, eval::IouType::kSegm}) {
     if (t == eval::IouType::kSegm && !have_masks) continue;
     const eval::EvalResult r = eval::evaluate(gt, dets, t);

@@ -1,5 +1,8 @@
 // `maskrt infer`: run the model on image files, write RESULTS.json (and optional pictures).
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -23,8 +26,8 @@ void add_model_options(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--device", a.device, "auto | cpu | cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--precision", a.precision, "fp32 | tf32 | fp16 (tf32/fp16: cuda only)")
       ->check(CLI::IsMember({"fp32", "tf32", "fp16"}));
-  cmd->add_option("--threads", a.threads, "CPU threads (0 = all cores)");
-  cmd->add_option("--batch", a.batch, "images per engine call")->check(CLI::PositiveNumber);
+  cmd->add_option("--threads", a.threads, "CPU threads (0 = all cores)")->check(CLI::Range(0, 1024));
+  cmd->add_option("--batch", a.batch, "images per engine call")->check(CLI::Range(1, 4096));
 }
 
 EngineOptions engine_options(const ModelArgs& a) {
@@ -68,7 +71,24 @@ CLI::App* add_infer_command(CLI::App& app, InferArgs& a) {
   return cmd;
 }
 
+void check_writable_file(const std::string& path, const char* what) {
+  std::error_code ec;
+  MASKRT_CHECK(!fs::is_directory(path, ec), ErrorCode::kIo, what, " ", path, ": is a directory");
+  std::ofstream probe(path, std::ios::app);
+  MASKRT_CHECK(probe.good(), ErrorCode::kIo, what, " ", path, ": cannot open for writing (", std::strerror(errno), ")");
+}
+
+void check_output_dir(const std::string& dir, const char* what) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  MASKRT_CHECK(!ec && fs::is_directory(dir), ErrorCode::kIo, what, " ", dir, ": cannot create the folder (",
+               ec ? ec.message() : std::string("not a directory"), ")");
+}
+
 int run_infer(const InferArgs& a) {
+  // Output locations are checked before any work, so a typo does not cost a whole run.
+  check_writable_file(a.output, "--output");
+  if (!a.visualize_dir.empty()) check_output_dir(a.visualize_dir, "--visualize");
   Engine engine(engine_options(a.model));
   const EngineInfo& info = engine.info();
   std::fprintf(stderr, "maskrt: model %s (%s), device %s, loaded in %.0f ms, warm-up %.0f ms\n",
@@ -76,7 +96,7 @@ int run_infer(const InferArgs& a) {
   const std::vector<std::string> files = expand_inputs(a.inputs);
   nlohmann::json images = nlohmann::json::array();
   nlohmann::json errors = nlohmann::json::array();
-  if (!a.visualize_dir.empty()) fs::create_directories(a.visualize_dir);
+  std::set<std::string> picture_names;
   for (const std::string& file : files) {
     try {
       const auto t0 = std::chrono::steady_clock::now();
@@ -94,12 +114,17 @@ int run_infer(const InferArgs& a) {
                        {"mask_head", r.times.mask_head}, {"postprocess", r.times.postprocess}};
       images.push_back(std::move(j));
       if (!a.visualize_dir.empty()) {
-        const std::string out = (fs::path(a.visualize_dir) / (fs::path(file).stem().string() + ".png")).string();
+        // Inputs from different folders can share a stem: number the later ones instead of overwriting.
+        std::string stem = fs::path(file).stem().string();
+        for (int k = 1; !picture_names.insert(stem).second; ++k) stem = fs::path(file).stem().string() + "_" + std::to_string(k);
+        const std::string out = (fs::path(a.visualize_dir) / (stem + ".png")).string();
         write_png(out, render_instances(img, r));
       }
       std::fprintf(stderr, "maskrt: %s: %zu instances, %.1f ms\n", file.c_str(), r.instances.size(), r.times.total);
     } catch (const Error& e) {
-      std::fprintf(stderr, "maskrt: %s: error: %s\n", file.c_str(), e.what());
+      const std::string msg = e.what();  // name the file once, whether or not the message already does
+        std::fprintf(stderr, "maskrt: error: %s%s\n", msg.find(file) == std::string::npos ? (file + ": ").c_str() : "",
+                     msg.c_str());
       errors.push_back({{"file", file}, {"error", e.what()}});
     }
   }

@@ -16,12 +16,20 @@ int main(int argc, char** argv) {
   CLI::App* bench = maskrt::cli::add_bench_command(app, bench_args);
   maskrt::cli::EvalArgs eval_args;
   CLI::App* eval = maskrt::cli::add_eval_command(app, eval_args);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);  // prints help / the usage error
+    return rc == 0 ? 0 : 2;      // usage errors share exit status 2 with other fatal errors
+  }
   try {
     if (infer->parsed()) return maskrt::cli::run_infer(infer_args);
     if (bench->parsed()) return maskrt::cli::run_bench(bench_args);
     if (eval->parsed()) return maskrt::cli::run_eval(eval_args);
   } catch (const maskrt::Error& e) {
+    std::fprintf(stderr, "maskrt: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {  // e.g. std::filesystem errors: still a clean message, never an abort
     std::fprintf(stderr, "maskrt: error: %s\n", e.what());
     return 2;
   }

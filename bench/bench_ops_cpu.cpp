@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "core/build_info.h"
 #include "ops/conv2d/conv2d.h"
 #include "ops/conv_transpose2d/conv_transpose2d.h"
 #include "ops/linear/blas_threading.h"
@@ -136,7 +137,7 @@ int main(int argc, char** argv) {
     }
   }
   ops::detail::blas_prepare();  // what the ops do on their first call
-  std::printf("# bench_ops_cpu  maskrt %s (%s)  omp threads %d  %s  kernel %s\n", MASKRT_VERSION, MASKRT_GIT_COMMIT,
+  std::printf("# bench_ops_cpu  maskrt %s (%s)  omp threads %d  %s  kernel %s\n", MASKRT_VERSION, maskrt::build_git_commit(),
               omp_get_max_threads(), openblas_get_config(), ops::detail::blas_description().c_str());
   std::printf("# warmup %d iters %d; conv cases include bias + ReLU\n", warmup, iters);
   std::mt19937 rng(1);

@@ -1,4 +1,5 @@
 #include "bench/system_info.h"
+#include "core/build_info.h"
 
 #include <unistd.h>
 
@@ -45,13 +46,7 @@ std::string maskrt_version() {
 #endif
 }
 
-std::string maskrt_git_commit() {
-#ifdef MASKRT_GIT_COMMIT
-  return MASKRT_GIT_COMMIT;
-#else
-  return "unknown";
-#endif
-}
+std::string maskrt_git_commit() { return build_git_commit(); }
 
 std::string utc_now_iso8601() {
   const std::time_t now = std::time(nullptr);

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/build_info.h"
 #include "bench/progress.h"
 #include "bench/report.h"
 #include "bench/system_info.h"
@@ -99,7 +100,7 @@ TEST(BenchReport, JsonHasAllRawSamplesAndMetadata) {
   EXPECT_EQ(j["schema"], "maskrt.bench/1");
   const auto& m = j["metadata"];
   EXPECT_EQ(m["maskrt_version"], MASKRT_VERSION);
-  EXPECT_EQ(m["maskrt_commit"], MASKRT_GIT_COMMIT);
+  EXPECT_EQ(m["maskrt_commit"], std::string(maskrt::build_git_commit()));
   EXPECT_EQ(m["model"], "mask_rcnn_R_50_FPN_3x");
   EXPECT_EQ(m["config_hash"], "abc123");
   EXPECT_EQ(m["device"], "Test GPU");
@@ -179,7 +180,7 @@ TEST(BenchReport, MarkdownTableRows) {
   EXPECT_NE(md.find("Test GPU"), std::string::npos);
   EXPECT_NE(md.find("NVML not available: test"), std::string::npos);
   EXPECT_NE(md.find("| n/a |"), std::string::npos);
-  EXPECT_NE(md.find(MASKRT_GIT_COMMIT), std::string::npos);
+  EXPECT_NE(md.find(std::string(maskrt::build_git_commit())), std::string::npos);
 }
 
 TEST(BenchReport, WriteAndFormatNames) {

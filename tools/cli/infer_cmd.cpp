@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/build_info.h"
 #include "commands.h"
 #include "core/check.h"
 #include "io/results_json.h"
@@ -129,7 +130,7 @@ int run_infer(const InferArgs& a) {
     }
   }
   nlohmann::json doc;
-  doc["maskrt"] = {{"version", MASKRT_VERSION}, {"commit", MASKRT_GIT_COMMIT}};
+  doc["maskrt"] = {{"version", MASKRT_VERSION}, {"commit", maskrt::build_git_commit()}};
   doc["model"] = engine_info_to_json(info);
   doc["images"] = std::move(images);
   doc["errors"] = errors;

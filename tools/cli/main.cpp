@@ -4,11 +4,12 @@
 #include <cstdio>
 #include <iostream>
 
+#include "core/build_info.h"
 #include "commands.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"maskrt: Detectron2 Mask R-CNN inference (CPU and CUDA), outputs equal to Detectron2's"};
-  app.set_version_flag("--version", std::string("maskrt ") + MASKRT_VERSION + " (" + MASKRT_GIT_COMMIT + ")");
+  app.set_version_flag("--version", std::string("maskrt ") + MASKRT_VERSION + " (" + maskrt::build_git_commit() + ")");
   app.require_subcommand(1);
   maskrt::cli::InferArgs infer_args;
   CLI::App* infer = maskrt::cli::add_infer_command(app, infer_args);

@@ -129,6 +129,24 @@ TEST(CliEval, ClassCountMismatchNamesBothSides) {
   EXPECT_NE(log.find("NUM_CLASSES 5"), std::string::npos) << log;
 }
 
+TEST(CliInfer, ClassNamesLabelResultsAndMustMatchTheModel) {
+  const fs::path d = fresh_dir("maskrt_cli_names");
+  const std::string img = (kRepo / "samples" / "images" / "000034.jpg").string();
+  // The default model's classes.txt is used when no --config is given.
+  ASSERT_EQ(run("infer --device cpu -o " + (d / "r.json").string() + " " + img, d / "log1.txt"), 0) << slurp(d / "log1.txt");
+  std::ifstream is(d / "r.json");
+  const auto j = nlohmann::json::parse(is);
+  const std::vector<std::string> names{"circle", "rectangle", "triangle", "star", "ring"};  // models/default/MODEL_CARD.md
+  ASSERT_FALSE(j["images"][0]["instances"].empty());
+  for (const auto& inst : j["images"][0]["instances"])
+    EXPECT_EQ(inst["category_name"], names.at(inst["category_id"].get<int>()));
+  std::ofstream(d / "two.txt") << "a\nb\n";
+  EXPECT_EQ(run("infer --device cpu --class-names " + (d / "two.txt").string() + " -o " + (d / "r2.json").string() + " " + img,
+                d / "log2.txt"),
+            2);
+  EXPECT_NE(slurp(d / "log2.txt").find("2 names but the model has 5 classes"), std::string::npos) << slurp(d / "log2.txt");
+}
+
 TEST(CliUsage, BadOutputsAndRangesAreRefusedBeforeAnyWork) {
   const fs::path d = fresh_dir("maskrt_cli_usage");
   std::ofstream(d / "a_file") << "x";

@@ -25,6 +25,7 @@ EngineOptions engine_options(const ModelArgs& a);
 
 struct InferArgs {
   ModelArgs model;
+  std::string class_names;  // file with one class name per line (0-based order)
   std::string output;
   std::string visualize_dir;
   std::vector<std::string> inputs;

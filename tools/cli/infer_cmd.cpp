@@ -68,6 +68,9 @@ CLI::App* add_infer_command(CLI::App& app, InferArgs& a) {
   add_model_options(cmd, a.model);
   cmd->add_option("--output,-o", a.output, "RESULTS.json to write")->required();
   cmd->add_option("--visualize", a.visualize_dir, "write one PNG per image with masks, boxes, classes, scores");
+  cmd->add_option("--class-names", a.class_names,
+                  "text file, one class name per line in class-index order, for pictures and RESULTS.json "
+                  "(default: classes.txt of the default model)");
   cmd->add_option("inputs", a.inputs, "image files or directories")->required();
   return cmd;
 }
@@ -90,8 +93,21 @@ int run_infer(const InferArgs& a) {
   // Output locations are checked before any work, so a typo does not cost a whole run.
   check_writable_file(a.output, "--output");
   if (!a.visualize_dir.empty()) check_output_dir(a.visualize_dir, "--visualize");
+  std::string names_file = a.class_names;
+  if (names_file.empty() && a.model.config.empty() && fs::exists(default_model_dir() + "/classes.txt"))
+    names_file = default_model_dir() + "/classes.txt";
+  std::vector<std::string> class_names;
+  if (!names_file.empty()) {
+    std::ifstream is(names_file);
+    MASKRT_CHECK(is.good(), ErrorCode::kIo, "--class-names ", names_file, ": cannot open");
+    for (std::string line; std::getline(is, line);)
+      if (!line.empty()) class_names.push_back(line);
+  }
   Engine engine(engine_options(a.model));
   const EngineInfo& info = engine.info();
+  MASKRT_CHECK(class_names.empty() || static_cast<int>(class_names.size()) == info.num_classes, ErrorCode::kInvalidArgument,
+               "--class-names ", names_file, ": has ", class_names.size(), " names but the model has ", info.num_classes,
+               " classes");
   std::fprintf(stderr, "maskrt: model %s (%s), device %s, loaded in %.0f ms, warm-up %.0f ms\n",
                info.model_name.c_str(), info.weights_path.c_str(), info.device.c_str(), info.load_ms, info.warmup_ms);
   const std::vector<std::string> files = expand_inputs(a.inputs);
@@ -109,6 +125,8 @@ int run_infer(const InferArgs& a) {
       j["height"] = r.height;
       j["width"] = r.width;
       j["instances"] = instances_to_json(r);
+      if (!class_names.empty())
+        for (auto& inst : j["instances"]) inst["category_name"] = class_names.at(inst["category_id"].get<int>());
       j["time_ms"] = r.times.total;
       j["stage_ms"] = {{"decode", decode_ms},       {"preprocess", r.times.preprocess}, {"backbone", r.times.backbone},
                        {"fpn", r.times.fpn},        {"rpn", r.times.rpn},               {"box_head", r.times.box_head},
@@ -119,7 +137,7 @@ int run_infer(const InferArgs& a) {
         std::string stem = fs::path(file).stem().string();
         for (int k = 1; !picture_names.insert(stem).second; ++k) stem = fs::path(file).stem().string() + "_" + std::to_string(k);
         const std::string out = (fs::path(a.visualize_dir) / (stem + ".png")).string();
-        write_png(out, render_instances(img, r));
+        write_png(out, render_instances(img, r, class_names));
       }
       std::fprintf(stderr, "maskrt: %s: %zu instances, %.1f ms\n", file.c_str(), r.instances.size(), r.times.total);
     } catch (const Error& e) {

@@ -5,16 +5,6 @@
 #include <algorithm>
 #include <cmath>
 
-// Detectron2/torchvision round every product and sum separately; forbid the compiler from contracting
-// a*b+c into a fused multiply-add (GCC does by default under -march=x86-64-v3). Explicit std::fma
-// calls are unaffected.
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 namespace maskrt::ops {
 
 Tensor apply_deltas(const BoxTransformParams& p, const Tensor& boxes, const Tensor& deltas) {
@@ -72,6 +62,3 @@ void clip_boxes(Tensor& boxes, float height, float width) {
 
 }  // namespace maskrt::ops
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif

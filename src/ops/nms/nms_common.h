@@ -8,16 +8,6 @@
 
 #include "ops/nms/nms.h"
 
-// Detectron2/torchvision round every product and sum separately; forbid the compiler from contracting
-// a*b+c into a fused multiply-add (GCC does by default under -march=x86-64-v3). Explicit std::fma
-// calls are unaffected.
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 namespace maskrt::ops::nms_detail {
 
 inline void validate(const Tensor& boxes, size_t n_scores, const size_t* n_idxs, const char* fn) {
@@ -41,7 +31,7 @@ inline std::vector<int64_t> score_order(const std::vector<float>& s, const std::
 
 inline float area(const float* b) { return (b[2] - b[0]) * (b[3] - b[1]); }
 
-// torchvision's IoU test, every step in float32 (no fused multiply-add: see the pragma in the .cpp).
+// torchvision's IoU test, every step in float32 (no fused multiply-add: the library and its users build with -ffp-contract=off, see CMakeLists.txt).
 inline bool suppresses(const float* bi, float area_i, const float* bj, float area_j, float thr) {
   const float xx1 = std::max(bi[0], bj[0]);
   const float yy1 = std::max(bi[1], bj[1]);
@@ -76,6 +66,3 @@ inline std::vector<float> coordinate_trick_boxes(const Tensor& boxes, const std:
 
 }  // namespace maskrt::ops::nms_detail
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif

@@ -5,16 +5,6 @@
 
 #include "ops/nms/nms_common.h"
 
-// Detectron2/torchvision round every product and sum separately; forbid the compiler from contracting
-// a*b+c into a fused multiply-add (GCC does by default under -march=x86-64-v3). Explicit std::fma
-// calls are unaffected.
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 namespace maskrt::ops {
 
 std::vector<int64_t> batched_nms_cpu(const Tensor& boxes, const std::vector<float>& scores,
@@ -67,6 +57,3 @@ std::vector<int64_t> batched_nms_cpu(const Tensor& boxes, const std::vector<floa
 
 }  // namespace maskrt::ops
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif

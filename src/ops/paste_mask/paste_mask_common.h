@@ -6,16 +6,6 @@
 #include "core/check.h"
 #include "ops/paste_mask/paste_mask.h"
 
-// Detectron2/torchvision round every product and sum separately; forbid the compiler from contracting
-// a*b+c into a fused multiply-add (GCC does by default under -march=x86-64-v3). Explicit std::fma
-// calls are unaffected.
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 namespace maskrt::ops::paste_detail {
 
 inline void validate(const float* mask, int mask_size, const float* box, int img_h, int img_w, const char* fn) {
@@ -88,6 +78,3 @@ inline float sample(const float* mask, int M, const AxisTap& tx, const AxisTap& 
 
 }  // namespace maskrt::ops::paste_detail
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif

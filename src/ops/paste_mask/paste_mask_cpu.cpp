@@ -5,16 +5,6 @@
 
 #include "ops/paste_mask/paste_mask_common.h"
 
-// Detectron2/torchvision round every product and sum separately; forbid the compiler from contracting
-// a*b+c into a fused multiply-add (GCC does by default under -march=x86-64-v3). Explicit std::fma
-// calls are unaffected.
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 namespace maskrt::ops {
 
 MaskRegion paste_mask_cpu(const float* mask, int M, const float box[4], int img_h, int img_w, float threshold) {
@@ -36,6 +26,3 @@ MaskRegion paste_mask_cpu(const float* mask, int M, const float box[4], int img_
 
 }  // namespace maskrt::ops
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif

@@ -5,16 +5,6 @@
 
 #include "ops/roi_align/roi_align.h"
 
-// Detectron2/torchvision round every product and sum separately; forbid the compiler from contracting
-// a*b+c into a fused multiply-add (GCC does by default under -march=x86-64-v3). Explicit std::fma
-// calls are unaffected.
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 namespace maskrt::ops::roi_align_detail {
 
 inline void validate(const RoiAlignParams& p, const Tensor& features, const Tensor& rois, const char* fn) {
@@ -107,6 +97,3 @@ inline Taps bilinear_taps(int H, int W, float y, float x) {
 
 }  // namespace maskrt::ops::roi_align_detail
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif

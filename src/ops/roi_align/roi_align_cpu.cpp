@@ -5,16 +5,6 @@
 
 #include "ops/roi_align/roi_align_common.h"
 
-// Detectron2/torchvision round every product and sum separately; forbid the compiler from contracting
-// a*b+c into a fused multiply-add (GCC does by default under -march=x86-64-v3). Explicit std::fma
-// calls are unaffected.
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 namespace maskrt::ops {
 namespace {
 constexpr int64_t kMaxTaps = int64_t{1} << 18;  // 8 MiB of precomputed taps per thread at most
@@ -89,6 +79,3 @@ void roi_align_cpu(const RoiAlignParams& p, const Tensor& features, const Tensor
 
 }  // namespace maskrt::ops
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif

@@ -1,16 +1,6 @@
 // Scalar reference ROIAlign: one output value at a time, straight from the definition in roi_align.h.
 #include "ops/roi_align/roi_align_common.h"
 
-// Detectron2/torchvision round every product and sum separately; forbid the compiler from contracting
-// a*b+c into a fused multiply-add (GCC does by default under -march=x86-64-v3). Explicit std::fma
-// calls are unaffected.
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 namespace maskrt::ops {
 
 Tensor roi_align_ref(const RoiAlignParams& p, const Tensor& features, const Tensor& rois) {
@@ -43,6 +33,3 @@ Tensor roi_align_ref(const RoiAlignParams& p, const Tensor& features, const Tens
 
 }  // namespace maskrt::ops
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif

@@ -1,0 +1,151 @@
+// bench/flops.h, the model cost counter. Oracles:
+//   - hand-derived counts of single layers (worked out in the comments) and of Detectron2's
+//     resize + pad-to-32 network input size;
+//   - tests/unit/data/flops/expected.json, made by tools/reference/make_flops_fixtures.py running
+//     Detectron2 + fvcore.nn.FlopCountAnalysis (per-module MACs of conv/linear/deconv) and forward
+//     hooks (weights and activations of every layer call) on three configs (R50 mask, R18 with small
+//     class-agnostic heads, grouped R50 on res3..res5 without masks), with the proposal and detection
+//     counts Detectron2 actually ran.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/flops.h"
+#include "io/config.h"
+#include "maskrt/errors.h"
+
+namespace maskrt::bench {
+namespace {
+
+const std::string kData = std::string(MASKRT_TEST_DATA) + "/unit/data/flops/";
+
+TEST(Flops, Conv3x3SamePadding) {
+  // 3 -> 4 channels, 3x3, stride 1, pad 1 on 8x8: output 8x8.
+  // MACs = 4 out ch * 64 positions * (3 in ch * 9 taps) = 6912; weights 4*3*9 + 4 bias = 112;
+  // activations 3*64 in + 4*64 out = 448.
+  const LayerCost c = conv2d_cost(1, 3, 8, 8, 4, 3, 1, 1);
+  EXPECT_EQ(c.macs, 6912);
+  EXPECT_EQ(c.weight_elems, 112);
+  EXPECT_EQ(c.act_elems, 448);
+  EXPECT_DOUBLE_EQ(c.gflops(), 2.0 * 6912 / 1e9);
+  EXPECT_EQ(c.bytes(4), 4 * (112 + 448));
+  EXPECT_EQ(c.bytes(2), 2 * (112 + 448));
+}
+
+TEST(Flops, GroupedStridedConv) {
+  // batch 2, 8 -> 4 channels in 2 groups (4 input channels per group), 3x3, stride 2, pad 1 on 5x5:
+  // output (5 + 2 - 2 - 1) / 2 + 1 = 3, so 3x3.
+  // MACs = 2 images * 4 out ch * 9 positions * (4 * 9) = 2592; weights 4*4*9 + 4 = 148;
+  // activations 2 * (8*25 + 4*9) = 472.
+  const LayerCost c = conv2d_cost(2, 8, 5, 5, 4, 3, 2, 1, 1, 2);
+  EXPECT_EQ(c.macs, 2592);
+  EXPECT_EQ(c.weight_elems, 148);
+  EXPECT_EQ(c.act_elems, 472);
+}
+
+TEST(Flops, StemConvOutputSize) {
+  // 7x7 stride 2 pad 3 on 224x320 -> 112x160; 3x3 stride 2 pad 1 max-pool -> 56x80.
+  EXPECT_EQ(conv_output_size(224, 7, 2, 3), 112);
+  EXPECT_EQ(conv_output_size(320, 7, 2, 3), 160);
+  EXPECT_EQ(conv_output_size(112, 3, 2, 1), 56);
+  // p6 = max-pool(k1, s2) of an odd p5 of 9 -> 5 (Detectron2's LastLevelMaxPool).
+  EXPECT_EQ(conv_output_size(9, 1, 2, 0), 5);
+  // Dilated 3x3 with pad = dilation keeps the size.
+  EXPECT_EQ(conv_output_size(20, 3, 1, 2, 2), 20);
+  EXPECT_THROW(conv_output_size(2, 7, 1, 0), Error);
+  const LayerCost stem = conv2d_cost(1, 3, 224, 320, 64, 7, 2, 3);
+  EXPECT_EQ(stem.macs, int64_t(64) * 112 * 160 * 3 * 49);
+}
+
+TEST(Flops, TransposedConvLinearPoolRoiAlign) {
+  // Deconv 2x2 stride 2, 6 -> 5 channels, 3 ROIs of 4x4 -> 8x8: each of the 3*6*16 input elements
+  // meets 5*2*2 weights: MACs 5760; weights 6*5*4 + 5 = 125; activations 3*6*16 + 3*5*64 = 1248.
+  const LayerCost d = conv_transpose2d_cost(3, 6, 4, 4, 5, 2, 2);
+  EXPECT_EQ(d.macs, 5760);
+  EXPECT_EQ(d.weight_elems, 125);
+  EXPECT_EQ(d.act_elems, 1248);
+  // Linear 20 -> 7 on 10 rows: MACs 1400, weights 147, activations 270.
+  const LayerCost l = linear_cost(10, 20, 7);
+  EXPECT_EQ(l.macs, 1400);
+  EXPECT_EQ(l.weight_elems, 147);
+  EXPECT_EQ(l.act_elems, 270);
+  // Max-pool 3x3/2 pad 1, 2 channels, 6x6 -> 3x3: no MACs, activations 2 * (36 + 9).
+  const LayerCost p = max_pool2d_cost(1, 2, 6, 6, 3, 2, 1);
+  EXPECT_EQ(p.macs, 0);
+  EXPECT_EQ(p.act_elems, 90);
+  // ROIAlign: 7 ROIs x 16 channels x 5x5 bins written.
+  const LayerCost r = roi_align_cost(7, 16, 5);
+  EXPECT_EQ(r.macs, 0);
+  EXPECT_EQ(r.weight_elems, 0);
+  EXPECT_EQ(r.act_elems, 7 * 16 * 25);
+  EXPECT_THROW(conv2d_cost(1, 6, 8, 8, 4, 3, 1, 1, 1, 4), Error);  // 6 channels in 4 groups
+  EXPECT_THROW(linear_cost(1, 0, 4), Error);
+}
+
+TEST(Flops, NetworkInputSize) {
+  ModelSpec spec;  // MIN_SIZE_TEST 800, MAX_SIZE_TEST 1333
+  // 480x640: scale 800/480 -> 800 x 1066.67 -> 800x1067; padded to 32 -> 800x1088.
+  EXPECT_EQ(network_input_size(spec, 480, 640), std::make_pair(800, 1088));
+  // 1080x1920: 800/1080 would make the long side 1422 > 1333, so scale 1333/1920: 749.8 -> 750 x 1333;
+  // padded -> 768x1344.
+  EXPECT_EQ(network_input_size(spec, 1080, 1920), std::make_pair(768, 1344));
+  spec.min_size_test = 0;  // no resize: only the padding
+  EXPECT_EQ(network_input_size(spec, 200, 300), std::make_pair(224, 320));
+  EXPECT_EQ(network_input_size(spec, 256, 64), std::make_pair(256, 64));
+}
+
+TEST(Flops, HeadsWithoutRoisCountNothingAndTotalsAdd) {
+  const Config cfg = load_config(kData + "r50_mask.yaml");
+  const ModelCost none = count_model_cost(cfg.spec, 224, 320, 0, 0);
+  EXPECT_EQ(none.stage(Stage::kBoxHead).macs, 0);
+  EXPECT_EQ(none.stage(Stage::kMaskHead).macs, 0);
+  EXPECT_EQ(none.stage(Stage::kMaskHead).weight_elems, 0);
+  EXPECT_EQ(none.stage(Stage::kPreprocess).macs, 0);
+  const ModelCost some = count_model_cost(cfg.spec, 224, 320, 10, 3);
+  int64_t sum = 0;
+  for (const LayerCost& s : some.stages) sum += s.macs;
+  EXPECT_EQ(some.total().macs, sum);
+  EXPECT_EQ(some.stage(Stage::kBackbone).macs, none.stage(Stage::kBackbone).macs);  // ROI counts only move heads
+  ModelSpec no_mask = cfg.spec;
+  no_mask.mask_on = false;
+  EXPECT_EQ(count_model_cost(no_mask, 224, 320, 10, 3).stage(Stage::kMaskHead).macs, 0);
+  EXPECT_THROW(count_model_cost(cfg.spec, 0, 320, 10, 3), Error);
+  EXPECT_THROW(count_model_cost(cfg.spec, 224, 320, -1, 3), Error);
+}
+
+// Every stage's MACs, weights and activations equal Detectron2 + fvcore's for the ROI counts
+// Detectron2 ran.
+TEST(Flops, MatchesDetectron2Fvcore) {
+  std::ifstream is(kData + "expected.json");
+  ASSERT_TRUE(is.good()) << kData << "expected.json";
+  const nlohmann::json j = nlohmann::json::parse(is);
+  ASSERT_GE(j["cases"].size(), 3u);
+  const std::pair<Stage, const char*> stages[] = {{Stage::kBackbone, "backbone"},
+                                                  {Stage::kFpn, "fpn"},
+                                                  {Stage::kRpn, "rpn"},
+                                                  {Stage::kBoxHead, "box_head"},
+                                                  {Stage::kMaskHead, "mask_head"}};
+  for (const auto& [name, c] : j["cases"].items()) {
+    SCOPED_TRACE(name);
+    const Config cfg = load_config(kData + c["config"].get<std::string>());
+    const auto [ph, pw] = network_input_size(cfg.spec, c["image_h"].get<int>(), c["image_w"].get<int>());
+    EXPECT_EQ(ph, c["padded_h"].get<int>());
+    EXPECT_EQ(pw, c["padded_w"].get<int>());
+    const ModelCost mc = count_model_cost(cfg.spec, c["padded_h"].get<int>(), c["padded_w"].get<int>(),
+                                          c["proposals"].get<int64_t>(), c["detections"].get<int64_t>());
+    int64_t macs_sum = 0;
+    for (const auto& [stage, key] : stages) {
+      SCOPED_TRACE(key);
+      EXPECT_EQ(mc.stage(stage).macs, c["macs"][key].get<int64_t>());
+      EXPECT_EQ(mc.stage(stage).weight_elems, c["weight_elems"][key].get<int64_t>());
+      EXPECT_EQ(mc.stage(stage).act_elems, c["act_elems"][key].get<int64_t>());
+      macs_sum += c["macs"][key].get<int64_t>();
+    }
+    EXPECT_EQ(mc.total().macs, macs_sum);
+  }
+}
+
+}  // namespace
+}  // namespace maskrt::bench

@@ -1,6 +1,8 @@
 // COCO RLE (see rle.h). Written from the format description of pycocotools' maskApi.c.
 #include "ops/rle/rle.h"
 
+#include <algorithm>
+
 #include "core/check.h"
 
 namespace maskrt {
@@ -83,6 +85,55 @@ RleMask rle_encode(const MaskRegion& g) {
   RleMask r;
   r.height = g.img_h;
   r.width = g.img_w;
+  r.counts = runs.finish();
+  return r;
+}
+
+RleMask rle_encode_packed(const uint32_t* words, int x0, int y0, int w, int h, int img_h, int img_w) {
+  check_size(img_h, img_w, "rle_encode_packed");
+  MASKRT_CHECK(w >= 0 && h >= 0 && x0 >= 0 && y0 >= 0 && int64_t{x0} + w <= img_w && int64_t{y0} + h <= img_h,
+               ErrorCode::kInvalidArgument, "rle_encode_packed: region x0=", x0, " y0=", y0, " w=", w, " h=", h,
+               " does not lie inside the ", img_w, "x", img_h, " image");
+  RunBuilder runs;
+  const int64_t H = img_h;
+  if (w == 0 || h == 0) {
+    runs.add(0, H * img_w);
+  } else {
+    MASKRT_CHECK(words != nullptr, ErrorCode::kInvalidArgument, "rle_encode_packed: words is null for a ", w, "x",
+                 h, " region");
+    const int wpc = (h + 31) / 32;  // words per column
+    runs.add(0, H * x0);           // whole columns left of the region
+    for (int x = 0; x < w; ++x) {
+      runs.add(0, y0);
+      const uint32_t* col = words + static_cast<int64_t>(x) * wpc;
+      for (int k = 0; k < wpc; ++k) {
+        const int nb = std::min(32, h - 32 * k);  // valid bits in this word
+        const uint32_t valid = nb == 32 ? 0xFFFFFFFFu : (uint32_t{1} << nb) - 1u;
+        const uint32_t bits = col[k] & valid;
+        if (bits == 0) {
+          runs.add(0, nb);
+          continue;
+        }
+        if (bits == valid) {
+          runs.add(1, nb);
+          continue;
+        }
+        int pos = 0;
+        while (pos < nb) {  // one run per iteration: the bits equal to bit `pos`, found by a bit scan
+          const uint8_t v = (bits >> pos) & 1u;
+          const uint32_t other = ((v ? ~bits : bits) & valid) >> pos;  // positions holding the other value
+          const int len = other ? __builtin_ctz(other) : nb - pos;
+          runs.add(v, len);
+          pos += len;
+        }
+      }
+      runs.add(0, H - y0 - h);
+    }
+    runs.add(0, H * (img_w - x0 - w));  // whole columns right of the region
+  }
+  RleMask r;
+  r.height = img_h;
+  r.width = img_w;
   r.counts = runs.finish();
   return r;
 }

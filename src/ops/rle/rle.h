@@ -28,6 +28,14 @@ namespace maskrt::ops {
 // Full-image RLE of a region (pixels outside the region are 0). Cost O(img_w + region area), no
 // dense full-image buffer. Equal to rle_encode_dense of the region pasted into a zero image.
 RleMask rle_encode(const MaskRegion& region);
+// Full-image RLE of a bit-packed region (the CUDA paste's output, paste_mask_packed.h): the region is
+// [x0, x0 + w) x [y0, y0 + h) of an img_h x img_w image, pixels outside it are 0. Packing is
+// column-major: column c of the region is ceil(h / 32) consecutive uint32 words starting at
+// words + c * ceil(h / 32); bit b (LSB = 0) of word k is region row 32 k + b. Bits for rows >= h in
+// a column's last word are ignored. Cost O(img_w + w * ceil(h / 32) + runs) (bit scans, no per-pixel
+// loop). Equal to rle_encode of the same region. words may be null when w == 0 or h == 0.
+// Errors (kInvalidArgument): the region does not lie inside the image, words null for a nonempty region.
+RleMask rle_encode_packed(const uint32_t* words, int x0, int y0, int w, int h, int img_h, int img_w);
 // Reference: row-major h*w mask, nonzero = 1 (pycocotools takes the Fortran-order array).
 RleMask rle_encode_dense(const uint8_t* mask, int h, int w);
 std::string rle_to_string(const std::vector<uint32_t>& counts);

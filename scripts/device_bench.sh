@@ -3,7 +3,8 @@
 # off and autocast fp16; CPU with N threads) and maskrt (cuda fp32/tf32/fp16, cpu with N threads) on
 # the same seeded, calibrated full-width R50-FPN (80 classes, 100 detections) and the same 640x480
 # photo resized to 800x1067. Needs the Detectron2 source + pure-Python deps in ./d2src (git-ignored;
-# see tools/reference/README.md). Writes JSON reports to $OUT (or ./out) and prints a table last.
+# see tools/reference/README.md). Writes JSON reports to $OUT (or ./out; archived as reports.tgz at the end,
+# since at most 8 files come back from the device) and prints a table last. SKIP_CPU=1 skips the CPU runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out}; mkdir -p "$OUT"
@@ -20,12 +21,20 @@ mb() { "$BUILD/maskrt" bench --config $M/config.yaml --weights $M/model.pkl --im
 mb --device cuda --precision fp32 --iterations $ITERS -o "$OUT/mrt_cuda_fp32.json" 2>/dev/null
 mb --device cuda --precision tf32 --iterations $ITERS -o "$OUT/mrt_cuda_tf32.json" 2>/dev/null
 mb --device cuda --precision fp16 --iterations $ITERS --sizes 240x320,480x640,720x1280,1080x1920 \
-   -o "$OUT/mrt_cuda_fp16_sweep.json" --plot "$OUT/sweep.png" 2>/dev/null
+   -o "$OUT/mrt_cuda_fp16_sweep.json" 2>/dev/null
+# cost against pixels: no resize (INPUT.MIN_SIZE_TEST 0), so the network sees each size as given
+mb --device cuda --precision fp16 --iterations $ITERS --opts INPUT.MIN_SIZE_TEST 0 INPUT.MAX_SIZE_TEST 4000 \
+   --sizes 240x320,480x640,800x1067,1080x1920,1344x1344 -o "$OUT/mrt_cuda_fp16_pixels.json" 2>/dev/null
+# throughput: pipelined batches of 16 (host decode of image i overlaps the GPU on image i+1)
+mb --device cuda --precision fp16 --iterations $ITERS --batch 16 -o "$OUT/mrt_cuda_fp16_b16.json" 2>/dev/null
+mb --device cuda --precision tf32 --iterations $ITERS --batch 16 -o "$OUT/mrt_cuda_tf32_b16.json" 2>/dev/null
 mb --device cuda --precision fp16 --iterations $ITERS --opts INPUT.MIN_SIZE_TEST 0 --sizes 1344x1344 \
    -o "$OUT/mrt_cuda_fp16_1344.json" 2>/dev/null
-mb --device cpu --threads $THREADS --warmup 1 --iterations 5 -o "$OUT/mrt_cpu.json" 2>/dev/null
-python3 tools/reference/bench_detectron2.py --device cpu --threads $THREADS --warmup 1 --iters 5 --load-model $M \
-  --out "$OUT/d2_cpu.json" > /dev/null
+if [ "${SKIP_CPU:-0}" != 1 ]; then
+  mb --device cpu --threads $THREADS --warmup 1 --iterations 5 -o "$OUT/mrt_cpu.json" 2>/dev/null
+  python3 tools/reference/bench_detectron2.py --device cpu --threads $THREADS --warmup 1 --iters 5 --load-model $M \
+    --out "$OUT/d2_cpu.json" > /dev/null
+fi
 nvidia-smi --query-gpu=name,driver_version --format=csv,noheader
 python3 - "$OUT" <<'PY'
 import json, sys, os
@@ -42,8 +51,13 @@ def mr(f, i=0):
 rows = [("Detectron2 cuda fp32 (TF32 off)", d2("d2_cuda_fp32.json")), ("Detectron2 cuda fp16 autocast", d2("d2_cuda_fp16.json")),
         ("maskrt cuda fp32", mr("mrt_cuda_fp32.json")), ("maskrt cuda tf32", mr("mrt_cuda_tf32.json")),
         ("maskrt cuda fp16 480x640->800x1067", mr("mrt_cuda_fp16_sweep.json", 1)), ("maskrt cuda fp16 1344x1344", mr("mrt_cuda_fp16_1344.json")),
-        ("Detectron2 cpu", d2("d2_cpu.json")), ("maskrt cpu", mr("mrt_cpu.json"))]
+        ("maskrt cuda fp16 batch 16", mr("mrt_cuda_fp16_b16.json")), ("maskrt cuda tf32 batch 16", mr("mrt_cuda_tf32_b16.json"))]
+rows += [("maskrt cuda fp16 no-resize %s" % s, mr("mrt_cuda_fp16_pixels.json", i)) for i, s in
+         enumerate(["240x320", "480x640", "800x1067", "1080x1920", "1344x1344"])]
+rows += [("Detectron2 cpu", d2("d2_cpu.json")), ("maskrt cpu", mr("mrt_cpu.json"))]
 print("| run | median ms | p90 ms | images/s | extra |")
 for n, v in rows:
     print("| %s | %s |" % (n, " | ".join("%.2f" % x if isinstance(x, float) else str(x) for x in v) if v else "missing"))
 PY
+# at most 8 files come back from the device: one archive of all reports
+(cd "$OUT" && tar czf reports.tgz ./*.json && rm -f ./*.json)

@@ -56,6 +56,19 @@ struct Engine::Impl {
 #endif
     return model->run(image);
   }
+
+  std::vector<ImageResult> run_batch(const std::vector<Image>& images) {
+#ifdef MASKRT_WITH_CUDA
+    if (cuda_model) {
+      std::lock_guard<std::mutex> lock(cuda_mutex);
+      return cuda_model->run_batch(images, stage_times);
+    }
+#endif
+    std::vector<ImageResult> out;
+    out.reserve(images.size());
+    for (const Image& img : images) out.push_back(model->run(img));
+    return out;
+  }
 };
 
 namespace {
@@ -145,6 +158,9 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
       img.pixels.resize(static_cast<size_t>(h) * w * 3);
       for (size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = static_cast<uint8_t>((i * 2654435761u) >> 24);
       impl_->run(img);
+#ifdef MASKRT_WITH_CUDA
+      if (impl_->cuda_model) impl_->run(img);  // the second run of a size captures its CUDA graph
+#endif
     }
     info.warmup_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
   }
@@ -161,10 +177,11 @@ ImageResult Engine::infer(const Image& image) const {
 }
 
 std::vector<ImageResult> Engine::infer_batch(const std::vector<Image>& images) const {
-  std::vector<ImageResult> out;
-  out.reserve(images.size());
-  for (const Image& img : images) out.push_back(infer(img));
-  return out;
+  try {
+    return impl_->run_batch(images);
+  } catch (const std::bad_alloc&) {
+    MASKRT_FAIL(ErrorCode::kOutOfMemory, "out of host memory for a batch of ", images.size(), " images");
+  }
 }
 
 const EngineInfo& Engine::info() const { return impl_->info; }

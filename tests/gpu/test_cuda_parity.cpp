@@ -269,6 +269,37 @@ TEST(CudaEngine, BatchEqualsSingleAndSizeChangesAreStable) {
   EXPECT_EQ(batch[2].width, 90);
 }
 
+// A plan's first run is eager, the second captures a CUDA graph, later runs replay it: all three give
+// the same bits as an engine with graphs disabled, for each precision, and no capture fails.
+TEST(CudaEngine, GraphReplayEqualsEagerRuns) {
+  for (Precision p : {Precision::kFP32, Precision::kFP16}) {
+    const Case c = first_case(p);
+    EngineOptions o = options(c, Device::kCUDA, p);
+    o.warmup = false;
+    const maskrt::Image a = maskrt::read_image(c.dir + "/input.png");
+    const maskrt::Image b = synthetic(301, 257, 5);
+    setenv("MASKRT_CUDA_GRAPHS", "0", 1);
+    std::vector<maskrt::ImageResult> eager;
+    {
+      Engine e(o);
+      eager = {e.infer(a), e.infer(b)};
+    }
+    unsetenv("MASKRT_CUDA_GRAPHS");
+    testing::internal::CaptureStderr();
+    Engine g(o);
+    for (int rep = 0; rep < 3; ++rep) {  // eager, capture + replay, replay
+      EXPECT_TRUE(same(g.infer(a), eager[0])) << "run " << rep;
+      EXPECT_TRUE(same(g.infer(b), eager[1])) << "run " << rep;
+    }
+    const std::vector<maskrt::ImageResult> batch = g.infer_batch({b, a, a, b, a});
+    EXPECT_TRUE(same(batch[0], eager[1]) && same(batch[1], eager[0]) && same(batch[2], eager[0]) &&
+                same(batch[3], eager[1]) && same(batch[4], eager[0]));
+    const std::string log = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(log.find("capture failed"), std::string::npos) << log;
+    EXPECT_GT(eager[0].instances.size(), 0u);
+  }
+}
+
 TEST(CudaEngine, OutOfMemoryNamesTheSizeAndEngineKeepsServing) {
   const Case c = first_case(Precision::kFP32);
   setenv("MASKRT_CUDA_MEMORY_LIMIT_MB", "1024", 1);

@@ -98,9 +98,12 @@ struct CudaGeneralizedRCNN::Impl {
   std::unique_ptr<CudaROIHeads> roi_heads;
   std::vector<std::string> rpn_features, roi_features;
   DeviceArena arena;
-  PinnedBuffer pinned_in, pinned_out;
+  // Two slots of pinned staging + completion events: run_batch keeps one image in flight while the
+  // previous one is decoded on the host.
+  PinnedBuffer pinned_in[2], pinned_out[2];
   cudaEvent_t events[kNumEvents] = {};
-  cudaEvent_t done = nullptr;
+  cudaEvent_t done[2] = {};
+  bool use_graphs = graphs_enabled();
 
   struct Plan {
     int in_h = 0, in_w = 0, rh = 0, rw = 0, ph = 0, pw = 0;
@@ -118,8 +121,24 @@ struct CudaGeneralizedRCNN::Impl {
     char* out_block = nullptr;
     size_t out_bytes = 0;
     size_t off_boxes = 0, off_scores = 0, off_classes = 0, off_masks = 0;
+    // CUDA graphs of enqueue_compute, one per channel flip; valid for this carving only.
+    struct Graph {
+      cudaGraphExec_t exec = nullptr;
+      bool failed = false;
+    };
+    Graph graphs[2];
+    int eager_runs = 0;
+    void drop_graphs() {
+      for (Graph& g : graphs) {
+        if (g.exec) cudaGraphExecDestroy(g.exec);
+        g = Graph{};
+      }
+      eager_runs = 0;
+    }
+    ~Plan() { drop_graphs(); }
   };
-  std::map<std::pair<int, int>, std::unique_ptr<Plan>> plans;
+  // shared_ptr: run_batch keeps the plan of an in-flight image alive across a cache eviction.
+  std::map<std::pair<int, int>, std::shared_ptr<Plan>> plans;
 
   Impl(const ModelSpec& s, WeightStore& ws, Precision p, int device) : spec(s), precision(p), ctx(device) {
     backbone = std::make_unique<CudaBackbone>(spec, ws, precision);
@@ -140,13 +159,14 @@ struct CudaGeneralizedRCNN::Impl {
     rpn = std::make_unique<CudaRPN>(spec, ws, backbone->out_channels(), rpn_strides, precision);
     roi_heads = std::make_unique<CudaROIHeads>(spec, ws, backbone->out_channels(), roi_strides, precision);
     for (auto& e : events) MASKRT_CUDA_CHECK(cudaEventCreate(&e));
-    MASKRT_CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
+    for (auto& e : done) MASKRT_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
   }
   ~Impl() {
     cudaStreamSynchronize(ctx.stream());
     for (auto& e : events)
       if (e) cudaEventDestroy(e);
-    if (done) cudaEventDestroy(done);
+    for (auto& e : done)
+      if (e) cudaEventDestroy(e);
   }
 
   // Lays out every buffer of a plan: the same function measures (arena.is_measuring()) and carves.
@@ -195,7 +215,7 @@ struct CudaGeneralizedRCNN::Impl {
     const std::string what = std::to_string(h) + "x" + std::to_string(w) + " image";
     if (it == plans.end()) {
       if (plans.size() >= 256) plans.clear();  // bound the cache (coefficients are per size)
-      auto p = std::make_unique<Plan>();
+      auto p = std::make_shared<Plan>();
       p->in_h = h;
       p->in_w = w;
       std::tie(p->rh, p->rw) = ops::resize_shortest_edge_shape(h, w, spec.min_size_test, spec.max_size_test);
@@ -240,32 +260,24 @@ struct CudaGeneralizedRCNN::Impl {
     MASKRT_CHECK(!limit || measure.peak() <= limit, ErrorCode::kOutOfMemory, "out of device memory: a ", what,
                  " needs ", measure.peak() >> 20, " MiB, over MASKRT_CUDA_MEMORY_LIMIT_MB");
     arena.reserve(measure.peak(), what);  // may throw kOutOfMemory; plan kept, generation stale
+    p.drop_graphs();  // captured addresses belong to the previous carving
     carve(p, arena);
     p.generation = arena.generation();
-    pinned_in.reserve(static_cast<size_t>(h) * w * 3, "the input image");
-    pinned_out.reserve(p.out_bytes, "the detections");
+    for (int slot = 0; slot < 2; ++slot) {
+      pinned_in[slot].reserve(static_cast<size_t>(h) * w * 3, "the input image");
+      pinned_out[slot].reserve(p.out_bytes, "the detections");
+    }
     return p;
   }
 
-  ImageResult run(const Image& image, bool stage_times, CudaDebugOutputs* debug) {
-    MASKRT_CHECK(!image.empty() && image.pixels.size() == static_cast<size_t>(image.height) * image.width * 3,
-                 ErrorCode::kInvalidArgument, "image: expected height*width*3 bytes, got ", image.pixels.size(),
-                 " for ", image.height, "x", image.width);
-    const auto t_start = std::chrono::steady_clock::now();
-    ctx.make_current();
-    Plan& p = plan_for(image.height, image.width);
-    ImageResult result;
-    result.height = image.height;
-    result.width = image.width;
+  // The fixed-shape device part of one image, preprocess .. mask head: what a CUDA graph captures.
+  void enqueue_compute(Plan& p, bool flip, bool stage_times) {
     cudaStream_t s = ctx.stream();
     auto mark = [&](Stage st) {
       if (stage_times) MASKRT_CUDA_CHECK(cudaEventRecord(events[st], s));
     };
-    mark(kStart);
-    std::memcpy(pinned_in.get(), image.pixels.data(), image.pixels.size());
-    MASKRT_CUDA_CHECK(cudaMemcpyAsync(p.input, pinned_in.get(), image.pixels.size(), cudaMemcpyHostToDevice, s));
     ops::PreprocessCudaParams pre = p.pre;
-    pre.flip_channels = (image.channel_order == ChannelOrder::kBGR) != (spec.input_format == "BGR");
+    pre.flip_channels = flip;
     ops::preprocess_cuda(pre, p.input, p.coeffs, p.bb.image.ptr, p.workspace, s);
     mark(kPreprocessed);
     backbone->forward_bottom_up(ctx, p.bb, p.workspace, p.workspace_bytes);
@@ -278,12 +290,75 @@ struct CudaGeneralizedRCNN::Impl {
     mark(kBoxHead);
     roi_heads->forward_mask(ctx, p.roi_in, p.roi, p.workspace, p.workspace_bytes);
     mark(kMaskHead);
-    MASKRT_CUDA_CHECK(cudaMemcpyAsync(pinned_out.get(), p.out_block, p.out_bytes, cudaMemcpyDeviceToHost, s));
-    MASKRT_CUDA_CHECK(cudaEventRecord(done, s));
-    MASKRT_CUDA_CHECK(cudaEventSynchronize(done));
+  }
 
+  // Records enqueue_compute into a CUDA graph (stream capture). On any failure the capture is ended,
+  // the reason logged once, and the plan runs eagerly from then on (results are the same).
+  void capture(Plan& p, bool flip) {
+    cudaStream_t s = ctx.stream();
+    Plan::Graph& g = p.graphs[flip];
+    cudaGraph_t graph = nullptr;
+    std::string why;
+    if (cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal) != cudaSuccess) {
+      why = cudaGetErrorString(cudaGetLastError());
+    } else {
+      try {
+        enqueue_compute(p, flip, /*stage_times=*/false);
+      } catch (const std::exception& e) {
+        why = e.what();
+      }
+      const cudaError_t st = cudaStreamEndCapture(s, &graph);
+      if (why.empty() && st != cudaSuccess) why = cudaGetErrorString(st);
+      if (why.empty() && cudaGraphInstantiate(&g.exec, graph, 0) != cudaSuccess) {
+        why = cudaGetErrorString(cudaGetLastError());
+        g.exec = nullptr;
+      }
+      if (graph) cudaGraphDestroy(graph);
+    }
+    cudaGetLastError();  // capture errors are not sticky; clear them
+    if (!why.empty()) {
+      g.failed = true;
+      std::fprintf(stderr, "maskrt: CUDA graph capture failed for the %dx%d plan (%s); running it eagerly\n", p.in_h,
+                   p.in_w, why.c_str());
+    }
+  }
+
+  static bool graphs_enabled() {
+    const char* e = std::getenv("MASKRT_CUDA_GRAPHS");
+    return !(e && std::string(e) == "0");
+  }
+
+  // Uploads one image and enqueues its whole pipeline + the result download into slot `slot`
+  // (pinned staging buffers and completion event of that slot). Nothing here waits for the GPU.
+  void enqueue(Plan& p, const Image& image, int slot, bool stage_times) {
+    cudaStream_t s = ctx.stream();
+    if (stage_times) MASKRT_CUDA_CHECK(cudaEventRecord(events[kStart], s));
+    std::memcpy(pinned_in[slot].get(), image.pixels.data(), image.pixels.size());
+    MASKRT_CUDA_CHECK(
+        cudaMemcpyAsync(p.input, pinned_in[slot].get(), image.pixels.size(), cudaMemcpyHostToDevice, s));
+    const bool flip = (image.channel_order == ChannelOrder::kBGR) != (spec.input_format == "BGR");
+    Plan::Graph& g = p.graphs[flip];
+    // The first run of a plan is eager (lazy module loading, library-internal first-use set-up);
+    // the second captures a graph, and later runs replay it.
+    if (!stage_times && use_graphs && !g.failed && g.exec == nullptr && p.eager_runs > 0) capture(p, flip);
+    if (!stage_times && g.exec != nullptr) {
+      MASKRT_CUDA_CHECK(cudaGraphLaunch(g.exec, s));
+    } else {
+      enqueue_compute(p, flip, stage_times);
+      ++p.eager_runs;
+    }
+    MASKRT_CUDA_CHECK(cudaMemcpyAsync(pinned_out[slot].get(), p.out_block, p.out_bytes, cudaMemcpyDeviceToHost, s));
+    MASKRT_CUDA_CHECK(cudaEventRecord(done[slot], s));
+  }
+
+  // Waits for slot `slot` and turns its download into instances in original-image pixels.
+  ImageResult finish(const Plan& p, int slot, int height, int width, bool stage_times, CudaDebugOutputs* debug) {
+    MASKRT_CUDA_CHECK(cudaEventSynchronize(done[slot]));
+    ImageResult result;
+    result.height = height;
+    result.width = width;
     const auto t_post = std::chrono::steady_clock::now();
-    const char* h = pinned_out.get();
+    const char* h = pinned_out[slot].get();
     const int D = std::min(*reinterpret_cast<const int*>(h), roi_heads->detection_capacity());
     MASKRT_ASSERT(D >= 0, "negative detection count");
     const int M = roi_heads->mask_size();
@@ -298,7 +373,7 @@ struct CudaGeneralizedRCNN::Impl {
       const float* m = reinterpret_cast<const float*>(h + p.off_masks);
       det.mask_probs = Tensor({D, M, M}, std::vector<float>(m, m + static_cast<size_t>(D) * M * M));
     }
-    result.instances = detector_postprocess(det, p.rh, p.rw, image.height, image.width, spec.mask_on);
+    result.instances = detector_postprocess(det, p.rh, p.rw, height, width, spec.mask_on);
     result.times.postprocess = ms_since(t_post);
     if (stage_times) {
       auto el = [&](Stage a, Stage b) {
@@ -321,8 +396,74 @@ struct CudaGeneralizedRCNN::Impl {
       MASKRT_CUDA_CHECK(cudaMemcpy(&debug->num_proposals, p.rpn.count, sizeof(int), cudaMemcpyDeviceToHost));
       debug->detections = std::move(det);
     }
+    return result;
+  }
+
+  static void check_image(const Image& image) {
+    MASKRT_CHECK(!image.empty() && image.pixels.size() == static_cast<size_t>(image.height) * image.width * 3,
+                 ErrorCode::kInvalidArgument, "image: expected height*width*3 bytes, got ", image.pixels.size(),
+                 " for ", image.height, "x", image.width);
+  }
+
+  // A plan for the image, made safe to use while earlier images may still be in flight: (re)planning
+  // reallocates the arena and pinned buffers, so it first waits for the stream.
+  Plan& ready_plan(const Image& image) {
+    const auto it = plans.find({image.height, image.width});
+    if (it == plans.end() || it->second->generation != arena.generation()) ctx.synchronize();
+    return plan_for(image.height, image.width);
+  }
+
+  ImageResult run(const Image& image, bool stage_times, CudaDebugOutputs* debug) {
+    check_image(image);
+    const auto t_start = std::chrono::steady_clock::now();
+    ctx.make_current();
+    Plan& p = ready_plan(image);
+    enqueue(p, image, 0, stage_times);
+    ImageResult result = finish(p, 0, image.height, image.width, stage_times, debug);
     result.times.total = ms_since(t_start);
     return result;
+  }
+
+  // Pipelined: image i+1 is uploaded and enqueued before image i's results are waited for and
+  // encoded, so host work (decode of the download, RLE) overlaps the GPU. Same results as run().
+  std::vector<ImageResult> run_batch(const std::vector<Image>& images, bool stage_times) {
+    std::vector<ImageResult> out;
+    out.reserve(images.size());
+    if (stage_times) {  // stage events are per image: no overlap
+      for (const Image& img : images) out.push_back(run(img, true, nullptr));
+      return out;
+    }
+    ctx.make_current();
+    struct InFlight {
+      std::shared_ptr<const Plan> plan;
+      int slot, h, w;
+      std::chrono::steady_clock::time_point t0;
+    };
+    std::vector<InFlight> pending;
+    auto drain_one = [&]() {
+      const InFlight f = pending.front();
+      pending.erase(pending.begin());
+      out.push_back(finish(*f.plan, f.slot, f.h, f.w, false, nullptr));
+      out.back().times.total = ms_since(f.t0);
+    };
+    try {
+      for (size_t i = 0; i < images.size(); ++i) {
+        const Image& img = images[i];
+        check_image(img);
+        const auto t0 = std::chrono::steady_clock::now();
+        Plan& p = ready_plan(img);
+        const int slot = static_cast<int>(i % 2);
+        enqueue(p, img, slot, false);
+        pending.push_back({plans.at({img.height, img.width}), slot, img.height, img.width, t0});
+        if (pending.size() > 1) drain_one();
+      }
+      while (!pending.empty()) drain_one();
+    } catch (...) {
+      cudaStreamSynchronize(ctx.stream());
+      cudaGetLastError();
+      throw;
+    }
+    return out;
   }
 };
 
@@ -333,6 +474,10 @@ CudaGeneralizedRCNN::~CudaGeneralizedRCNN() = default;
 
 ImageResult CudaGeneralizedRCNN::run(const Image& image, bool stage_times, CudaDebugOutputs* debug) {
   return impl_->run(image, stage_times, debug);
+}
+
+std::vector<ImageResult> CudaGeneralizedRCNN::run_batch(const std::vector<Image>& images, bool stage_times) {
+  return impl_->run_batch(images, stage_times);
 }
 
 void CudaGeneralizedRCNN::prepare(int height, int width) {

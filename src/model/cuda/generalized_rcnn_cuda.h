@@ -4,6 +4,9 @@
 //   -> CudaBackbone (ResNet + FPN) -> CudaRPN -> CudaROIHeads (box + mask) -> ONE cudaMemcpyAsync of
 //   counts + boxes + scores + classes + (D, M, M) soft masks into pinned memory -> ONE event sync ->
 //   detector_postprocess on the host (model/postprocessing.h: rescale, clip, paste, RLE).
+// CUDA graphs: a plan's first run is eager; its second captures preprocess..mask head into a graph
+// (one per channel order) that later runs replay (MASKRT_CUDA_GRAPHS=0 disables; a failed capture is
+// logged and the plan stays eager). Graphs are dropped when the arena is re-carved.
 // Fixed capacities (POST_NMS_TOPK_TEST proposals, DETECTIONS_PER_IMAGE detections) with device-side
 // counts: nothing in the per-image pipeline waits for the host.
 //
@@ -16,6 +19,7 @@
 // Thread safety: NOT thread-safe (one arena, one stream): the Engine serialises calls with a mutex.
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "io/config.h"
 #include "maskrt/engine.h"
@@ -43,6 +47,11 @@ class CudaGeneralizedRCNN {
   // stage_times: record CUDA events between stages and fill ImageResult::times per stage (total and
   // postprocess are always filled, from the host clock).
   ImageResult run(const Image& image, bool stage_times = false, CudaDebugOutputs* debug = nullptr);
+  // Several images, pipelined: image i+1 is enqueued before image i is waited for and decoded, so the
+  // host work overlaps the GPU. Results equal run() on each image. Throws on the first bad image
+  // (after the stream is drained); images before it are lost with the throw (callers that need
+  // per-image errors call run()).
+  std::vector<ImageResult> run_batch(const std::vector<Image>& images, bool stage_times = false);
   // Plans for an original image size (h, w) ahead of time (warm-up).
   void prepare(int height, int width);
   std::string device_name() const;

@@ -25,6 +25,8 @@
 #include "model/cuda/roi_heads_cuda.h"
 #include "model/cuda/rpn_cuda.h"
 #include "model/postprocessing.h"
+#include "ops/paste_mask/paste_mask_cuda.h"
+#include "ops/paste_mask/paste_mask_packed.h"
 #include "ops/resize/resize.h"
 #include "ops/resize/resize_cuda.h"
 
@@ -120,7 +122,8 @@ struct CudaGeneralizedRCNN::Impl {
     size_t workspace_bytes = 0;
     char* out_block = nullptr;
     size_t out_bytes = 0;
-    size_t off_boxes = 0, off_scores = 0, off_classes = 0, off_masks = 0;
+    size_t off_boxes = 0, off_scores = 0, off_classes = 0, off_masks = 0, off_paste = 0;
+    ops::PasteMaskCudaParams paste;  // device rescale + clip + paste (mask_on only)
     // CUDA graphs of enqueue_compute, one per channel flip; valid for this carving only.
     struct Graph {
       cudaGraphExec_t exec = nullptr;
@@ -189,7 +192,19 @@ struct CudaGeneralizedRCNN::Impl {
     p.off_scores = p.off_boxes + align(D * 4 * sizeof(float));
     p.off_classes = p.off_scores + align(D * sizeof(float));
     p.off_masks = p.off_classes + align(D * sizeof(int));
-    p.out_bytes = p.off_masks + (spec.mask_on ? D * M * M * sizeof(float) : 0);
+    p.off_paste = p.off_masks + align(spec.mask_on ? D * M * M * sizeof(float) : 0);
+    p.out_bytes = p.off_paste;
+    if (spec.mask_on) {
+      p.paste.capacity = static_cast<int>(D);
+      p.paste.mask_size = static_cast<int>(M);
+      p.paste.resized_h = p.rh;
+      p.paste.resized_w = p.rw;
+      p.paste.orig_h = p.in_h;
+      p.paste.orig_w = p.in_w;
+      p.paste.threshold = 0.5f;  // Detectron2's paste_masks_in_image threshold
+      p.paste.words_capacity = ops::paste_mask_default_words_capacity(p.in_h, p.in_w);
+      p.out_bytes += ops::paste_mask_block_layout(p.paste).bytes;
+    }
     p.out_block = static_cast<char*>(a.alloc(p.out_bytes));
     DetectionOutputs out;
     out.count = reinterpret_cast<int*>(p.out_block);
@@ -289,6 +304,10 @@ struct CudaGeneralizedRCNN::Impl {
     roi_heads->forward_box(ctx, p.roi_in, p.rpn.boxes, p.rpn.count, p.roi, p.workspace, p.workspace_bytes);
     mark(kBoxHead);
     roi_heads->forward_mask(ctx, p.roi_in, p.roi, p.workspace, p.workspace_bytes);
+    if (spec.mask_on)  // detector_postprocess on the device: rescale, clip, keep, paste into packed bits
+      ops::paste_masks_cuda(p.paste, reinterpret_cast<const int*>(p.out_block),
+                            reinterpret_cast<const float*>(p.out_block + p.off_boxes),
+                            reinterpret_cast<const float*>(p.out_block + p.off_masks), p.out_block + p.off_paste, s);
     mark(kMaskHead);
   }
 
@@ -362,18 +381,21 @@ struct CudaGeneralizedRCNN::Impl {
     const int D = std::min(*reinterpret_cast<const int*>(h), roi_heads->detection_capacity());
     MASKRT_ASSERT(D >= 0, "negative detection count");
     const int M = roi_heads->mask_size();
-    Detections det;
-    det.pred_boxes = Tensor({D, 4}, std::vector<float>(reinterpret_cast<const float*>(h + p.off_boxes),
-                                                       reinterpret_cast<const float*>(h + p.off_boxes) + D * 4));
     const float* sc = reinterpret_cast<const float*>(h + p.off_scores);
     const int* cl = reinterpret_cast<const int*>(h + p.off_classes);
-    det.scores.assign(sc, sc + D);
-    det.pred_classes.assign(cl, cl + D);
-    if (spec.mask_on) {
-      const float* m = reinterpret_cast<const float*>(h + p.off_masks);
-      det.mask_probs = Tensor({D, M, M}, std::vector<float>(m, m + static_cast<size_t>(D) * M * M));
+    const float* masks = spec.mask_on ? reinterpret_cast<const float*>(h + p.off_masks) : nullptr;
+    Detections det;
+    if (debug || !spec.mask_on) {  // the host path: boxes only, or intermediate outputs for tests
+      det.pred_boxes = Tensor({D, 4}, std::vector<float>(reinterpret_cast<const float*>(h + p.off_boxes),
+                                                         reinterpret_cast<const float*>(h + p.off_boxes) + D * 4));
+      det.scores.assign(sc, sc + D);
+      det.pred_classes.assign(cl, cl + D);
+      if (spec.mask_on) det.mask_probs = Tensor({D, M, M}, std::vector<float>(masks, masks + size_t(D) * M * M));
     }
-    result.instances = detector_postprocess(det, p.rh, p.rw, height, width, spec.mask_on);
+    if (spec.mask_on)  // rescaled, clipped and pasted on the device; RLE-encoded here
+      result.instances = ops::unpack_pasted_masks(p.paste, h + p.off_paste, sc, cl, masks);
+    else
+      result.instances = detector_postprocess(det, p.rh, p.rw, height, width, false);
     result.times.postprocess = ms_since(t_post);
     if (stage_times) {
       auto el = [&](Stage a, Stage b) {

@@ -1,9 +1,12 @@
 #pragma once
 // GeneralizedRCNN inference on one CUDA device: the twin of model/meta_arch/generalized_rcnn.h.
 //   upload (pinned staging) -> ops::preprocess_cuda (Pillow-exact resize, flip, normalise, pad to 32)
-//   -> CudaBackbone (ResNet + FPN) -> CudaRPN -> CudaROIHeads (box + mask) -> ONE cudaMemcpyAsync of
-//   counts + boxes + scores + classes + (D, M, M) soft masks into pinned memory -> ONE event sync ->
-//   detector_postprocess on the host (model/postprocessing.h: rescale, clip, paste, RLE).
+//   -> CudaBackbone (ResNet + FPN) -> CudaRPN -> CudaROIHeads (box + mask) -> paste_masks_cuda
+//   (detector_postprocess on the device: rescale, clip, keep nonempty, paste + threshold into packed
+//   bits, ops/paste_mask/paste_mask_cuda.h) -> ONE cudaMemcpyAsync of counts + boxes + scores +
+//   classes + (D, M, M) soft masks + the packed block into pinned memory -> ONE event sync -> COCO RLE
+//   on the host (ops::unpack_pasted_masks; detections whose bits did not fit the block are pasted on
+//   the CPU from the soft masks, same bits). MODEL.MASK_ON False: detector_postprocess on the host.
 // CUDA graphs: a plan's first run is eager; its second captures preprocess..mask head into a graph
 // (one per channel order) that later runs replay (MASKRT_CUDA_GRAPHS=0 disables; a failed capture is
 // logged and the plan stays eager). Graphs are dropped when the arena is re-carved.

@@ -1,5 +1,6 @@
 #include "bench/flops.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 #include <vector>
@@ -228,6 +229,23 @@ ModelCost count_model_cost(const ModelSpec& spec, int padded_h, int padded_w, in
                         1, 1, 0);
   }
   return mc;
+}
+
+int64_t max_proposals(const ModelSpec& spec, int padded_h, int padded_w) {
+  check_positive("padded height", padded_h);
+  check_positive("padded width", padded_w);
+  const int64_t anchors = int64_t(spec.anchor_sizes.at(0).size()) * int64_t(spec.anchor_aspect_ratios.at(0).size());
+  int64_t total = 0;
+  for (const std::string& level : spec.rpn_in_features) {
+    // p_k has stride 2^k: each stride-2 step of the backbone / p6 max-pool is (n - 1) / 2 + 1.
+    int h = padded_h, w = padded_w;
+    for (int k = std::stoi(level.substr(1)); k > 0; --k) {
+      h = (h - 1) / 2 + 1;
+      w = (w - 1) / 2 + 1;
+    }
+    total += std::min<int64_t>(spec.rpn_pre_nms_topk_test, int64_t(h) * w * anchors);
+  }
+  return std::min<int64_t>(total, spec.rpn_post_nms_topk_test);
 }
 
 std::pair<int, int> network_input_size(const ModelSpec& spec, int height, int width) {

@@ -94,6 +94,12 @@ struct ModelCost {
 ModelCost count_model_cost(const ModelSpec& spec, int padded_h, int padded_w, int64_t proposals,
                            int64_t detections);
 
+// The most proposals Detectron2's RPN can return for one image of this padded size: per level at most
+// min(RPN.PRE_NMS_TOPK_TEST, H_l * W_l * anchors per location) candidates survive the top-k, NMS only
+// removes, and at most RPN.POST_NMS_TOPK_TEST are kept (find_top_rpn_proposals). The real count can be
+// lower (NMS, MIN_SIZE); at sizes of 800 px and more it is normally the POST_NMS_TOPK_TEST cap.
+int64_t max_proposals(const ModelSpec& spec, int padded_h, int padded_w);
+
 // Detectron2's network input size for an original height x width image: ResizeShortestEdge
 // (INPUT.MIN_SIZE_TEST / MAX_SIZE_TEST; MIN_SIZE_TEST 0 = no resize) then zero-padding to a multiple
 // of 32 (the FPN backbone's size_divisibility, ImageList.from_tensors). Returns (padded_h, padded_w).

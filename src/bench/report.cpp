@@ -63,7 +63,55 @@ nlohmann::json gpu_json(const GpuUtilSummary& g) {
   return j;
 }
 
+constexpr Stage kCostStages[] = {Stage::kBackbone, Stage::kFpn, Stage::kRpn, Stage::kBoxHead, Stage::kMaskHead};
+
+const RunCost* cost_of(const BenchReport& report, size_t i) {
+  return i < report.costs.size() && report.costs[i].available ? &report.costs[i] : nullptr;
+}
+
+double megabytes(const LayerCost& c, int bpe) { return static_cast<double>(c.bytes(bpe)) / 1e6; }
+
+// FLOPs per byte of the counted minimum traffic (0 when no bytes).
+double intensity(const LayerCost& c, int bpe) {
+  const int64_t b = c.bytes(bpe);
+  return b > 0 ? 2.0 * static_cast<double>(c.macs) / static_cast<double>(b) : 0.0;
+}
+
+const char* cost_note(int bpe) {
+  return bpe == 2 ? "fp16 activations and weights, 2 bytes per element" : "fp32 activations and weights, 4 bytes per element";
+}
+
+nlohmann::json layer_cost_json(const LayerCost& c, int bpe) {
+  return {{"macs", c.macs},
+          {"gflops", c.gflops()},
+          {"weight_elems", c.weight_elems},
+          {"act_elems", c.act_elems},
+          {"bytes", c.bytes(bpe)},
+          {"flop_per_byte", intensity(c, bpe)}};
+}
+
 }  // namespace
+
+AchievedRates achieved_rates(const BenchRun& run, const RunCost& cost) {
+  AchievedRates a;
+  if (!cost.available) return a;
+  const LayerCost total = cost.cost.total();
+  const double median = run.steady_ms.empty() ? 0.0 : run.steady_stats().median;
+  if (median > 0) {
+    a.tflops_at_median = total.gflops() * run.batch_size / median;  // GFLOP per ms = TFLOP/s
+    a.gbytes_per_s_at_median = static_cast<double>(total.bytes(cost.bytes_per_element)) * run.batch_size / median / 1e6;
+  }
+  a.tflops_at_throughput = total.gflops() * run.throughput() / 1e3;
+  for (int i = 0; i < kNumStages; ++i) {
+    if (run.stage_ms[i].empty()) continue;
+    const double ms = compute_stats(run.stage_ms[i]).median;
+    a.stage_median_ms[i] = ms;
+    if (ms <= 0) continue;
+    a.stage_tflops[i] = cost.cost.stages[i].gflops() / ms;
+    a.stage_gbytes_per_s[i] = static_cast<double>(cost.cost.stages[i].bytes(cost.bytes_per_element)) / ms / 1e6;
+  }
+  return a;
+}
 
 nlohmann::json to_json(const SampleStats& s) {
   return nlohmann::json{{"count", s.count}, {"min", s.min},       {"max", s.max},       {"mean", s.mean},
@@ -122,6 +170,56 @@ std::string render_markdown(const BenchReport& report) {
       os << "\n";
     }
   }
+  bool any_cost = false;
+  for (size_t i = 0; i < report.runs.size(); ++i) any_cost |= cost_of(report, i) != nullptr;
+  if (any_cost) {
+    int bpe0 = 4;
+    for (size_t i = report.runs.size(); i-- > 0;)
+      if (const RunCost* c = cost_of(report, i)) bpe0 = c->bytes_per_element;
+    os << "\nCounted cost per image (src/bench/flops.h): GFLOPs = 2 x multiply-accumulates of the convolutions, "
+          "deconvolution and fully connected layers (fvcore counts 1 per MAC; ROIAlign, NMS, element-wise work "
+          "not counted); MB = minimum bytes moved, each weight read once plus every layer's input and output "
+          "once ("
+       << cost_note(bpe0)
+       << "), a lower bound. Achieved = counted work / measured median time.\n\n";
+    os << "| run | net input (HxW) | proposals | detections | backbone GFLOPs | fpn | rpn | box_head | mask_head | "
+          "total GFLOPs | MB | FLOP/B | TFLOP/s at median | TFLOP/s at img/s | GB/s at median |\n";
+    os << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    for (size_t i = 0; i < report.runs.size(); ++i) {
+      const RunCost* c = cost_of(report, i);
+      if (!c) continue;
+      const BenchRun& r = report.runs[i];
+      const AchievedRates a = achieved_rates(r, *c);
+      const LayerCost t = c->cost.total();
+      os << "| " << md_cell(r.label) << " | " << c->cost.padded_h << "x" << c->cost.padded_w << " | " << c->cost.proposals
+         << " | " << c->cost.detections << " |";
+      for (Stage s : kCostStages) os << " " << fmt(c->cost.stage(s).gflops(), 2) << " |";
+      os << " " << fmt(t.gflops(), 2) << " | " << fmt(megabytes(t, c->bytes_per_element), 1) << " | "
+         << fmt(intensity(t, c->bytes_per_element), 1) << " | " << fmt(a.tflops_at_median, 3) << " | "
+         << fmt(a.tflops_at_throughput, 3) << " | " << fmt(a.gbytes_per_s_at_median, 1) << " |\n";
+    }
+    os << "\nPer stage (counted work / the stage's median time):\n\n";
+    os << "| run | stage | GFLOPs | MB | FLOP/B | median ms | TFLOP/s | GB/s |\n|---|---|---|---|---|---|---|---|\n";
+    for (size_t i = 0; i < report.runs.size(); ++i) {
+      const RunCost* c = cost_of(report, i);
+      if (!c) continue;
+      const AchievedRates a = achieved_rates(report.runs[i], *c);
+      for (Stage s : kCostStages) {
+        const int k = static_cast<int>(s);
+        const LayerCost& l = c->cost.stage(s);
+        const bool timed = a.stage_median_ms[k] > 0;
+        os << "| " << md_cell(report.runs[i].label) << " | " << stage_name(s) << " | " << fmt(l.gflops(), 2) << " | "
+           << fmt(megabytes(l, c->bytes_per_element), 1) << " | " << fmt(intensity(l, c->bytes_per_element), 1) << " | "
+           << (timed ? fmt(a.stage_median_ms[k]) : "-") << " | " << (timed ? fmt(a.stage_tflops[k], 3) : "-") << " | "
+           << (timed ? fmt(a.stage_gbytes_per_s[k], 1) : "-") << " |\n";
+      }
+    }
+    for (size_t i = 0; i < report.runs.size(); ++i)
+      if (const RunCost* c = cost_of(report, i); c && !c->roi_counts.empty()) {
+        os << "\nROI counts: " << md_cell(c->roi_counts) << "\n";
+        break;
+      }
+  }
   return os.str();
 }
 
@@ -135,6 +233,11 @@ const std::vector<std::string>& csv_columns() {
     for (const char* g : {"gpu_util_mean_pct", "gpu_util_max_pct", "gpu_mem_peak_mib", "gpu_power_mean_w",
                           "gpu_sm_clock_mean_mhz", "maskrt_version", "maskrt_commit", "model", "device", "date_utc"})
       c.push_back(g);
+    for (const char* g : {"net_height", "net_width", "proposals", "detections"}) c.push_back(g);
+    for (Stage s : kCostStages) c.push_back(std::string("gflops_") + stage_name(s));
+    for (const char* g : {"gflops_total", "mbytes_total", "bytes_per_element", "tflops_at_median",
+                          "tflops_at_throughput", "gbytes_per_s_at_median"})
+      c.push_back(g);
     return c;
   }();
   return cols;
@@ -146,7 +249,8 @@ std::string render_csv(const BenchReport& report) {
   for (size_t i = 0; i < cols.size(); ++i) os << (i ? "," : "") << cols[i];
   os << "\n";
   const BenchMetadata& m = report.meta;
-  for (const BenchRun& r : report.runs) {
+  for (size_t ri = 0; ri < report.runs.size(); ++ri) {
+    const BenchRun& r = report.runs[ri];
     const SampleStats s = r.steady_stats();
     std::vector<std::string> f = {csv_field(r.label), std::to_string(r.image_width), std::to_string(r.image_height),
                                   fmt(r.megapixels(), 6), std::to_string(r.batch_size), std::to_string(r.streams),
@@ -166,6 +270,21 @@ std::string render_csv(const BenchReport& report) {
     f.push_back(g.available && g.sm_clock_available ? fmt(g.sm_clock_mean_mhz, 3) : "");
     for (const std::string* v : {&m.host.maskrt_version, &m.host.git_commit, &m.model_name, &m.device_name, &m.host.date_utc})
       f.push_back(csv_field(*v));
+    if (const RunCost* c = cost_of(report, ri)) {
+      const AchievedRates a = achieved_rates(r, *c);
+      const LayerCost t = c->cost.total();
+      for (int64_t v : {int64_t(c->cost.padded_h), int64_t(c->cost.padded_w), c->cost.proposals, c->cost.detections})
+        f.push_back(std::to_string(v));
+      for (Stage st : kCostStages) f.push_back(fmt(c->cost.stage(st).gflops(), 6));
+      f.push_back(fmt(t.gflops(), 6));
+      f.push_back(fmt(megabytes(t, c->bytes_per_element), 6));
+      f.push_back(std::to_string(c->bytes_per_element));
+      f.push_back(fmt(a.tflops_at_median, 6));
+      f.push_back(fmt(a.tflops_at_throughput, 6));
+      f.push_back(fmt(a.gbytes_per_s_at_median, 6));
+    } else {
+      f.resize(cols.size());
+    }
     MASKRT_ASSERT(f.size() == cols.size(), "csv row/header mismatch");
     for (size_t i = 0; i < f.size(); ++i) os << (i ? "," : "") << f[i];
     os << "\n";
@@ -196,7 +315,8 @@ nlohmann::json to_json(const BenchReport& report) {
       {"time_unit", "ms"},
   };
   nlohmann::json runs = nlohmann::json::array();
-  for (const BenchRun& r : report.runs) {
+  for (size_t ri = 0; ri < report.runs.size(); ++ri) {
+    const BenchRun& r = report.runs[ri];
     nlohmann::json stages = nlohmann::json::object();
     for (int i = 0; i < kNumStages; ++i) {
       const auto& v = r.stage_ms[i];
@@ -221,6 +341,35 @@ nlohmann::json to_json(const BenchReport& report) {
         {"stages", stages},
         {"gpu", gpu_json(r.gpu)},
     });
+    if (const RunCost* c = cost_of(report, ri)) {
+      const AchievedRates a = achieved_rates(r, *c);
+      const int bpe = c->bytes_per_element;
+      nlohmann::json st = nlohmann::json::object();
+      for (Stage s : kCostStages) {
+        const int k = static_cast<int>(s);
+        nlohmann::json e = layer_cost_json(c->cost.stage(s), bpe);
+        e["median_ms"] = a.stage_median_ms[k] > 0 ? nlohmann::json(a.stage_median_ms[k]) : nlohmann::json(nullptr);
+        e["tflops"] = a.stage_median_ms[k] > 0 ? nlohmann::json(a.stage_tflops[k]) : nlohmann::json(nullptr);
+        e["gbytes_per_s"] = a.stage_median_ms[k] > 0 ? nlohmann::json(a.stage_gbytes_per_s[k]) : nlohmann::json(nullptr);
+        st[stage_name(s)] = e;
+      }
+      runs.back()["cost"] = {
+          {"net_height", c->cost.padded_h},
+          {"net_width", c->cost.padded_w},
+          {"proposals", c->cost.proposals},
+          {"detections", c->cost.detections},
+          {"roi_counts", c->roi_counts},
+          {"bytes_per_element", bpe},
+          {"definition", std::string("per image; gflops = 2 x MACs of conv/deconv/linear layers (fvcore counts 1 "
+                                     "per MAC); bytes = weights once + each layer's input and output once, ") +
+                             cost_note(bpe) + " (a lower bound)"},
+          {"stages", st},
+          {"total", layer_cost_json(c->cost.total(), bpe)},
+          {"tflops_at_median", a.tflops_at_median},
+          {"tflops_at_throughput", a.tflops_at_throughput},
+          {"gbytes_per_s_at_median", a.gbytes_per_s_at_median},
+      };
+    }
   }
   return {{"schema", "maskrt.bench/1"}, {"metadata", meta}, {"runs", runs}};
 }

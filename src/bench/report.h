@@ -5,12 +5,14 @@
 //
 // Versions of the device stack are supplied by the caller (the CUDA backend knows them); host facts
 // come from collect_host_info(). Thread safety: pure functions.
+#include <array>
 #include <map>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "bench/flops.h"
 #include "bench/stats.h"
 #include "bench/system_info.h"
 
@@ -29,25 +31,47 @@ struct BenchMetadata {
   std::map<std::string, std::string> options;  // the bench options as given (precision, sizes, ...)
 };
 
+// The counted cost of one run's model at its network input size (bench/flops.h), for the achieved
+// rates: TFLOP/s = counted FLOPs / measured time, GB/s = counted minimum bytes / measured time.
+struct RunCost {
+  bool available = false;     // false: no cost section for this run
+  ModelCost cost;             // per image
+  int bytes_per_element = 4;  // 4 (fp32, tf32) or 2 (fp16)
+  std::string roi_counts;     // how proposals / detections were chosen (free text, reported)
+};
+
 struct BenchReport {
   BenchMetadata meta;
   std::vector<BenchRun> runs;
+  std::vector<RunCost> costs;  // empty, or one per run (same order); see RunCost
 };
+
+// Achieved rates of one run from its counted cost (all 0 where a time is missing or zero).
+// Whole image: counted FLOPs x batch / median iteration latency, and counted FLOPs x images/s.
+// Per stage: counted stage FLOPs (bytes) / the stage's median time (stage times are per image).
+struct AchievedRates {
+  double tflops_at_median = 0, tflops_at_throughput = 0, gbytes_per_s_at_median = 0;
+  std::array<double, kNumStages> stage_median_ms{}, stage_tflops{}, stage_gbytes_per_s{};
+};
+AchievedRates achieved_rates(const BenchRun& run, const RunCost& cost);
 
 enum class ReportFormat { kMarkdown, kCsv, kJson };
 
 // Markdown: metadata as a bullet list, then one table row per run (size, megapixels, batch, streams,
 // iterations, first call, median, mean, p90, p99, min, max, stddev, CV, throughput, GPU util), then a
-// table of per-stage medians (rows = runs). Times in ms with 3 decimals.
+// table of per-stage medians (rows = runs). Times in ms with 3 decimals. When costs are given: a table
+// of counted GFLOPs per stage, minimum bytes, FLOP/byte and achieved TFLOP/s / GB/s per run, and a
+// per-stage table (counted work against each stage's median time).
 std::string render_markdown(const BenchReport& report);
 
 // CSV (RFC 4180 quoting): a header line, then one line per run; the columns are csv_columns().
 // Provenance columns (maskrt_commit, device, model) repeat in every row so a row stands alone.
+// Counted-cost columns (net_height ... gbytes_per_s_at_median) come last, empty without a cost.
 std::string render_csv(const BenchReport& report);
 const std::vector<std::string>& csv_columns();
 
 // JSON: {"schema": "maskrt.bench/1", "metadata": {...}, "runs": [{config, phases with raw samples,
-// steady-state stats, per-stage raw samples and stats, throughput, gpu}]}.
+// steady-state stats, per-stage raw samples and stats, throughput, gpu, cost (when given)}]}.
 nlohmann::json to_json(const BenchReport& report);
 nlohmann::json to_json(const SampleStats& stats);
 

@@ -50,6 +50,14 @@ TEST(CliBench, CpuJsonReportAndPlot) {
     EXPECT_GT(r["stats"]["median"].get<double>(), 0.0);
     EXPECT_GT(r["throughput_img_s"].get<double>(), 0.0);
     EXPECT_GT(r["stages"]["backbone"]["stats"]["median"].get<double>(), 0.0);
+    // Counted cost (bench/flops.h) at the network input size, and the rates derived from it.
+    const auto& c = r["cost"];
+    EXPECT_EQ(c["net_height"].get<int>() % 32, 0);
+    EXPECT_EQ(c["net_width"].get<int>() % 32, 0);
+    EXPECT_GT(c["total"]["gflops"].get<double>(), 0.0);
+    EXPECT_GT(c["stages"]["backbone"]["tflops"].get<double>(), 0.0);
+    EXPECT_NEAR(c["tflops_at_median"].get<double>(),
+                c["total"]["gflops"].get<double>() / r["stats"]["median"].get<double>(), 1e-9);
   }
   EXPECT_EQ(j["runs"][0]["image_height"], 240);
   EXPECT_EQ(j["runs"][1]["image_width"], 160);

@@ -9,10 +9,12 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "bench/flops.h"
+#include "bench/report.h"
 #include "io/config.h"
 #include "maskrt/errors.h"
 
@@ -96,6 +98,21 @@ TEST(Flops, NetworkInputSize) {
   EXPECT_EQ(network_input_size(spec, 256, 64), std::make_pair(256, 64));
 }
 
+TEST(Flops, MaxProposals) {
+  ModelSpec spec;  // p2..p6, 3 anchors per location, PRE/POST_NMS_TOPK_TEST 1000/1000
+  // 32x32: p2 8x8, p3 4x4, p4 2x2, p5 1x1, p6 1x1 -> 3 * (64 + 16 + 4 + 1 + 1) = 258 anchors.
+  EXPECT_EQ(max_proposals(spec, 32, 32), 258);
+  // 64x64: 3 * (256 + 64 + 16 + 4 + 1) = 1023 -> capped at POST_NMS_TOPK_TEST 1000.
+  EXPECT_EQ(max_proposals(spec, 64, 64), 1000);
+  spec.rpn_pre_nms_topk_test = 100;  // per level: min(100, 768), min(100, 192), 48, 12, 3
+  EXPECT_EQ(max_proposals(spec, 64, 64), 263);
+  // 96x64 (p6 of the odd p5 3x2 is 2x1): p2's 3 * 24*16 = 1152 anchors give at most PRE_NMS_TOPK_TEST
+  // 1000, then 3 * (12*8 + 6*4 + 3*2 + 2*1) = 384 more; POST_NMS_TOPK_TEST raised to 2000 -> 1384.
+  spec.rpn_pre_nms_topk_test = 1000;
+  spec.rpn_post_nms_topk_test = 2000;
+  EXPECT_EQ(max_proposals(spec, 96, 64), 1000 + 3 * (12 * 8 + 6 * 4 + 3 * 2 + 2 * 1));
+}
+
 TEST(Flops, HeadsWithoutRoisCountNothingAndTotalsAdd) {
   const Config cfg = load_config(kData + "r50_mask.yaml");
   const ModelCost none = count_model_cost(cfg.spec, 224, 320, 0, 0);
@@ -135,6 +152,7 @@ TEST(Flops, MatchesDetectron2Fvcore) {
     EXPECT_EQ(pw, c["padded_w"].get<int>());
     const ModelCost mc = count_model_cost(cfg.spec, c["padded_h"].get<int>(), c["padded_w"].get<int>(),
                                           c["proposals"].get<int64_t>(), c["detections"].get<int64_t>());
+    EXPECT_LE(c["proposals"].get<int64_t>(), max_proposals(cfg.spec, ph, pw));
     int64_t macs_sum = 0;
     for (const auto& [stage, key] : stages) {
       SCOPED_TRACE(key);
@@ -145,6 +163,102 @@ TEST(Flops, MatchesDetectron2Fvcore) {
     }
     EXPECT_EQ(mc.total().macs, macs_sum);
   }
+}
+
+}  // namespace
+}  // namespace maskrt::bench
+
+namespace maskrt::bench {
+namespace {
+
+// The bench report's cost section: achieved rates worked out by hand from a made-up cost and times.
+TEST(FlopsReport, AchievedRatesAndRendering) {
+  BenchReport rep;
+  rep.meta.model_name = "m";
+  BenchRun run;
+  run.label = "r1";
+  run.batch_size = 2;
+  run.image_height = 480;
+  run.image_width = 640;
+  StageTimes st;
+  st.backbone = 4;  // ms
+  st.fpn = 0;       // untimed stage -> no rate
+  for (double ms : {30.0, 10.0, 20.0}) {
+    run.steady_ms.push_back(ms);
+    run.add_stage_times(st);
+  }
+  run.steady_wall_ms = 60;  // 6 images in 60 ms -> 100 img/s
+  RunCost rc;
+  rc.available = true;
+  rc.bytes_per_element = 2;
+  rc.cost.padded_h = 800;
+  rc.cost.padded_w = 1088;
+  rc.cost.proposals = 1000;
+  rc.cost.detections = 7;
+  LayerCost& bb = rc.cost.stages[static_cast<int>(Stage::kBackbone)];
+  bb.macs = 6'000'000'000;      // 12 GFLOPs
+  bb.weight_elems = 10'000'000;
+  bb.act_elems = 40'000'000;    // 50e6 elements * 2 B = 100 MB
+  rc.cost.stages[static_cast<int>(Stage::kMaskHead)].macs = 1'000'000'000;  // 2 GFLOPs
+  rep.runs.push_back(run);
+  rep.costs.push_back(rc);
+
+  const AchievedRates a = achieved_rates(rep.runs[0], rc);
+  // 14 GFLOPs per image * 2 images / 20 ms median = 1.4 TFLOP/s; at 100 img/s: 1.4 TFLOP/s.
+  EXPECT_NEAR(a.tflops_at_median, 1.4, 1e-12);
+  EXPECT_NEAR(a.tflops_at_throughput, 1.4, 1e-12);
+  // 100 MB * 2 / 20 ms = 10 GB/s.
+  EXPECT_NEAR(a.gbytes_per_s_at_median, 10.0, 1e-12);
+  // backbone: 12 GFLOPs / 4 ms = 3 TFLOP/s; 100 MB / 4 ms = 25 GB/s.
+  EXPECT_NEAR(a.stage_tflops[static_cast<int>(Stage::kBackbone)], 3.0, 1e-12);
+  EXPECT_NEAR(a.stage_gbytes_per_s[static_cast<int>(Stage::kBackbone)], 25.0, 1e-12);
+  EXPECT_EQ(a.stage_tflops[static_cast<int>(Stage::kFpn)], 0.0);
+
+  const nlohmann::json j = to_json(rep);
+  const auto& c = j["runs"][0]["cost"];
+  EXPECT_EQ(c["net_height"], 800);
+  EXPECT_EQ(c["detections"], 7);
+  EXPECT_EQ(c["bytes_per_element"], 2);
+  EXPECT_NEAR(c["total"]["gflops"].get<double>(), 14.0, 1e-9);
+  EXPECT_EQ(c["total"]["bytes"].get<int64_t>(), 100'000'000);
+  EXPECT_NEAR(c["stages"]["backbone"]["tflops"].get<double>(), 3.0, 1e-12);
+  EXPECT_TRUE(c["stages"]["fpn"]["tflops"].is_null());
+  EXPECT_NEAR(c["tflops_at_median"].get<double>(), 1.4, 1e-12);
+
+  // CSV: the cost columns exist and hold the numbers; a run without cost leaves them empty.
+  BenchRun run2 = run;
+  run2.label = "r2";
+  rep.runs.push_back(run2);
+  const std::string csv = render_csv(rep);
+  std::vector<std::vector<std::string>> rows;
+  std::stringstream ss(csv);
+  for (std::string line; std::getline(ss, line);) {  // no quoted fields in this report
+    rows.emplace_back();
+    std::stringstream ls(line);
+    for (std::string f; std::getline(ls, f, ',');) rows.back().push_back(f);
+    if (!line.empty() && line.back() == ',') rows.back().push_back("");
+  }
+  ASSERT_EQ(rows.size(), 3u);
+  const auto& cols = csv_columns();
+  auto col = [&](const std::string& name) {
+    for (size_t i = 0; i < cols.size(); ++i)
+      if (cols[i] == name) return i;
+    ADD_FAILURE() << "no column " << name;
+    return size_t(0);
+  };
+  ASSERT_EQ(rows[1].size(), cols.size());
+  ASSERT_EQ(rows[2].size(), cols.size());
+  EXPECT_EQ(rows[1][col("net_width")], "1088");
+  EXPECT_NEAR(std::stod(rows[1][col("gflops_total")]), 14.0, 1e-6);
+  EXPECT_NEAR(std::stod(rows[1][col("gflops_mask_head")]), 2.0, 1e-6);
+  EXPECT_NEAR(std::stod(rows[1][col("tflops_at_median")]), 1.4, 1e-6);
+  EXPECT_EQ(rows[2][col("gflops_total")], "");
+
+  const std::string md = render_markdown(rep);
+  EXPECT_NE(md.find("GFLOPs = 2 x multiply-accumulates"), std::string::npos);
+  EXPECT_NE(md.find("fp16 activations and weights, 2 bytes per element"), std::string::npos);
+  EXPECT_NE(md.find("| r1 | 800x1088 | 1000 | 7 | 12.00 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| r1 | backbone | 12.00 | 100.0 | 120.0 | 4.000 | 3.000 | 25.0 |"), std::string::npos) << md;
 }
 
 }  // namespace

@@ -3,6 +3,14 @@
 // steady state gets min/median/mean/p90/p99/CV, images/s, per-stage times, and (on NVIDIA GPUs)
 // utilisation, memory, power and SM clock sampled through NVML. --sizes sweeps input sizes and
 // --plot draws latency and throughput against megapixels.
+//
+// Where the time goes: per-stage times come from the steady-state loop on the CPU (the CPU backend
+// always times its stages). On CUDA the steady-state loop runs without per-stage events (they would
+// serialise the stream and disable CUDA graphs), so after every size has been measured a second engine
+// with EngineOptions::stage_times on runs kStagePassIterations more iterations per size; their CUDA
+// event times replace the (empty) per-stage samples. Each run also carries the model's counted cost at
+// its network input size (bench/flops.h: GFLOPs per stage, minimum bytes), from which the reports give
+// achieved TFLOP/s and GB/s per stage and in all.
 #include <sys/resource.h>
 
 #include <atomic>
@@ -14,6 +22,7 @@
 #include <sstream>
 #include <thread>
 
+#include "bench/flops.h"
 #include "bench/nvml_sampler.h"
 #include "bench/plot.h"
 #include "bench/progress.h"
@@ -21,6 +30,7 @@
 #include "bench/system_info.h"
 #include "commands.h"
 #include "core/check.h"
+#include "io/config.h"
 #include "ops/resize/resize.h"
 
 namespace maskrt::cli {
@@ -28,6 +38,7 @@ namespace maskrt::cli {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr int kStagePassIterations = 10;  // CUDA: per-stage event timing pass per size
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
@@ -101,6 +112,10 @@ int run_bench(const BenchArgs& a) {
   Engine engine(eo);
   const double creation_ms = ms_between(tc0, Clock::now());
   const EngineInfo& info = engine.info();
+  const bool on_cuda = !info.libraries.empty();  // the CUDA backend reports its library versions
+  // The effective config again (same files and opts as the engine) for the cost counter.
+  const ModelSpec spec = load_config(info.config_path, eo.opts).spec;
+  const int bytes_per_element = info.precision == "fp16" ? 2 : 4;
 
   bench::NvmlSampler nvml;
   report.meta.model_name = info.model_name;
@@ -127,14 +142,30 @@ int run_bench(const BenchArgs& a) {
     run.image_width = w;
     run.engine_creation_ms = first_size ? creation_ms : 0.0;
     const std::vector<Image> batch(a.model.batch, resized_copy(source, h, w));
+    size_t detections = 0;
     auto call = [&]() -> std::pair<double, StageTimes> {
       const auto t0 = Clock::now();
       std::vector<ImageResult> r = engine.infer_batch(batch);
-      return {ms_between(t0, Clock::now()), r.front().times};
+      const double ms = ms_between(t0, Clock::now());
+      detections = r.front().instances.size();  // the same image every call: the same count
+      return {ms, r.front().times};
     };
     // First call after engine creation (engine warm-up already ran for this size).
     run.has_first_call = true;
     run.first_call_ms = call().first;
+    {
+      // Counted cost at this size: the real detection count of this image; proposals at their bound.
+      bench::RunCost rc;
+      rc.available = true;
+      rc.bytes_per_element = bytes_per_element;
+      const auto [ph, pw] = bench::network_input_size(spec, h, w);
+      rc.cost = bench::count_model_cost(spec, ph, pw, bench::max_proposals(spec, ph, pw),
+                                        static_cast<int64_t>(detections));
+      rc.roi_counts = "detections = the instances the engine returned for this image; proposals = the most the "
+                      "RPN can return at this size (min(POST_NMS_TOPK_TEST, sum over levels of min(PRE_NMS_TOPK_TEST, "
+                      "anchors))), which the real count reaches unless NMS leaves fewer";
+      report.costs.push_back(rc);
+    }
     for (int i = 0; i < a.warmup; ++i) run.warmup_ms.push_back(call().first);
     run.warmup_iterations = a.warmup;
 
@@ -171,10 +202,31 @@ int run_bench(const BenchArgs& a) {
     first_size = false;
   }
 
-  // Host memory: peak resident set of this process over the whole benchmark (getrusage).
+  // Host memory: peak resident set of this process over the steady-state measurements (getrusage),
+  // taken before the CUDA stage pass loads its second engine.
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   report.meta.options["host_peak_rss_mib"] = std::to_string(static_cast<double>(ru.ru_maxrss) / 1024.0);
+
+  if (on_cuda) {
+    // Per-stage CUDA event times, apart from the steady-state timing (which has run to completion).
+    EngineOptions so = eo;
+    so.stage_times = true;
+    const auto t0 = Clock::now();
+    Engine stage_engine(so);
+    report.meta.options["stage_engine_creation_ms"] = std::to_string(ms_between(t0, Clock::now()));
+    for (bench::BenchRun& run : report.runs) {
+      const Image image = resized_copy(source, run.image_height, run.image_width);
+      for (auto& v : run.stage_ms) v.clear();
+      stage_engine.infer(image);  // one more untimed call (the engine's warm-up already ran this size)
+      for (int i = 0; i < kStagePassIterations; ++i) run.add_stage_times(stage_engine.infer(image).times);
+    }
+    report.meta.options["stage_times"] = "CUDA events, separate pass: a second engine with stage_times on, " +
+                                         std::to_string(kStagePassIterations) +
+                                         " iterations of one image per size after all steady-state runs";
+  } else {
+    report.meta.options["stage_times"] = "host clock, every steady-state iteration (first image of the batch)";
+  }
   const bench::ReportFormat fmt = bench::parse_report_format(a.format);
   if (a.output.empty()) {
     if (fmt == bench::ReportFormat::kJson) std::cout << bench::to_json(report).dump(1) << "\n";

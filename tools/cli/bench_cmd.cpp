@@ -43,22 +43,6 @@ double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
-std::vector<std::pair<int, int>> parse_sizes(const std::string& text) {
-  std::vector<std::pair<int, int>> sizes;
-  std::stringstream ss(text);
-  std::string tok;
-  while (std::getline(ss, tok, ',')) {
-    int h = 0, w = 0;
-    char x = 0;
-    std::stringstream ts(tok);
-    MASKRT_CHECK((ts >> h >> x >> w) && x == 'x' && h > 0 && w > 0 && h <= 16384 && w <= 16384,
-                 ErrorCode::kInvalidArgument, "--sizes: '", tok, "' is not HEIGHTxWIDTH (e.g. 480x640)");
-    sizes.push_back({h, w});
-  }
-  MASKRT_CHECK(!sizes.empty(), ErrorCode::kInvalidArgument, "--sizes: no size given");
-  return sizes;
-}
-
 Image resized_copy(const Image& src, int h, int w) {
   if (src.height == h && src.width == w) return src;
   Image out;
@@ -107,7 +91,7 @@ int run_bench(const BenchArgs& a) {
   const Image source = read_image(files.front());
 
   EngineOptions eo = engine_options(a.model);
-  eo.warmup_sizes = sizes;
+  eo.warmup_sizes.insert(eo.warmup_sizes.end(), sizes.begin(), sizes.end());  // + --prepare-sizes
   const auto tc0 = Clock::now();
   Engine engine(eo);
   const double creation_ms = ms_between(tc0, Clock::now());

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "maskrt/engine.h"
@@ -19,7 +20,10 @@ struct ModelArgs {
   std::string precision = "fp32";
   int threads = 0;
   int batch = 1;
+  std::string prepare_sizes;  // --prepare-sizes HxW,...: original image sizes planned at engine creation
 };
+// "HxW,HxW,..." -> (h, w) pairs; kInvalidArgument naming `option` and the bad token.
+std::vector<std::pair<int, int>> parse_sizes(const std::string& text, const char* option = "--sizes");
 void add_model_options(CLI::App* cmd, ModelArgs& a);
 EngineOptions engine_options(const ModelArgs& a);
 

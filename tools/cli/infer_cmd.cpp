@@ -1,5 +1,6 @@
 // `maskrt infer`: run the model on image files, write RESULTS.json (and optional pictures).
 #include <algorithm>
+#include <sstream>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -29,6 +30,9 @@ void add_model_options(CLI::App* cmd, ModelArgs& a) {
       ->check(CLI::IsMember({"fp32", "tf32", "fp16"}));
   cmd->add_option("--threads", a.threads, "CPU threads (0 = all cores)")->check(CLI::Range(0, 1024));
   cmd->add_option("--batch", a.batch, "images per engine call")->check(CLI::Range(1, 4096));
+  cmd->add_option("--prepare-sizes", a.prepare_sizes,
+                  "original image sizes HxW,... to plan at start-up (CUDA: algorithms, memory, graphs), "
+                  "so the first image of each size runs at steady speed (default 480x640)");
 }
 
 EngineOptions engine_options(const ModelArgs& a) {
@@ -39,7 +43,24 @@ EngineOptions engine_options(const ModelArgs& a) {
   o.device = a.device == "cpu" ? Device::kCPU : a.device == "cuda" ? Device::kCUDA : Device::kAuto;
   o.precision = a.precision == "fp16" ? Precision::kFP16 : a.precision == "tf32" ? Precision::kTF32 : Precision::kFP32;
   o.num_threads = a.threads;
+  if (!a.prepare_sizes.empty()) o.warmup_sizes = parse_sizes(a.prepare_sizes, "--prepare-sizes");
   return o;
+}
+
+std::vector<std::pair<int, int>> parse_sizes(const std::string& text, const char* option) {
+  std::vector<std::pair<int, int>> sizes;
+  std::stringstream ss(text);
+  std::string tok;
+  while (std::getline(ss, tok, ',')) {
+    int h = 0, w = 0;
+    char x = 0;
+    std::stringstream ts(tok);
+    MASKRT_CHECK((ts >> h >> x >> w) && x == 'x' && h > 0 && w > 0 && h <= 16384 && w <= 16384,
+                 ErrorCode::kInvalidArgument, option, ": '", tok, "' is not HEIGHTxWIDTH (e.g. 480x640)");
+    sizes.push_back({h, w});
+  }
+  MASKRT_CHECK(!sizes.empty(), ErrorCode::kInvalidArgument, option, ": no size given");
+  return sizes;
 }
 
 std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {

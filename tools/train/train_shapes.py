@@ -11,14 +11,23 @@ What is Detectron2's and what is ours:
   SimpleTrainer.run_step), the LR schedule (WarmupCosineLR via build_lr_scheduler), the evaluator
   (COCOEvaluator + inference_on_dataset) and the checkpoint loader are Detectron2's;
 * ours: the config values, the data set registration, a wall-clock budget (the first --probe-iters
-  iterations measure the speed; MAX_ITER is then chosen so that training ends within --train-seconds,
-  capped by --max-iter, and the cosine schedule is built for that MAX_ITER) and the export of the
-  weights as a model-zoo style pickle {"model": {name: float32 numpy array}, "__author__": ...}.
+  iterations measure the speed; MAX_ITER is then chosen so that training ends within --train-seconds
+  and before --deadline, capped by --max-iter, and the cosine schedule is built for that MAX_ITER) and
+  the export of the weights as a model-zoo style pickle {"model": {name: float32 numpy array}, ...}.
+
+Several GPUs (--num-gpus N): Detectron2's detectron2.engine.launch starts one process per GPU (NCCL;
+gloo when there is no GPU, e.g. a CPU dry run with --device cpu), the model is wrapped by
+detectron2.engine.defaults.create_ddp_model, and SOLVER.IMS_PER_BATCH (--batch) is the TOTAL batch
+(Detectron2's train loader gives every process batch/N images). Every process times its probe and
+proposes a MAX_ITER; all take the smallest (detectron2.utils.comm.all_gather), so all run the same
+number of steps. After training the process group is closed; only rank 0 logs, exports and evaluates
+(single-process evaluation, so the whole val split is seen).
 
 Modes:
   train:      python3 tools/train/train_shapes.py --data DIR --out OUT [--train-seconds S] [--max-iter N]
   eval only:  python3 tools/train/train_shapes.py --data DIR --out OUT --eval-only --weights model.pkl \
                   --config models/default/config.yaml [--device cpu]
+  2 GPUs:     add --num-gpus 2 (--batch is the total batch, --workers is per process)
 DIR is what tools/dataset/make_shapes_dataset.py writes (train/, val/, annotations/{train,val}.json).
 Detectron2 comes from D2_SRC (default /work/d2src) through tools/reference/d2_env.py.
 """
@@ -34,6 +43,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 import d2_env  # noqa: E402
+
+# At import, not in main(): processes started by detectron2.engine.launch (spawn) import this file
+# before they unpickle the worker function, so detectron2 (and d2_env's stubs) must be ready here.
+d2_env.setup()
 
 CLASSES = ["circle", "rectangle", "triangle", "star", "ring"]
 
@@ -135,11 +148,15 @@ def clean_dump(cfg):
 
 
 def train(cfg, a, log):
+    """Train on this process's share of the batch. Returns (model without the DDP wrapper,
+    iterations, seconds, number of steps whose loss was not finite)."""
     import torch
     from detectron2.data import build_detection_train_loader
     from detectron2.engine import AMPTrainer, SimpleTrainer
+    from detectron2.engine.defaults import create_ddp_model
     from detectron2.modeling import build_model
     from detectron2.solver import build_lr_scheduler, build_optimizer
+    from detectron2.utils import comm
     from detectron2.utils.events import EventStorage
 
     model = build_model(cfg)
@@ -150,9 +167,19 @@ def train(cfg, a, log):
         DetectionCheckpointer(model).load(a.init_weights)
         log(f"initialized from {a.init_weights}")
     optimizer = build_optimizer(cfg, model)
-    loader = build_detection_train_loader(cfg)
+    loader = build_detection_train_loader(cfg)  # batch IMS_PER_BATCH / world size per process
     use_amp = cfg.SOLVER.AMP.ENABLED and cfg.MODEL.DEVICE.startswith("cuda")
-    trainer = (AMPTrainer if use_amp else SimpleTrainer)(model, loader, optimizer)
+    world = comm.get_world_size()
+    if world > 1:
+        # As Detectron2's tools/train_net.py: buffers (BN running statistics) are not broadcast; each
+        # process keeps its own, rank 0's are exported. DDP broadcasts rank 0's parameters here.
+        kw = {} if cfg.MODEL.DEVICE.startswith("cuda") else {"device_ids": None}
+        ddp_model = create_ddp_model(model, broadcast_buffers=False, **kw)
+        log(f"DDP over {world} processes ({torch.distributed.get_backend()}), "
+            f"{cfg.SOLVER.IMS_PER_BATCH // world} images per process")
+    else:
+        ddp_model = model
+    trainer = (AMPTrainer if use_amp else SimpleTrainer)(ddp_model, loader, optimizer)
     base_lrs = [g["lr"] for g in optimizer.param_groups]
     warm = cfg.SOLVER.WARMUP_ITERS
 
@@ -162,9 +189,21 @@ def train(cfg, a, log):
         for g, lr in zip(optimizer.param_groups, base_lrs):
             g["lr"] = lr * f
 
+    def finish_step():
+        # Detectron2 raises FloatingPointError for a non-finite loss on the main process only, after
+        # the backward pass (gradients already all-reduced) and before the optimizer step. Doing that
+        # step here, as run_step would have (with AMP the GradScaler skips it for inf/NaN gradients
+        # and lowers its scale, as it does on the other ranks), keeps all processes in step.
+        if use_amp:
+            trainer.grad_scaler.step(optimizer)
+            trainer.grad_scaler.update()
+        else:
+            optimizer.step()
+
     sync = torch.cuda.synchronize if cfg.MODEL.DEVICE.startswith("cuda") else (lambda: None)
     scheduler = None
     max_iter = a.max_iter
+    nonfinite = 0
     t_start = time.perf_counter()
     t_probe0 = None
     it = 0
@@ -174,7 +213,18 @@ def train(cfg, a, log):
                 warmup_lr(it)
             trainer.iter = it
             storage.iter = it
-            trainer.run_step()
+            try:
+                trainer.run_step()
+            except FloatingPointError as e:
+                # Only the metrics writer's error is recoverable; Detectron2's other one (RPN's
+                # "Predicted boxes or scores contain Inf/NaN") comes before the all-reduce.
+                if "Loss became infinite or NaN" not in str(e):
+                    raise
+                nonfinite += 1
+                log(f"iter {it}: non-finite loss ({nonfinite} so far): {str(e).splitlines()[0]}")
+                finish_step()
+                if nonfinite > a.max_nonfinite:
+                    raise
             if scheduler is not None:
                 scheduler.step()
             it += 1
@@ -186,8 +236,12 @@ def train(cfg, a, log):
                 now = time.perf_counter()
                 spi = (now - t_probe0) / (a.probe_iters - a.probe_skip)
                 left = a.train_seconds - (now - t_start)
-                max_iter = min(a.max_iter, it + max(0, int(left / spi)))
-                max_iter = max(max_iter, it + 1)
+                if a.deadline:
+                    left = min(left, a.deadline - time.time())
+                proposal = max(it + 1, min(a.max_iter, it + max(0, int(left / spi))))
+                # Every process must run the same number of steps: all take the smallest proposal.
+                proposals = comm.all_gather(proposal)
+                max_iter = min(proposals)
                 cfg.defrost()
                 cfg.SOLVER.MAX_ITER = max_iter
                 cfg.SOLVER.WARMUP_ITERS = min(warm, max_iter // 4)
@@ -199,8 +253,10 @@ def train(cfg, a, log):
                 for _ in range(it):
                     scheduler.step()
                 log(f"probe: {spi:.3f} s/iter over iters {a.probe_skip}..{a.probe_iters}; "
-                    f"MAX_ITER = {max_iter} (budget {a.train_seconds:.0f} s, cap {a.max_iter})")
-            if it % a.log_period == 0 or it == max_iter:
+                    f"MAX_ITER = {max_iter} (budget {a.train_seconds:.0f} s"
+                    + (f", {left:.0f} s left before the deadline" if a.deadline else "")
+                    + f", cap {a.max_iter}; proposals of the {len(proposals)} processes: {proposals})")
+            if comm.is_main_process() and (it % a.log_period == 0 or it == max_iter):
                 lat = storage.latest()
                 losses = {k: v[0] for k, v in lat.items() if "loss" in k}
                 el = time.perf_counter() - t_start
@@ -209,7 +265,7 @@ def train(cfg, a, log):
                     + f" data_time={lat.get('data_time', (0,))[0]:.3f}")
     sync()
     train_s = time.perf_counter() - t_start
-    return model, it, train_s
+    return model, it, train_s, nonfinite
 
 
 def evaluate(cfg, model, a, log):
@@ -228,7 +284,7 @@ def evaluate(cfg, model, a, log):
     return {task: {k: (None if v != v else float(v)) for k, v in r.items()} for task, r in res.items()}
 
 
-def main(argv=None):
+def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="data set folder from make_shapes_dataset.py")
     ap.add_argument("--out", required=True, help="output folder (model_final.pkl, config.yaml, metrics.json, train_log.txt)")
@@ -237,14 +293,20 @@ def main(argv=None):
     ap.add_argument("--eval-only", action="store_true")
     ap.add_argument("--init-weights", help="train: start from this checkpoint instead of from scratch")
     ap.add_argument("--device", default="cuda")
-    ap.add_argument("--workers", type=int, default=4, help="DATALOADER.NUM_WORKERS")
-    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--num-gpus", type=int, default=1,
+                    help="processes (one per GPU) started by detectron2.engine.launch; gloo on CPU")
+    ap.add_argument("--workers", type=int, default=4, help="DATALOADER.NUM_WORKERS (per process)")
+    ap.add_argument("--batch", type=int, default=16, help="SOLVER.IMS_PER_BATCH: total over all processes")
     ap.add_argument("--lr", type=float, default=0.02)
     ap.add_argument("--warmup-iters", type=int, default=300)
     ap.add_argument("--max-iter", type=int, default=4000, help="upper bound on iterations")
     ap.add_argument("--train-seconds", type=float, default=300, help="wall-clock budget of training")
+    ap.add_argument("--deadline", type=float, default=0,
+                    help="Unix time (s) by which training must end (0: none); tightens --train-seconds")
     ap.add_argument("--probe-iters", type=int, default=60, help="iterations timed before MAX_ITER is set")
     ap.add_argument("--probe-skip", type=int, default=20, help="first iterations left out of the timing")
+    ap.add_argument("--max-nonfinite", type=int, default=50,
+                    help="steps with a non-finite loss tolerated (skipped by AMP) before giving up")
     ap.add_argument("--no-amp", dest="amp", action="store_false")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--log-period", type=int, default=50)
@@ -252,38 +314,56 @@ def main(argv=None):
     # Small overrides for a CPU dry run of the pipeline (not used for the shipped model).
     ap.add_argument("--opts", nargs=argparse.REMAINDER, default=[], help="KEY VALUE ... config overrides")
     a = ap.parse_args(argv)
-    os.makedirs(a.out, exist_ok=True)
-    logf = open(os.path.join(a.out, "train_log.txt"), "a")
+    if a.eval_only:
+        a.num_gpus = 1
+    if a.num_gpus < 1 or a.batch % a.num_gpus:
+        ap.error(f"--batch {a.batch} must be a multiple of --num-gpus {a.num_gpus} (>= 1)")
+    return a
+
+
+def quiet_warnings():
+    import warnings
+    warnings.filterwarnings("ignore", category=FutureWarning)  # torch.cuda.amp deprecation, per step
+    warnings.filterwarnings("ignore", category=UserWarning)
+
+
+def run(a):
+    """One process: all of the work for --num-gpus 1; with several, rank 0 logs, exports, evaluates."""
+    import torch
+    from detectron2.utils import comm
+    from detectron2.utils.logger import setup_logger
+    quiet_warnings()
+    rank, world = comm.get_rank(), comm.get_world_size()
+    main_proc = rank == 0
+    logf = open(os.path.join(a.out, "train_log.txt"), "a") if main_proc else None
 
     def log(msg):
+        if not main_proc:
+            return
         line = f"[{time.strftime('%H:%M:%S')}] {msg}"
         print(line, flush=True)
         logf.write(line + "\n")
         logf.flush()
 
-    import warnings
-    warnings.filterwarnings("ignore", category=FutureWarning)  # torch.cuda.amp deprecation, per step
-    warnings.filterwarnings("ignore", category=UserWarning)
-    os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning,ignore::UserWarning")  # loader workers
-    d2_env.setup()
-    import torch
-    from detectron2.utils.logger import setup_logger
-    setup_logger(name="detectron2", abbrev_name="d2")
+    setup_logger(name="detectron2", abbrev_name="d2", distributed_rank=rank)
     logging.getLogger("detectron2").setLevel(logging.WARNING)  # keep the log short; we print progress
     register(a.data)
     cfg = make_cfg(a)
     if a.opts:
         cfg.merge_from_list(a.opts)
-    versions = d2_env.versions()
-    versions["cuda_device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    log("versions: " + json.dumps(versions))
+    metrics = {}
+    if main_proc:
+        versions = d2_env.versions()
+        versions["cuda_device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+        versions["processes"] = world
+        log("versions: " + json.dumps(versions))
+        metrics = {"versions": versions, "args": vars(a)}
+        val_json = os.path.join(a.data, "annotations", "val.json")
+        if os.path.exists(val_json):
+            with open(val_json, "rb") as f:
+                metrics["val_json_sha256"] = hashlib.sha256(f.read()).hexdigest()
+            metrics["val_images_sha256"] = hash_images(os.path.join(a.data, "val"))
     torch.manual_seed(a.seed)
-    metrics = {"versions": versions, "args": vars(a)}
-    val_json = os.path.join(a.data, "annotations", "val.json")
-    if os.path.exists(val_json):
-        with open(val_json, "rb") as f:
-            metrics["val_json_sha256"] = hashlib.sha256(f.read()).hexdigest()
-        metrics["val_images_sha256"] = hash_images(os.path.join(a.data, "val"))
     if a.eval_only:
         from detectron2.checkpoint import DetectionCheckpointer
         from detectron2.modeling import build_model
@@ -292,20 +372,40 @@ def main(argv=None):
         DetectionCheckpointer(model).load(a.weights)
     else:
         cfg.freeze()
-        model, iters, train_s = train(cfg, a, log)
-        metrics.update(iterations=iters, train_seconds=round(train_s, 1),
-                       s_per_iter=round(train_s / max(1, iters), 4), images_seen=iters * cfg.SOLVER.IMS_PER_BATCH)
+        model, iters, train_s, nonfinite = train(cfg, a, log)
+        if world > 1:
+            # Close the process group: from here on rank 0 works alone (world size 1 for Detectron2's
+            # test loader, which would otherwise give it only its shard, and for COCOEvaluator).
+            comm.synchronize()
+            torch.distributed.destroy_process_group()
+            if not main_proc:
+                return 0
+        metrics.update(iterations=iters, train_seconds=round(train_s, 1), processes=world,
+                       s_per_iter=round(train_s / max(1, iters), 4), images_seen=iters * cfg.SOLVER.IMS_PER_BATCH,
+                       nonfinite_loss_steps=nonfinite)
         log(f"trained {iters} iterations in {train_s:.1f} s")
         n = export_pkl(model, os.path.join(a.out, "model_final.pkl"))
         metrics["parameters_exported"] = int(n)
         with open(os.path.join(a.out, "config.yaml"), "w") as f:
             f.write(clean_dump(cfg))
+        log("exported model_final.pkl and config.yaml")
     if not a.no_eval:
         metrics["detectron2_eval"] = evaluate(cfg, model, a, log)
         for task, r in metrics["detectron2_eval"].items():
             log(f"{task}: " + " ".join(f"{k}={v:.2f}" for k, v in r.items() if v is not None))
     with open(os.path.join(a.out, "metrics.json" if not a.eval_only else "metrics_eval.json"), "w") as f:
         json.dump(metrics, f, indent=1)
+    return 0
+
+
+def main(argv=None):
+    a = parse_args(argv)
+    os.makedirs(a.out, exist_ok=True)
+    quiet_warnings()
+    os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning,ignore::UserWarning")  # loader workers
+    from detectron2.engine import launch
+    # One process per GPU (spawned; NCCL, or gloo without a GPU); with 1, run() is called right here.
+    launch(run, a.num_gpus, dist_url="auto", args=(a,))
     return 0
 
 

@@ -70,13 +70,18 @@ def d2_commit():
     if os.environ.get("D2_COMMIT"):
         return os.environ["D2_COMMIT"]
     src = d2_src()
-    for args in (["git", "-C", src, "rev-parse", "HEAD"],):
-        try:
-            out = subprocess.run(args, capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        # only a checkout whose top level IS the source folder: a copy inside another repository
+        # (./d2src in maskrt's tree) must not report that repository's commit
+        top = subprocess.run(["git", "-C", src, "rev-parse", "--show-toplevel"], capture_output=True, text=True,
+                             check=True).stdout.strip()
+        if top and os.path.realpath(top) == os.path.realpath(src):
+            out = subprocess.run(["git", "-C", src, "rev-parse", "HEAD"], capture_output=True, text=True,
+                                 check=True).stdout.strip()
             if out:
                 return out
-        except (OSError, subprocess.CalledProcessError):
-            pass
+    except (OSError, subprocess.CalledProcessError):
+        pass
     return KNOWN_D2_COMMIT
 
 

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Accuracy of the embedded default model with `maskrt eval` on the shapes val split (issue 5 tables):
+# regenerates the val split exactly as the model card says (seeded; train split skipped), then evaluates
+# with each requested backend. Writes $OUT/eval_<backend>.json (METRICS.json) and prints AP lines.
+#   BUILD_DIR=build-gpu BACKENDS="cpu cuda:fp32 cuda:tf32 cuda:fp16" scripts/eval_default_model.sh
+# Needs: numpy, Pillow, scikit-image (the generator); a maskrt build in $BUILD_DIR.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-out}; mkdir -p "$OUT"
+BUILD=${BUILD_DIR:-build}
+DATA=${DATA:-/tmp/shapes_val}
+BACKENDS=${BACKENDS:-"cpu"}
+if [ ! -f "$DATA/annotations/val.json" ]; then
+  python3 tools/dataset/make_shapes_dataset.py --out "$DATA" --num-train 0 --num-val 300 --seed 0 \
+    --workers "${WORKERS:-8}" || exit 1
+fi
+rc=0
+for b in $BACKENDS; do
+  dev=${b%%:*}; prec=fp32; [ "$dev" != "$b" ] && prec=${b#*:}
+  t0=$(date +%s.%N)
+  "$BUILD/maskrt" eval --annotations "$DATA/annotations/val.json" --images "$DATA/val" --device "$dev" \
+    --precision "$prec" --output "$OUT/eval_${dev}_${prec}.json" > "$OUT/eval_${dev}_${prec}.log" 2>&1 || rc=1
+  python3 - "$OUT/eval_${dev}_${prec}.json" "$b" "$t0" <<'PY' || rc=1
+import json, sys, time
+m = json.load(open(sys.argv[1]))
+def pick(d):
+    return " ".join("%s=%.2f" % (k, v) for k, v in d.items() if k in ("AP", "AP50", "AP75") and isinstance(v, (int, float)))
+print("%-10s %5.1f s | bbox %s | segm %s" % (sys.argv[2], time.time() - float(sys.argv[3]),
+      pick(m.get("bbox", {})), pick(m.get("segm", {}))))
+PY
+done
+exit $rc

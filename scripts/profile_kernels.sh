@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# GPU time per kernel (Nsight Compute, one metric: gpu__time_duration) of `maskrt infer` on the
+# benchmark model and image (full-width R50-FPN, 640x480 -> 800x1067; tools/reference/bench_detectron2.py
+# --save-model), for each precision in $PRECISIONS. The engine's warm-up runs the same plan twice
+# (eager + graph capture) before the image, so times are divided by 3 images.
+#   PRECISIONS="fp16 tf32" scripts/profile_kernels.sh     # on the GPU machine; needs ./d2src, ncu
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-out}; mkdir -p "$OUT"
+BUILD=${BUILD_DIR:-build-gpu}; M=${MODEL_DIR:-/tmp/r50_bench}
+export D2_SRC=${D2_SRC:-$PWD/d2src} PYTHONUNBUFFERED=1
+[ -x "$BUILD/maskrt" ] || { cmake -S . -B "$BUILD" -DMASKRT_WITH_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 \
+  -DCMAKE_BUILD_TYPE=Release -DMASKRT_BUILD_TESTS=OFF >/dev/null && cmake --build "$BUILD" -j"$(nproc)" \
+  --target maskrt_cli > "$OUT/profile_build.log" 2>&1 || { tail -20 "$OUT/profile_build.log"; exit 1; }; }
+[ -f "$M/model.pkl" ] || python3 tools/reference/bench_detectron2.py --device cuda --precision fp32 --iters 1 \
+  --warmup 1 --save-model "$M" --out /tmp/profile_d2.json > /dev/null || exit 1
+NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+[ -n "$NCU" ] || { echo "ncu not found"; exit 1; }
+for P in ${PRECISIONS:-fp16 tf32 fp32}; do
+  "$NCU" --metrics gpu__time_duration.sum --csv --print-units base --log-file "/tmp/ncu_$P.csv" \
+    "$BUILD/maskrt" infer --config "$M/config.yaml" --weights "$M/model.pkl" --device cuda --precision "$P" \
+    -o "/tmp/ncu_$P.json" "$M/image.png" > "/tmp/ncu_$P.log" 2>&1 || { tail -5 "/tmp/ncu_$P.log"; continue; }
+  echo "== $P"
+  python3 tools/profile/ncu_summary.py "/tmp/ncu_$P.csv" --images 3 --top "${TOP:-25}" | tee "$OUT/ncu_$P.md"
+done

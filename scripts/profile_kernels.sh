@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # GPU time per kernel (Nsight Compute, one metric: gpu__time_duration) of `maskrt infer` on the
 # benchmark model and image (full-width R50-FPN, 640x480 -> 800x1067; tools/reference/bench_detectron2.py
-# --save-model), for each precision in $PRECISIONS. The engine's warm-up runs the same plan twice
-# (eager + graph capture) before the image, so times are divided by 3 images.
+# --save-model), for each precision in $PRECISIONS. Only the image after warm-up is profiled
+# (MASKRT_CUDA_PROFILER_RANGE=1 + ncu --profile-from-start off): steady state, graph replay, no
+# planning (cuDNN algorithm search) and no warm-up kernels.
 #   PRECISIONS="fp16 tf32" scripts/profile_kernels.sh     # on the GPU machine; needs ./d2src, ncu
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,9 +18,9 @@ export D2_SRC=${D2_SRC:-$PWD/d2src} PYTHONUNBUFFERED=1
 NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 [ -n "$NCU" ] || { echo "ncu not found"; exit 1; }
 for P in ${PRECISIONS:-fp16 tf32 fp32}; do
-  "$NCU" --metrics gpu__time_duration.sum --csv --print-units base --log-file "/tmp/ncu_$P.csv" \
+  MASKRT_CUDA_PROFILER_RANGE=1 "$NCU" --profile-from-start off --metrics gpu__time_duration.sum --csv --print-units base --log-file "/tmp/ncu_$P.csv" \
     "$BUILD/maskrt" infer --config "$M/config.yaml" --weights "$M/model.pkl" --device cuda --precision "$P" \
     -o "/tmp/ncu_$P.json" "$M/image.png" > "/tmp/ncu_$P.log" 2>&1 || { tail -5 "/tmp/ncu_$P.log"; continue; }
   echo "== $P"
-  python3 tools/profile/ncu_summary.py "/tmp/ncu_$P.csv" --images 3 --top "${TOP:-25}" | tee "$OUT/ncu_$P.md"
+  python3 tools/profile/ncu_summary.py "/tmp/ncu_$P.csv" --images 1 --top "${TOP:-25}" | tee "$OUT/ncu_$P.md"
 done

@@ -164,6 +164,10 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
     }
     info.warmup_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
   }
+#ifdef MASKRT_WITH_CUDA
+  if (const char* e = std::getenv("MASKRT_CUDA_PROFILER_RANGE"); e && std::string(e) == "1" && impl_->cuda_model)
+    impl_->cuda_model->set_profiler_range(true);
+#endif
 }
 
 Engine::~Engine() = default;

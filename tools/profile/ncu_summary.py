@@ -15,17 +15,18 @@ import io
 import re
 import sys
 
-FAMILIES = [
-    ("maskrt resize/preprocess", r"preprocess|resize|pillow"),
-    ("maskrt rpn proposals", r"keys_kernel|decode_kernel|compact_kernel|merge_keys|rpn"),
+FAMILIES = [  # first match wins
+    ("cuDNN layout transforms (NCHW<->NHWC, dtype)", r"nchwToNhwc|nhwcToNchw|op_generic_tensor|im2col"),
+    ("conv (cuDNN / CUTLASS / xmma)", r"convolve|conv2d|xmma_fprop|fprop|winograd|fft|cudnn"),
+    ("GEMM (cuBLAS / cuBLASLt)", r"gemm|gemv|cublas|nvjet|cutlass"),
+    ("cub radix sort", r"cub::|RadixSort|Onesweep"),
     ("maskrt nms", r"nms"),
-    ("maskrt roi_align", r"roi_align|roialign"),
+    ("maskrt roi_align", r"roi_align"),
+    ("maskrt rpn proposals", r"keys_kernel|decode_kernel|compact_kernel|merge_keys|rpn"),
     ("maskrt box inference", r"rows_kernel|candidates_kernel|gather_kernel|final_keys|box_inference"),
     ("maskrt mask paste", r"paste"),
-    ("maskrt small ops (upsample/add/pool/convert)", r"upsample|add_|pool|nchw|nhwc|convert|sigmoid|deconv_scatter|scatter|small"),
-    ("cub radix sort", r"cub::|DeviceRadixSort|RadixSort|Onesweep|histogram"),
-    ("conv (cuDNN / CUTLASS / xmma)", r"conv|cudnn|xmma|implicit|fprop|winograd|fft|sm90_|cutlass"),
-    ("GEMM (cuBLAS / cuBLASLt)", r"gemm|Gemm|cublas|sgemm|hgemm|splitK"),
+    ("maskrt preprocess (resize, normalise)", r"preprocess|resize|pillow|normalize"),
+    ("maskrt small ops (upsample-add, pool, scatter, ...)", r"upsample|pool|scatter|sigmoid|add"),
 ]
 
 

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include <cublas_v2.h>
+#include <cuda_profiler_api.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
@@ -106,6 +107,7 @@ struct CudaGeneralizedRCNN::Impl {
   cudaEvent_t events[kNumEvents] = {};
   cudaEvent_t done[2] = {};
   bool use_graphs = graphs_enabled();
+  bool profiler_range = false;
 
   struct Plan {
     int in_h = 0, in_w = 0, rh = 0, rw = 0, ph = 0, pw = 0;
@@ -440,8 +442,10 @@ struct CudaGeneralizedRCNN::Impl {
     const auto t_start = std::chrono::steady_clock::now();
     ctx.make_current();
     Plan& p = ready_plan(image);
+    if (profiler_range) cudaProfilerStart();
     enqueue(p, image, 0, stage_times);
     ImageResult result = finish(p, 0, image.height, image.width, stage_times, debug);
+    if (profiler_range) cudaProfilerStop();
     result.times.total = ms_since(t_start);
     return result;
   }
@@ -508,6 +512,8 @@ void CudaGeneralizedRCNN::prepare(int height, int width) {
 }
 
 std::string CudaGeneralizedRCNN::device_name() const { return impl_->ctx.name(); }
+
+void CudaGeneralizedRCNN::set_profiler_range(bool on) { impl_->profiler_range = on; }
 
 size_t CudaGeneralizedRCNN::arena_bytes() const { return impl_->arena.capacity(); }
 

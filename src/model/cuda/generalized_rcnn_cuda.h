@@ -59,6 +59,11 @@ class CudaGeneralizedRCNN {
   void prepare(int height, int width);
   std::string device_name() const;
   size_t arena_bytes() const;
+  // Profiling aid: when on, every later run() is bracketed by cudaProfilerStart/Stop, so
+  // `ncu --profile-from-start off` (or nsys --capture-range=cudaProfilerApi) sees the steady state
+  // only, not planning (cuDNN algorithm search) or warm-up. The engine turns it on after warm-up
+  // when MASKRT_CUDA_PROFILER_RANGE=1.
+  void set_profiler_range(bool on);
 
  private:
   struct Impl;

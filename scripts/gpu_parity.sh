@@ -2,12 +2,16 @@
 # End-to-end parity on the GPU machine, in ONE run (maskrt issue 3): maskrt's CUDA outputs (fp32, tf32,
 # fp16) against Detectron2 (fp32, TF32 off) run on the same GPU, for seeded + calibrated full-width
 # R50-FPN, R101-FPN and X101-32x8d-FPN at network inputs 1344x1344, 800x1067 (from 640x480), 480x640 and
-# 1080x1920. See tools/reference/gpu_parity.py for the sizes, matching and thresholds.
+# 1080x1920. See tools/reference/gpu_parity.py for the sizes, matching, thresholds and calibration.
 #   scripts/gpu_parity.sh [extra gpu_parity.py args]     # BUILD_DIR, JOBS, CUDA_ARCH override
+#   scripts/gpu_parity.sh --d2-baselines                 # + Detectron2's own tf32 / fp16-autocast rows
+#   scripts/gpu_parity.sh --skip-maskrt --d2-baselines   # Detectron2 fp32 vs its tf32 / fp16 only, no build
+# Other options: --models R50,R101,X101  --sizes 1344x1344,800x1067,480x640,1080x1920  --precisions fp32,tf32,fp16
 # Needs ./d2src (Detectron2 source + pure-Python deps, git-ignored; tools/reference/README.md) and, where
 # pycocotools is not installed, its wheel in ./.whl. The maskrt CUDA build runs in the background while
 # Detectron2 works on the first model; it is skipped when $BUILD_DIR/maskrt already exists.
-# Writes $OUT/gpu_parity.json (or out/), prints a markdown table last; exit status 0 iff every row passes.
+# Writes $OUT/gpu_parity.json (or out/), prints a markdown table last; exit status 0 iff every maskrt row
+# passes (Detectron2 baseline rows are reference only).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out}; mkdir -p "$OUT"; export OUT
@@ -21,7 +25,12 @@ if ! python3 -c "import pycocotools.mask" 2>/dev/null; then
   export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
 fi
 READY=$(mktemp -u /tmp/gpu_parity_build_rc.XXXXXX)
-if [ -x "$BUILD/maskrt" ]; then
+SKIP_MASKRT=0
+for a in "$@"; do [ "$a" = --skip-maskrt ] && SKIP_MASKRT=1; done
+if [ $SKIP_MASKRT = 1 ]; then
+  echo "== --skip-maskrt: no maskrt build or runs"
+  echo 0 > "$READY"
+elif [ -x "$BUILD/maskrt" ]; then
   echo "== using existing $BUILD/maskrt (no build)"
   echo 0 > "$READY"
 else

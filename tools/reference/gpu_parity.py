@@ -238,8 +238,8 @@ def per_size_background_bias(model, cfg, info, target, log):
 
 
 def build_calibrated(model_name, cfg_rel, args, images, calib_case):
-    """Seeded + calibrated Detectron2 model on args.device; writes config.yaml and one model_<size>.pkl per
-    case of `images` (differing only in the background bias) to the work dir. Returns (model, cfg,
+    """Seeded + calibrated Detectron2 model on args.device; writes config.yaml and (unless --skip-maskrt) one
+    model_<size>.pkl per compared size (differing only in the background bias) to the work dir. Returns (model, cfg,
     calibration statistics, work dir, {size: background bias})."""
     import torch
     from detectron2.config import get_cfg
@@ -271,7 +271,7 @@ def build_calibrated(model_name, cfg_rel, args, images, calib_case):
     sd = {k: v.detach().float().cpu().numpy() for k, v in model.state_dict().items()
           if not k.endswith("num_batches_tracked")}
     key = "roi_heads.box_predictor.cls_score.bias"
-    for name, bias in biases.items():
+    for name, bias in ({} if args.skip_maskrt else biases).items():
         sd[key] = sd[key].copy()
         sd[key][-1] = bias
         with open(os.path.join(wd, f"model_{name}.pkl"), "wb") as f:

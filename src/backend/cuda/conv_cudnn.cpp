@@ -1,5 +1,7 @@
 #include "backend/cuda/conv_cudnn.h"
 
+#include "backend/cuda/conv_epilogue.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -74,6 +76,7 @@ ConvCudnn::ConvCudnn(const ConvLayer& layer, Precision precision, ConvEpilogue e
                 w[((static_cast<int64_t>(o) * src_cpg + c) * K + ky) * K + kx];
     weight_ = DeviceBuffer::upload(to_half(krsc.data(), krsc.size()), name + ".weight");
     bias_ = DeviceBuffer::upload(to_half(layer.bias.data(), out_c_), name + ".bias");
+    bias_f32_ = DeviceBuffer::upload(layer.bias.data(), out_c_ * sizeof(float), name + ".bias (fp32 epilogue)");
   } else {
     weight_ = DeviceBuffer::upload(w.data(), w.numel() * sizeof(float), name + ".weight");
     bias_ = DeviceBuffer::upload(layer.bias.data(), out_c_ * sizeof(float), name + ".bias");
@@ -111,6 +114,7 @@ ConvCudnn& ConvCudnn::operator=(ConvCudnn&& o) noexcept {
     fused_ok_ = o.fused_ok_;
     weight_ = std::move(o.weight_);
     bias_ = std::move(o.bias_);
+    bias_f32_ = std::move(o.bias_f32_);
     filter_desc_ = std::exchange(o.filter_desc_, nullptr);
     bias_desc_ = std::exchange(o.bias_desc_, nullptr);
     relu_desc_ = std::exchange(o.relu_desc_, nullptr);
@@ -211,6 +215,15 @@ void ConvCudnn::forward(const CudaContext& ctx, const DeviceTensor& x, const Dev
   MASKRT_ASSERT((epilogue_ == ConvEpilogue::kBiasAddRelu) == (z != nullptr), name_);
   const float one = 1.f, zero = 0.f;
   cudnnHandle_t h = ctx.cudnn();
+  if (precision_ != Precision::kFP32) {
+    // tf32 / fp16: the found (tensor-core) algorithm, then our one-pass epilogue. cuDNN's fused
+    // conv+bias+ReLU would run its non-tensor-core IMPLICIT_PRECOMP_GEMM kernel (conv_epilogue.h).
+    MASKRT_CUDA_CHECK(cudnnConvolutionForward(h, &one, p.x, x.ptr, filter_desc_, weight_.get(), p.conv, p.algo,
+                                              workspace, p.workspace, &zero, p.y, y.ptr));
+    conv_epilogue(precision_ == Precision::kFP16, y.ptr, z ? z->ptr : nullptr, static_cast<const float*>(precision_ == Precision::kFP16 ? bias_f32_.get() : bias_.get()),
+                  y.n, y.c, int64_t{y.h} * y.w, epilogue_ != ConvEpilogue::kBias, ctx.stream());
+    return;
+  }
   if (epilogue_ != ConvEpilogue::kBias && fused_ok_) {
     const void* zp = z ? z->ptr : y.ptr;  // alpha2 == 0: z is not read, but must be a valid tensor
     const float alpha2 = z ? 1.f : 0.f;

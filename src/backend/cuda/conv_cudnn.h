@@ -80,6 +80,7 @@ class ConvCudnn {
   int in_c_ = 0, in_c_padded_ = 0, out_c_ = 0, kernel_ = 1, stride_ = 1, pad_ = 0, groups_ = 1;
   bool fused_ok_ = true;
   DeviceBuffer weight_, bias_;
+  DeviceBuffer bias_f32_;  // fp16 only: float bias for conv_epilogue
   cudnnFilterDescriptor_t filter_desc_ = nullptr;
   cudnnTensorDescriptor_t bias_desc_ = nullptr;
   cudnnActivationDescriptor_t relu_desc_ = nullptr;

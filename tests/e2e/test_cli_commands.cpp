@@ -155,6 +155,31 @@ TEST(CliInfer, ClassNamesLabelResultsAndMustMatchTheModel) {
   EXPECT_NE(slurp(d / "log2.txt").find("2 names but the model has 5 classes"), std::string::npos) << slurp(d / "log2.txt");
 }
 
+// --batch N runs N images per engine call: same results in the same order as --batch 1, and an image
+// that cannot be decoded is reported alone while the rest of its batch is kept.
+TEST(CliInfer, BatchKeepsOrderResultsAndPerImageErrors) {
+  const fs::path d = fresh_dir("maskrt_cli_batch");
+  fs::create_directories(d / "in");
+  fs::copy_file(kRepo / "samples" / "images" / "000034.jpg", d / "in" / "a.jpg");
+  std::ofstream(d / "in" / "b.jpg") << "not a jpeg";
+  fs::copy_file(kRepo / "samples" / "images" / "000016.jpg", d / "in" / "c.jpg");
+  for (const char* b : {"1", "3"})
+    ASSERT_EQ(run(std::string("infer --device cpu --threads 2 --batch ") + b + " -o " + (d / (std::string("r") + b + ".json")).string() +
+                      " " + (d / "in").string(),
+                  d / "log.txt"),
+              1)
+        << slurp(d / "log.txt");  // exit 1: one image failed, the others were written
+  std::ifstream i1(d / "r1.json"), i3(d / "r3.json");
+  const auto j1 = nlohmann::json::parse(i1), j3 = nlohmann::json::parse(i3);
+  ASSERT_EQ(j3["images"].size(), 2u);
+  EXPECT_EQ(j3["images"][0]["file"], (d / "in" / "a.jpg").string());
+  EXPECT_EQ(j3["images"][1]["file"], (d / "in" / "c.jpg").string());
+  ASSERT_EQ(j3["errors"].size(), 1u);
+  EXPECT_EQ(j3["errors"][0]["file"], (d / "in" / "b.jpg").string());
+  for (size_t k = 0; k < 2; ++k) EXPECT_EQ(j1["images"][k]["instances"], j3["images"][k]["instances"]) << k;
+  EXPECT_FALSE(j3["images"][0]["instances"].empty());
+}
+
 TEST(CliUsage, BadOutputsAndRangesAreRefusedBeforeAnyWork) {
   const fs::path d = fresh_dir("maskrt_cli_usage");
   std::ofstream(d / "a_file") << "x";

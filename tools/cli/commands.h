@@ -22,6 +22,16 @@ struct ModelArgs {
   int batch = 1;
   std::string prepare_sizes;  // --prepare-sizes HxW,...: original image sizes planned at engine creation
 };
+// One outcome per image: its result, or the error (what()) that image raised.
+struct InferOutcome {
+  bool ok = false;
+  ImageResult result;
+  std::string error;
+};
+// Runs `images` through the engine `batch` at a time (Engine::infer_batch, pipelined on CUDA). A batch
+// call that fails is re-run image by image, so each error belongs to its own image and the other
+// images of that batch keep their results. Only maskrt::Error is caught.
+std::vector<InferOutcome> infer_images(const Engine& engine, const std::vector<Image>& images, int batch);
 // "HxW,HxW,..." -> (h, w) pairs; kInvalidArgument naming `option` and the bad token.
 std::vector<std::pair<int, int>> parse_sizes(const std::string& text, const char* option = "--sizes");
 void add_model_options(CLI::App* cmd, ModelArgs& a);

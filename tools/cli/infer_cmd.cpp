@@ -47,6 +47,32 @@ EngineOptions engine_options(const ModelArgs& a) {
   return o;
 }
 
+std::vector<InferOutcome> infer_images(const Engine& engine, const std::vector<Image>& images, int batch) {
+  std::vector<InferOutcome> out(images.size());
+  const size_t step = static_cast<size_t>(std::max(batch, 1));
+  for (size_t b = 0; b < images.size(); b += step) {
+    const size_t e = std::min(images.size(), b + step);
+    bool done = false;
+    if (e - b > 1) {
+      try {
+        std::vector<ImageResult> rs = engine.infer_batch(std::vector<Image>(images.begin() + b, images.begin() + e));
+        for (size_t i = b; i < e; ++i) out[i] = {true, std::move(rs[i - b]), {}};
+        done = true;
+      } catch (const Error&) {  // some image failed: find it (and keep the others) one by one below
+      }
+    }
+    if (done) continue;
+    for (size_t i = b; i < e; ++i) {
+      try {
+        out[i] = {true, engine.infer(images[i]), {}};
+      } catch (const Error& err) {
+        out[i] = {false, {}, err.what()};
+      }
+    }
+  }
+  return out;
+}
+
 std::vector<std::pair<int, int>> parse_sizes(const std::string& text, const char* option) {
   std::vector<std::pair<int, int>> sizes;
   std::stringstream ss(text);
@@ -135,37 +161,62 @@ int run_infer(const InferArgs& a) {
   nlohmann::json images = nlohmann::json::array();
   nlohmann::json errors = nlohmann::json::array();
   std::set<std::string> picture_names;
-  for (const std::string& file : files) {
-    try {
-      const auto t0 = std::chrono::steady_clock::now();
-      Image img = read_image(file);
-      const double decode_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      ImageResult r = engine.infer(img);
-      nlohmann::json j;
-      j["file"] = file;
-      j["height"] = r.height;
-      j["width"] = r.width;
-      j["instances"] = instances_to_json(r);
-      if (!class_names.empty())
-        for (auto& inst : j["instances"]) inst["category_name"] = class_names.at(inst["category_id"].get<int>());
-      j["time_ms"] = r.times.total;
-      j["stage_ms"] = {{"decode", decode_ms},       {"preprocess", r.times.preprocess}, {"backbone", r.times.backbone},
-                       {"fpn", r.times.fpn},        {"rpn", r.times.rpn},               {"box_head", r.times.box_head},
-                       {"mask_head", r.times.mask_head}, {"postprocess", r.times.postprocess}};
-      images.push_back(std::move(j));
-      if (!a.visualize_dir.empty()) {
-        // Inputs from different folders can share a stem: number the later ones instead of overwriting.
-        std::string stem = fs::path(file).stem().string();
-        for (int k = 1; !picture_names.insert(stem).second; ++k) stem = fs::path(file).stem().string() + "_" + std::to_string(k);
-        const std::string out = (fs::path(a.visualize_dir) / (stem + ".png")).string();
-        write_png(out, render_instances(img, r, class_names));
+  auto report_error = [&](const std::string& file, const std::string& msg) {
+    // name the file once, whether or not the message already does
+    std::fprintf(stderr, "maskrt: error: %s%s\n", msg.find(file) == std::string::npos ? (file + ": ").c_str() : "",
+                 msg.c_str());
+    errors.push_back({{"file", file}, {"error", msg}});
+  };
+  // Images are decoded and run --batch at a time (pipelined on CUDA); results keep the input order.
+  const size_t step = static_cast<size_t>(std::max(a.model.batch, 1));
+  for (size_t first = 0; first < files.size(); first += step) {
+    std::vector<std::string> names;
+    std::vector<Image> batch;
+    std::vector<double> decode_ms;
+    for (size_t k = first; k < std::min(files.size(), first + step); ++k) {
+      try {
+        const auto t0 = std::chrono::steady_clock::now();
+        Image img = read_image(files[k]);
+        decode_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+        batch.push_back(std::move(img));
+        names.push_back(files[k]);
+      } catch (const Error& e) {
+        report_error(files[k], e.what());
       }
-      std::fprintf(stderr, "maskrt: %s: %zu instances, %.1f ms\n", file.c_str(), r.instances.size(), r.times.total);
-    } catch (const Error& e) {
-      const std::string msg = e.what();  // name the file once, whether or not the message already does
-        std::fprintf(stderr, "maskrt: error: %s%s\n", msg.find(file) == std::string::npos ? (file + ": ").c_str() : "",
-                     msg.c_str());
-      errors.push_back({{"file", file}, {"error", e.what()}});
+    }
+    std::vector<InferOutcome> outcomes = infer_images(engine, batch, a.model.batch);
+    for (size_t k = 0; k < batch.size(); ++k) {
+      const std::string& file = names[k];
+      if (!outcomes[k].ok) {
+        report_error(file, outcomes[k].error);
+        continue;
+      }
+      try {
+        const ImageResult& r = outcomes[k].result;
+        nlohmann::json j;
+        j["file"] = file;
+        j["height"] = r.height;
+        j["width"] = r.width;
+        j["instances"] = instances_to_json(r);
+        if (!class_names.empty())
+          for (auto& inst : j["instances"]) inst["category_name"] = class_names.at(inst["category_id"].get<int>());
+        j["time_ms"] = r.times.total;
+        j["stage_ms"] = {{"decode", decode_ms[k]},    {"preprocess", r.times.preprocess}, {"backbone", r.times.backbone},
+                         {"fpn", r.times.fpn},        {"rpn", r.times.rpn},               {"box_head", r.times.box_head},
+                         {"mask_head", r.times.mask_head}, {"postprocess", r.times.postprocess}};
+        images.push_back(std::move(j));
+        if (!a.visualize_dir.empty()) {
+          // Inputs from different folders can share a stem: number the later ones instead of overwriting.
+          std::string stem = fs::path(file).stem().string();
+          for (int n = 1; !picture_names.insert(stem).second; ++n)
+            stem = fs::path(file).stem().string() + "_" + std::to_string(n);
+          const std::string out = (fs::path(a.visualize_dir) / (stem + ".png")).string();
+          write_png(out, render_instances(batch[k], r, class_names));
+        }
+        std::fprintf(stderr, "maskrt: %s: %zu instances, %.1f ms\n", file.c_str(), r.instances.size(), r.times.total);
+      } catch (const Error& e) {
+        report_error(file, e.what());
+      }
     }
   }
   nlohmann::json doc;

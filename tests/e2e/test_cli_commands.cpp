@@ -198,6 +198,12 @@ TEST(CliUsage, BadOutputsAndRangesAreRefusedBeforeAnyWork) {
   EXPECT_EQ(run("bench --device cpu --iterations 0", d / "log3.txt"), 2);
   EXPECT_EQ(run("infer --device cpu --threads 100000 -o " + (d / "r.json").string() + " " + img, d / "log4.txt"), 2);
   EXPECT_EQ(run("infer --device cpu --threads -1 -o " + (d / "r.json").string() + " " + img, d / "log5.txt"), 2);
+  // --prepare-sizes: a malformed size is a usage error naming the option; good sizes are planned.
+  EXPECT_EQ(run("infer --device cpu --prepare-sizes 100x120,3x -o " + (d / "r.json").string() + " " + img, d / "log7.txt"), 2);
+  EXPECT_NE(slurp(d / "log7.txt").find("--prepare-sizes: '3x' is not HEIGHTxWIDTH"), std::string::npos)
+      << slurp(d / "log7.txt");
+  EXPECT_EQ(run("infer --device cpu --prepare-sizes 100x120 -o " + (d / "r.json").string() + " " + img, d / "log8.txt"), 0)
+      << slurp(d / "log8.txt");
   // Two inputs with the same file stem get two pictures.
   fs::create_directories(d / "x");
   fs::copy_file(img, d / "x" / "000016.jpg");

@@ -126,17 +126,17 @@ int run_bench(const BenchArgs& a) {
     run.image_width = w;
     run.engine_creation_ms = first_size ? creation_ms : 0.0;
     const std::vector<Image> batch(a.model.batch, resized_copy(source, h, w));
-    size_t detections = 0;
-    auto call = [&]() -> std::pair<double, StageTimes> {
+    size_t detections = 0;  // written by the first call only (the steady loop calls from --streams threads)
+    auto call = [&](size_t* num_detections = nullptr) -> std::pair<double, StageTimes> {
       const auto t0 = Clock::now();
       std::vector<ImageResult> r = engine.infer_batch(batch);
       const double ms = ms_between(t0, Clock::now());
-      detections = r.front().instances.size();  // the same image every call: the same count
+      if (num_detections) *num_detections = r.front().instances.size();  // the same image every call
       return {ms, r.front().times};
     };
     // First call after engine creation (engine warm-up already ran for this size).
     run.has_first_call = true;
-    run.first_call_ms = call().first;
+    run.first_call_ms = call(&detections).first;
     {
       // Counted cost at this size: the real detection count of this image; proposals at their bound.
       bench::RunCost rc;

@@ -196,6 +196,8 @@ TEST(CliUsage, BadOutputsAndRangesAreRefusedBeforeAnyWork) {
   EXPECT_EQ(slurp(d / "log2.txt").find("loaded in"), std::string::npos) << "the model must not be loaded first";
   // Ranges: zero iterations and absurd thread counts are usage errors, not zero-valued reports or crashes.
   EXPECT_EQ(run("bench --device cpu --iterations 0", d / "log3.txt"), 2);
+  EXPECT_EQ(run("bench --device cpu --sizes 480x640x3", d / "log3b.txt"), 2);  // nothing may follow WIDTH
+  EXPECT_NE(slurp(d / "log3b.txt").find("'480x640x3' is not HEIGHTxWIDTH"), std::string::npos) << slurp(d / "log3b.txt");
   EXPECT_EQ(run("infer --device cpu --threads 100000 -o " + (d / "r.json").string() + " " + img, d / "log4.txt"), 2);
   EXPECT_EQ(run("infer --device cpu --threads -1 -o " + (d / "r.json").string() + " " + img, d / "log5.txt"), 2);
   // --prepare-sizes: a malformed size is a usage error naming the option; good sizes are planned.

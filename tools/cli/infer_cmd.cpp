@@ -81,7 +81,8 @@ std::vector<std::pair<int, int>> parse_sizes(const std::string& text, const char
     int h = 0, w = 0;
     char x = 0;
     std::stringstream ts(tok);
-    MASKRT_CHECK((ts >> h >> x >> w) && x == 'x' && h > 0 && w > 0 && h <= 16384 && w <= 16384,
+    const bool parsed = (ts >> h >> x >> w) && (ts >> std::ws).eof();  // nothing may follow WIDTH
+    MASKRT_CHECK(parsed && x == 'x' && h > 0 && w > 0 && h <= 16384 && w <= 16384,
                  ErrorCode::kInvalidArgument, option, ": '", tok, "' is not HEIGHTxWIDTH (e.g. 480x640)");
     sizes.push_back({h, w});
   }

@@ -146,11 +146,16 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
 
   if (options.warmup) {
     // CPU: one small inference touches every code path (thread pool start-up, page faults of the
-    // weights) so the first user image runs at steady speed. CUDA: each size is planned (cuDNN /
-    // cuBLASLt algorithms, arena sized for the largest) and run once (lazy module loading).
+    // weights) so the first user image runs at steady speed. CUDA: every size is planned first
+    // (cuDNN / cuBLASLt algorithms; the arena reaches the largest size, so no later growth drops a
+    // plan's graph), then each runs twice: eager (lazy module loading), then graph capture.
     const auto t1 = std::chrono::steady_clock::now();
     std::vector<std::pair<int, int>> sizes = options.warmup_sizes;
     if (sizes.empty()) sizes.push_back({480, 640});
+#ifdef MASKRT_WITH_CUDA
+    if (impl_->cuda_model)
+      for (const auto& [h, w] : sizes) impl_->cuda_model->prepare(h, w);
+#endif
     for (const auto& [h, w] : sizes) {
       Image img;
       img.height = h;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "ops/paste_mask/paste_mask.h"
+#include "ops/paste_mask/paste_mask_math.h"
 #include "ops/rle/rle.h"
 
 namespace maskrt {
@@ -17,12 +18,8 @@ std::vector<Instance> detector_postprocess(const Detections& det, int resized_h,
   std::vector<int64_t> src;
   for (int64_t i = 0; i < D; ++i) {
     Instance inst;
-    const float* b = det.pred_boxes.data() + i * 4;
-    inst.box[0] = std::clamp(b[0] * scale_x, 0.f, fw);
-    inst.box[1] = std::clamp(b[1] * scale_y, 0.f, fh);
-    inst.box[2] = std::clamp(b[2] * scale_x, 0.f, fw);
-    inst.box[3] = std::clamp(b[3] * scale_y, 0.f, fh);
-    if (!(inst.box[2] - inst.box[0] > 0.f && inst.box[3] - inst.box[1] > 0.f)) continue;
+    // the same function the CUDA paste runs (paste_mask_math.h), so both keep the same boxes
+    if (!ops::paste_math::rescale_clip_box(det.pred_boxes.data() + i * 4, scale_x, scale_y, fw, fh, inst.box)) continue;
     inst.score = det.scores[i];
     inst.pred_class = det.pred_classes[i];
     kept.push_back(inst);

@@ -275,6 +275,42 @@ TEST(CudaEngine, BatchEqualsSingleAndSizeChangesAreStable) {
   EXPECT_EQ(batch[2].width, 90);
 }
 
+maskrt::Image upscale2(const maskrt::Image& src) {  // nearest 2x: same content, a larger plan
+  maskrt::Image out;
+  out.height = src.height * 2;
+  out.width = src.width * 2;
+  out.channel_order = src.channel_order;
+  out.pixels.resize(size_t(out.height) * out.width * 3);
+  for (int y = 0; y < out.height; ++y)
+    for (int x = 0; x < out.width; ++x)
+      for (int c = 0; c < 3; ++c)
+        out.pixels[(size_t(y) * out.width + x) * 3 + c] = src.pixels[(size_t(y / 2) * src.width + x / 2) * 3 + c];
+  return out;
+}
+
+// Regression: in a pipelined batch, an image whose plan is new (and larger: bigger download block,
+// pinned slots reallocated) must not destroy the undecoded results of the image before it.
+TEST(CudaEngine, BatchGrowingSizesKeepsEveryImagesResults) {
+  const Case c = first_case(Precision::kFP16);
+  EngineOptions o = options(c, Device::kCUDA, Precision::kFP16);
+  o.warmup = false;
+  const maskrt::Image a = maskrt::read_image(c.dir + "/input.png");
+  const maskrt::Image a2 = upscale2(a), a4 = upscale2(a2);
+  std::vector<maskrt::ImageResult> batch;
+  {
+    Engine g(o);  // fresh engine: every size in the batch is a new plan, each larger than the last
+    batch = g.infer_batch({a, a2, a4});
+  }
+  Engine single(o);
+  const maskrt::ImageResult ra = single.infer(a);
+  ASSERT_EQ(batch.size(), 3u);
+  EXPECT_GT(batch[0].instances.size(), 0u);
+  EXPECT_GT(batch[1].instances.size(), 0u);
+  EXPECT_NEAR(double(batch[0].instances.size()), double(ra.instances.size()), 2.0);  // other engine: algos may differ
+  EXPECT_EQ(batch[1].height, a2.height);
+  EXPECT_EQ(batch[2].width, a4.width);
+}
+
 // A plan's first run is eager, the second captures a CUDA graph, later runs replay it: replays and
 // pipelined batches give the same bits as the eager run of the same engine (same cuDNN algorithms;
 // two engines may pick different algorithms, so bits are only compared within one), no capture

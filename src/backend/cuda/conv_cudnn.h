@@ -1,18 +1,21 @@
 #pragma once
 // ConvCudnn: one 2-D convolution layer (weights resident on the device) run with cuDNN, with the
-// bias, the ReLU and the bottleneck's residual add fused where cuDNN allows:
+// bias, the ReLU and the bottleneck's residual add:
 //   kBias:        y = conv(x) + b
-//   kBiasRelu:    y = relu(conv(x) + b)                 (cudnnConvolutionBiasActivationForward)
-//   kBiasAddRelu: y = relu(conv(x) + b + z)             (the same call, z = the shortcut)
-// kBias uses cudnnConvolutionForward + cudnnAddTensor (the fused call accepts an identity activation
-// only with IMPLICIT_PRECOMP_GEMM). If cuDNN reports NOT_SUPPORTED for a fused call, the layer falls
-// back, once and for good, to the unfused sequence (conv, add z, add bias, activation).
+//   kBiasRelu:    y = relu(conv(x) + b)
+//   kBiasAddRelu: y = relu(conv(x) + b + z)             (z = the shortcut)
+// kFP32: kBiasRelu / kBiasAddRelu run cudnnConvolutionBiasActivationForward (fused; if cuDNN reports
+// NOT_SUPPORTED the layer falls back, once and for good, to conv, add z, add bias, activation); kBias
+// runs cudnnConvolutionForward + cudnnAddTensor. kTF32 / kFP16: cudnnConvolutionForward with the
+// measured algorithm + conv_epilogue.h (one pass: bias, z, ReLU), because the fused legacy call with
+// ReLU runs cuDNN's non-tensor-core IMPLICIT_PRECOMP_GEMM kernel whatever algorithm was chosen.
 //
 // Precision (maskrt::Precision):
 //   kFP32: float32 NCHW tensors, CUDNN_FMA_MATH (no TF32, no tensor cores): Detectron2's fp32 numerics;
 //   kTF32: float32 NCHW tensors, CUDNN_TENSOR_OP_MATH (TF32 tensor cores allowed);
 //   kFP16: float16 NHWC tensors (filters KRSC), float32 accumulation (PSEUDO_HALF: conv compute type
-//          float), CUDNN_TENSOR_OP_MATH; bias stored as float16.
+//          float), CUDNN_TENSOR_OP_MATH; bias kept as float16 (cuDNN's fp32 path is not used) and
+//          float32 (for the epilogue).
 // Weights come from a host ConvLayer (FrozenBN already folded by ConvLayer::load). `in_channels_padded`
 // (fp16 only) pads the filter's input channels with zeros, e.g. 3 -> 8 for the stem (see resize_cuda.h).
 //

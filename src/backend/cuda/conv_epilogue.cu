@@ -12,16 +12,16 @@ __global__ void epilogue_kernel(void* y_, const void* z_, const float* bias, int
                                 bool relu) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < total; i += int64_t{gridDim.x} * blockDim.x) {
     const int ch = kHalf ? static_cast<int>(i % c) : static_cast<int>((i / hw) % c);
+    // Detectron2's order: (conv + bias) + shortcut, then ReLU (NaN propagates, as torch's ReLU).
     float v;
     if constexpr (kHalf) {
-      v = __half2float(static_cast<__half*>(y_)[i]);
+      v = __fadd_rn(__half2float(static_cast<__half*>(y_)[i]), bias[ch]);
       if (z_) v = __fadd_rn(v, __half2float(static_cast<const __half*>(z_)[i]));
     } else {
-      v = static_cast<float*>(y_)[i];
+      v = __fadd_rn(static_cast<float*>(y_)[i], bias[ch]);
       if (z_) v = __fadd_rn(v, static_cast<const float*>(z_)[i]);
     }
-    v = __fadd_rn(v, bias[ch]);
-    if (relu) v = fmaxf(v, 0.f);
+    if (relu) v = v < 0.f ? 0.f : v;
     if constexpr (kHalf)
       static_cast<__half*>(y_)[i] = __float2half_rn(v);
     else

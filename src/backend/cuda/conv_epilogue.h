@@ -1,5 +1,6 @@
 #pragma once
-// Convolution epilogue on the device, in place: y = relu?(y + bias[c] + z?), one pass over y.
+// Convolution epilogue on the device, in place: y = relu?((y + bias[c]) + z?), one pass over y
+// (Detectron2's order: conv + bias, then the shortcut; ReLU keeps NaN as torch's does).
 // Used after cudnnConvolutionForward where cuDNN's fused cudnnConvolutionBiasActivationForward would
 // run a slow kernel: with ReLU the legacy fused call executes IMPLICIT_PRECOMP_GEMM whatever algorithm
 // was found, which for fp16 NHWC and TF32 is a non-tensor-core kernel (measured on the H200 with ncu:

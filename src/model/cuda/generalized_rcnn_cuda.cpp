@@ -69,15 +69,13 @@ class PinnedBuffer {
   PinnedBuffer& operator=(const PinnedBuffer&) = delete;
   void reserve(size_t bytes, const char* what) {
     if (bytes <= bytes_) return;
-    if (ptr_) cudaFreeHost(ptr_);
-    ptr_ = nullptr;
-    bytes_ = 0;
-    const cudaError_t st = cudaHostAlloc(&ptr_, bytes, cudaHostAllocDefault);
-    if (st != cudaSuccess) {
+    void* fresh = nullptr;  // allocate first: on failure the current buffer stays valid
+    if (cudaHostAlloc(&fresh, bytes, cudaHostAllocDefault) != cudaSuccess) {
       cudaGetLastError();
-      ptr_ = nullptr;
       MASKRT_FAIL(ErrorCode::kOutOfMemory, "out of pinned host memory: ", bytes, " bytes for ", what);
     }
+    if (ptr_) cudaFreeHost(ptr_);
+    ptr_ = fresh;
     bytes_ = bytes;
   }
   char* get() const { return static_cast<char*>(ptr_); }
@@ -279,11 +277,11 @@ struct CudaGeneralizedRCNN::Impl {
     arena.reserve(measure.peak(), what);  // may throw kOutOfMemory; plan kept, generation stale
     p.drop_graphs();  // captured addresses belong to the previous carving
     carve(p, arena);
-    p.generation = arena.generation();
-    for (int slot = 0; slot < 2; ++slot) {
+    for (int slot = 0; slot < 2; ++slot) {  // may throw kOutOfMemory: the plan then stays invalid
       pinned_in[slot].reserve(static_cast<size_t>(h) * w * 3, "the input image");
       pinned_out[slot].reserve(p.out_bytes, "the detections");
     }
+    p.generation = arena.generation();
     return p;
   }
 
@@ -431,9 +429,12 @@ struct CudaGeneralizedRCNN::Impl {
 
   // A plan for the image, made safe to use while earlier images may still be in flight: (re)planning
   // reallocates the arena and pinned buffers, so it first waits for the stream.
-  Plan& ready_plan(const Image& image) {
+  bool plan_ready(const Image& image) const {
     const auto it = plans.find({image.height, image.width});
-    if (it == plans.end() || it->second->generation != arena.generation()) ctx.synchronize();
+    return it != plans.end() && it->second->generation == arena.generation();
+  }
+  Plan& ready_plan(const Image& image) {
+    if (!plan_ready(image)) ctx.synchronize();
     return plan_for(image.height, image.width);
   }
 
@@ -443,8 +444,16 @@ struct CudaGeneralizedRCNN::Impl {
     ctx.make_current();
     Plan& p = ready_plan(image);
     if (profiler_range) cudaProfilerStart();
-    enqueue(p, image, 0, stage_times);
-    ImageResult result = finish(p, 0, image.height, image.width, stage_times, debug);
+    ImageResult result;
+    try {
+      enqueue(p, image, 0, stage_times);
+      result = finish(p, 0, image.height, image.width, stage_times, debug);
+    } catch (...) {  // nothing of this image may stay in flight (its staging buffers are reused)
+      cudaStreamSynchronize(ctx.stream());
+      cudaGetLastError();
+      if (profiler_range) cudaProfilerStop();
+      throw;
+    }
     if (profiler_range) cudaProfilerStop();
     result.times.total = ms_since(t_start);
     return result;
@@ -477,6 +486,10 @@ struct CudaGeneralizedRCNN::Impl {
         const Image& img = images[i];
         check_image(img);
         const auto t0 = std::chrono::steady_clock::now();
+        // (Re)planning may reallocate the pinned slots (the download block grows with the image):
+        // decode the images in flight first.
+        if (!plan_ready(img))
+          while (!pending.empty()) drain_one();
         Plan& p = ready_plan(img);
         const int slot = static_cast<int>(i % 2);
         enqueue(p, img, slot, false);

@@ -87,8 +87,8 @@ constexpr int64_t paste_mask_region_words(int w, int h) { return int64_t{w} * ((
 // (rle_encode_packed of the placed bits; records with word_offset == -1 are pasted with
 // paste_mask_cpu(mask_probs + src * M * M, ...) + rle_encode). Equal to detector_postprocess(...,
 // mask_on = true, threshold) on the same inputs. scores / classes: (capacity); mask_probs
-// (capacity, M, M), read only when header.unplaced > 0 (may be null otherwise). RLE encoding runs on
-// OpenMP threads. A header or record out of range (a broken block) aborts (MASKRT_ASSERT); a null
+// (capacity, M, M), read only when header.unplaced > 0 (may be null otherwise). RLE encoding runs on one
+// thread (OpenMP threads only for blocks over 2^20 words or with CPU-pasted records). A header or record out of range (a broken block) aborts (MASKRT_ASSERT); a null
 // pointer that is needed is kInvalidArgument.
 std::vector<Instance> unpack_pasted_masks(const PasteMaskCudaParams& p, const void* block, const float* scores,
                                           const int* classes, const float* mask_probs);

@@ -2,6 +2,7 @@
 // Sub-commands of the maskrt CLI. Each add_* registers its options on the CLI11 app; run_* executes
 // and returns the process exit status.
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <string>
 #include <utility>
@@ -28,10 +29,13 @@ struct InferOutcome {
   ImageResult result;
   std::string error;
 };
-// Runs `images` through the engine `batch` at a time (Engine::infer_batch, pipelined on CUDA). A batch
-// call that fails is re-run image by image, so each error belongs to its own image and the other
-// images of that batch keep their results. Only maskrt::Error is caught.
-std::vector<InferOutcome> infer_images(const Engine& engine, const std::vector<Image>& images, int batch);
+// Runs `images` (one --batch worth, chunked by the caller) as one Engine::infer_batch call (pipelined
+// on CUDA). If that call fails, the images are re-run one by one, so each error belongs to its own
+// image and the others keep their results. Only maskrt::Error is caught.
+std::vector<InferOutcome> infer_images(const Engine& engine, const std::vector<Image>& images);
+// Prints "maskrt: error: FILE: MESSAGE" (the file named once, whether or not the message already
+// does) and appends {"file", "error"} to a RESULTS.json / METRICS.json errors array.
+void report_image_error(nlohmann::json& errors, const std::string& file, const std::string& msg);
 // "HxW,HxW,..." -> (h, w) pairs; kInvalidArgument naming `option` and the bad token.
 std::vector<std::pair<int, int>> parse_sizes(const std::string& text, const char* option = "--sizes");
 void add_model_options(CLI::App* cmd, ModelArgs& a);

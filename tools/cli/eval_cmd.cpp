@@ -72,12 +72,6 @@ int run_eval(const EvalArgs& a) {
     // Images whose file is missing or unreadable are reported and left out of the evaluation
     // (together with their ground truth), so AP covers exactly the images that were run.
     std::vector<eval::CocoImageInfo> kept_images;
-    auto report_error = [&](const std::string& path, const std::string& msg) {
-      // name the file once, whether or not the message already does
-      std::fprintf(stderr, "maskrt: error: %s%s\n", msg.find(path) == std::string::npos ? (path + ": ").c_str() : "",
-                   msg.c_str());
-      errors.push_back({{"file", path}, {"error", msg}});
-    };
     // --batch images at a time (pipelined on CUDA); detections keep the annotation order.
     const size_t step = static_cast<size_t>(std::max(a.model.batch, 1));
     for (size_t first = 0; first < gt.images.size(); first += step) {
@@ -93,14 +87,14 @@ int run_eval(const EvalArgs& a) {
           batch.push_back(std::move(image));
           infos.push_back(&img);
         } catch (const Error& e) {
-          report_error(path, e.what());
+          report_image_error(errors, path, e.what());
         }
       }
-      const std::vector<InferOutcome> outcomes = infer_images(engine, batch, a.model.batch);
+      const std::vector<InferOutcome> outcomes = infer_images(engine, batch);
       for (size_t k = 0; k < batch.size(); ++k) {
         const eval::CocoImageInfo& img = *infos[k];
         if (!outcomes[k].ok) {
-          report_error((fs::path(a.images) / img.file_name).string(), outcomes[k].error);
+          report_image_error(errors, (fs::path(a.images) / img.file_name).string(), outcomes[k].error);
           continue;
         }
         for (const Instance& inst : outcomes[k].result.instances) {

@@ -47,30 +47,30 @@ EngineOptions engine_options(const ModelArgs& a) {
   return o;
 }
 
-std::vector<InferOutcome> infer_images(const Engine& engine, const std::vector<Image>& images, int batch) {
+std::vector<InferOutcome> infer_images(const Engine& engine, const std::vector<Image>& images) {
   std::vector<InferOutcome> out(images.size());
-  const size_t step = static_cast<size_t>(std::max(batch, 1));
-  for (size_t b = 0; b < images.size(); b += step) {
-    const size_t e = std::min(images.size(), b + step);
-    bool done = false;
-    if (e - b > 1) {
-      try {
-        std::vector<ImageResult> rs = engine.infer_batch(std::vector<Image>(images.begin() + b, images.begin() + e));
-        for (size_t i = b; i < e; ++i) out[i] = {true, std::move(rs[i - b]), {}};
-        done = true;
-      } catch (const Error&) {  // some image failed: find it (and keep the others) one by one below
-      }
+  if (images.size() > 1) {
+    try {
+      std::vector<ImageResult> rs = engine.infer_batch(images);
+      for (size_t i = 0; i < images.size(); ++i) out[i] = {true, std::move(rs[i]), {}};
+      return out;
+    } catch (const Error&) {  // some image failed: find it (and keep the others) one by one below
     }
-    if (done) continue;
-    for (size_t i = b; i < e; ++i) {
-      try {
-        out[i] = {true, engine.infer(images[i]), {}};
-      } catch (const Error& err) {
-        out[i] = {false, {}, err.what()};
-      }
+  }
+  for (size_t i = 0; i < images.size(); ++i) {
+    try {
+      out[i] = {true, engine.infer(images[i]), {}};
+    } catch (const Error& err) {
+      out[i] = {false, {}, err.what()};
     }
   }
   return out;
+}
+
+void report_image_error(nlohmann::json& errors, const std::string& file, const std::string& msg) {
+  std::fprintf(stderr, "maskrt: error: %s%s\n", msg.find(file) == std::string::npos ? (file + ": ").c_str() : "",
+               msg.c_str());
+  errors.push_back({{"file", file}, {"error", msg}});
 }
 
 std::vector<std::pair<int, int>> parse_sizes(const std::string& text, const char* option) {
@@ -162,12 +162,6 @@ int run_infer(const InferArgs& a) {
   nlohmann::json images = nlohmann::json::array();
   nlohmann::json errors = nlohmann::json::array();
   std::set<std::string> picture_names;
-  auto report_error = [&](const std::string& file, const std::string& msg) {
-    // name the file once, whether or not the message already does
-    std::fprintf(stderr, "maskrt: error: %s%s\n", msg.find(file) == std::string::npos ? (file + ": ").c_str() : "",
-                 msg.c_str());
-    errors.push_back({{"file", file}, {"error", msg}});
-  };
   // Images are decoded and run --batch at a time (pipelined on CUDA); results keep the input order.
   const size_t step = static_cast<size_t>(std::max(a.model.batch, 1));
   for (size_t first = 0; first < files.size(); first += step) {
@@ -182,14 +176,14 @@ int run_infer(const InferArgs& a) {
         batch.push_back(std::move(img));
         names.push_back(files[k]);
       } catch (const Error& e) {
-        report_error(files[k], e.what());
+        report_image_error(errors, files[k], e.what());
       }
     }
-    std::vector<InferOutcome> outcomes = infer_images(engine, batch, a.model.batch);
+    std::vector<InferOutcome> outcomes = infer_images(engine, batch);
     for (size_t k = 0; k < batch.size(); ++k) {
       const std::string& file = names[k];
       if (!outcomes[k].ok) {
-        report_error(file, outcomes[k].error);
+        report_image_error(errors, file, outcomes[k].error);
         continue;
       }
       try {
@@ -216,7 +210,7 @@ int run_infer(const InferArgs& a) {
         }
         std::fprintf(stderr, "maskrt: %s: %zu instances, %.1f ms\n", file.c_str(), r.instances.size(), r.times.total);
       } catch (const Error& e) {
-        report_error(file, e.what());
+        report_image_error(errors, file, e.what());
       }
     }
   }

@@ -220,7 +220,8 @@ void ConvCudnn::forward(const CudaContext& ctx, const DeviceTensor& x, const Dev
     // conv+bias+ReLU would run its non-tensor-core IMPLICIT_PRECOMP_GEMM kernel (conv_epilogue.h).
     MASKRT_CUDA_CHECK(cudnnConvolutionForward(h, &one, p.x, x.ptr, filter_desc_, weight_.get(), p.conv, p.algo,
                                               workspace, p.workspace, &zero, p.y, y.ptr));
-    conv_epilogue(precision_ == Precision::kFP16, y.ptr, z ? z->ptr : nullptr, static_cast<const float*>(precision_ == Precision::kFP16 ? bias_f32_.get() : bias_.get()),
+    const bool half = precision_ == Precision::kFP16;  // fp16 keeps a float copy of the bias for the epilogue
+    conv_epilogue(half, y.ptr, z ? z->ptr : nullptr, static_cast<const float*>(half ? bias_f32_.get() : bias_.get()),
                   y.n, y.c, int64_t{y.h} * y.w, epilogue_ != ConvEpilogue::kBias, ctx.stream());
     return;
   }

@@ -23,15 +23,25 @@ proposes a MAX_ITER; all take the smallest (detectron2.utils.comm.all_gather), s
 number of steps. After training the process group is closed; only rank 0 logs, exports and evaluates
 (single-process evaluation, so the whole val split is seen).
 
+Several processes per GPU (--procs-per-gpu K > 1): the step is bound by Detectron2's per-image Python
+work on each process's main thread, not by the GPU, so K processes can share one GPU. Then
+num_gpus*K processes are started by launch_shared() below (torch.multiprocessing.spawn), process r
+uses GPU r // K, and the process group is gloo (NCCL refuses two ranks on one GPU; gloo all-reduces
+CUDA tensors through host copies). DDP gets device_ids=[that GPU]. Everything else is as above; each
+process's BN normalises over its own batch/(num_gpus*K) images. With --device cpu the same code runs
+without the set_device (the CPU dry run of tools/train/device_stage4.sh).
+
 Modes:
   train:      python3 tools/train/train_shapes.py --data DIR --out OUT [--train-seconds S] [--max-iter N]
   eval only:  python3 tools/train/train_shapes.py --data DIR --out OUT --eval-only --weights model.pkl \
                   --config models/default/config.yaml [--device cpu]
   2 GPUs:     add --num-gpus 2 (--batch is the total batch, --workers is per process)
+  1 GPU, 4 processes: add --procs-per-gpu 4 (gloo; --batch total, --workers per process)
 DIR is what tools/dataset/make_shapes_dataset.py writes (train/, val/, annotations/{train,val}.json).
 Detectron2 comes from D2_SRC (default /work/d2src) through tools/reference/d2_env.py.
 """
 import argparse
+import datetime
 import hashlib
 import json
 import logging
@@ -173,10 +183,17 @@ def train(cfg, a, log):
     if world > 1:
         # As Detectron2's tools/train_net.py: buffers (BN running statistics) are not broadcast; each
         # process keeps its own, rank 0's are exported. DDP broadcasts rank 0's parameters here.
-        kw = {} if cfg.MODEL.DEVICE.startswith("cuda") else {"device_ids": None}
+        if not cfg.MODEL.DEVICE.startswith("cuda"):
+            kw = {"device_ids": None}
+        elif a.procs_per_gpu > 1:  # Detectron2's default, [local rank], is not the GPU here
+            kw = {"device_ids": [torch.cuda.current_device()]}
+        else:
+            kw = {}
         ddp_model = create_ddp_model(model, broadcast_buffers=False, **kw)
         log(f"DDP over {world} processes ({torch.distributed.get_backend()}), "
-            f"{cfg.SOLVER.IMS_PER_BATCH // world} images per process")
+            f"{cfg.SOLVER.IMS_PER_BATCH // world} images per process"
+            + (f", {a.procs_per_gpu} processes per {'GPU' if kw.get('device_ids') else 'device'}"
+               if a.procs_per_gpu > 1 else ""))
     else:
         ddp_model = model
     trainer = (AMPTrainer if use_amp else SimpleTrainer)(ddp_model, loader, optimizer)
@@ -241,6 +258,7 @@ def train(cfg, a, log):
                 proposal = max(it + 1, min(a.max_iter, it + max(0, int(left / spi))))
                 # Every process must run the same number of steps: all take the smallest proposal.
                 proposals = comm.all_gather(proposal)
+                spis = comm.all_gather(spi)
                 max_iter = min(proposals)
                 cfg.defrost()
                 cfg.SOLVER.MAX_ITER = max_iter
@@ -256,6 +274,9 @@ def train(cfg, a, log):
                     f"MAX_ITER = {max_iter} (budget {a.train_seconds:.0f} s"
                     + (f", {left:.0f} s left before the deadline" if a.deadline else "")
                     + f", cap {a.max_iter}; proposals of the {len(proposals)} processes: {proposals})")
+                log(f"speed: {cfg.SOLVER.IMS_PER_BATCH / max(spis):.1f} images/s "
+                    f"({cfg.SOLVER.IMS_PER_BATCH} images per step over {world} processes; "
+                    f"s/iter per process: {' '.join(f'{x:.3f}' for x in spis)})")
             if comm.is_main_process() and (it % a.log_period == 0 or it == max_iter):
                 lat = storage.latest()
                 losses = {k: v[0] for k, v in lat.items() if "loss" in k}
@@ -295,6 +316,8 @@ def parse_args(argv=None):
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--num-gpus", type=int, default=1,
                     help="processes (one per GPU) started by detectron2.engine.launch; gloo on CPU")
+    ap.add_argument("--procs-per-gpu", type=int, default=1,
+                    help="K > 1: K processes share each GPU (num_gpus*K processes, gloo; own spawn)")
     ap.add_argument("--workers", type=int, default=4, help="DATALOADER.NUM_WORKERS (per process)")
     ap.add_argument("--batch", type=int, default=16, help="SOLVER.IMS_PER_BATCH: total over all processes")
     ap.add_argument("--lr", type=float, default=0.02)
@@ -316,8 +339,13 @@ def parse_args(argv=None):
     a = ap.parse_args(argv)
     if a.eval_only:
         a.num_gpus = 1
-    if a.num_gpus < 1 or a.batch % a.num_gpus:
-        ap.error(f"--batch {a.batch} must be a multiple of --num-gpus {a.num_gpus} (>= 1)")
+        a.procs_per_gpu = 1
+    if a.procs_per_gpu < 1:
+        ap.error(f"--procs-per-gpu {a.procs_per_gpu} must be >= 1")
+    procs = a.num_gpus * a.procs_per_gpu
+    if a.num_gpus < 1 or a.batch % procs:
+        ap.error(f"--batch {a.batch} must be a multiple of --num-gpus {a.num_gpus} (>= 1)"
+                 f" times --procs-per-gpu {a.procs_per_gpu}")
     return a
 
 
@@ -356,6 +384,8 @@ def run(a):
         versions = d2_env.versions()
         versions["cuda_device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
         versions["processes"] = world
+        versions["dist_backend"] = (torch.distributed.get_backend()
+                                    if torch.distributed.is_initialized() else None)
         log("versions: " + json.dumps(versions))
         metrics = {"versions": versions, "args": vars(a)}
         val_json = os.path.join(a.data, "annotations", "val.json")
@@ -382,6 +412,7 @@ def run(a):
                 return 0
         metrics.update(iterations=iters, train_seconds=round(train_s, 1), processes=world,
                        s_per_iter=round(train_s / max(1, iters), 4), images_seen=iters * cfg.SOLVER.IMS_PER_BATCH,
+                       images_per_s=round(iters * cfg.SOLVER.IMS_PER_BATCH / max(train_s, 1e-9), 2),
                        nonfinite_loss_steps=nonfinite)
         log(f"trained {iters} iterations in {train_s:.1f} s")
         n = export_pkl(model, os.path.join(a.out, "model_final.pkl"))
@@ -398,11 +429,52 @@ def run(a):
     return 0
 
 
+def unused_local_port():
+    """A TCP port on 127.0.0.1 that is free now (the OS picks it; it could be taken before use)."""
+    import socket
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def shared_worker(rank, fn, a, world, url):
+    """Process `rank` of launch_shared(): pick the GPU, join the gloo group, then fn(a)."""
+    import torch
+    import torch.distributed as dist
+    from detectron2.utils import comm
+    if a.device.startswith("cuda"):
+        torch.cuda.set_device(rank // a.procs_per_gpu)  # before any CUDA work of this process
+    dist.init_process_group("gloo", init_method=url, world_size=world, rank=rank,
+                            timeout=datetime.timedelta(minutes=30))
+    comm.create_local_process_group(world)  # one machine: every rank is local (comm.get_local_rank)
+    comm.synchronize()
+    fn(a)
+
+
+def launch_shared(fn, a):
+    """num_gpus * procs_per_gpu processes on this machine, K = procs_per_gpu of them per GPU, in one
+    gloo process group (NCCL does not allow two ranks on one GPU). Not daemonic: each process starts
+    its own data loader workers."""
+    import torch
+    import torch.multiprocessing as mp
+    world = a.num_gpus * a.procs_per_gpu
+    if a.device.startswith("cuda"):
+        have = torch.cuda.device_count()
+        if have < a.num_gpus:
+            raise SystemExit(f"--num-gpus {a.num_gpus}: only {have} CUDA device(s) visible")
+    url = f"tcp://127.0.0.1:{unused_local_port()}"
+    mp.spawn(shared_worker, args=(fn, a, world, url), nprocs=world, join=True, daemon=False)
+
+
 def main(argv=None):
     a = parse_args(argv)
     os.makedirs(a.out, exist_ok=True)
     quiet_warnings()
     os.environ.setdefault("PYTHONWARNINGS", "ignore::FutureWarning,ignore::UserWarning")  # loader workers
+    if a.procs_per_gpu > 1:
+        # Several processes per GPU: our own spawn with gloo (see the module docstring).
+        launch_shared(run, a)
+        return 0
     from detectron2.engine import launch
     # One process per GPU (spawned; NCCL, or gloo without a GPU); with 1, run() is called right here.
     launch(run, a.num_gpus, dist_url="auto", args=(a,))

@@ -4,6 +4,7 @@
 // (groups, strides, padding, odd sizes) in fp32 (TF32 off: tight), tf32 and fp16 (loose, documented
 // below). Every tolerance is a relative L2 error ||gpu - ref|| / ||ref||.
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 #include <algorithm>
@@ -142,10 +143,16 @@ TEST_P(ConvCudnnTest, MatchesScalarReference) {
       {1, 16, 13, 11, 64, 1, 1, 0, 1, ConvEpilogue::kBiasAddRelu, 0},  // bottleneck conv3 + residual
       {3, 8, 9, 10, 8, 3, 2, 1, 1, ConvEpilogue::kBias, 0},          // odd sizes, stride 2
       {5, 24, 14, 14, 24, 3, 1, 1, 1, ConvEpilogue::kBiasRelu, 0},   // mask-head-like batch
+      {3, 24, 7, 9, 40, 1, 1, 0, 1, ConvEpilogue::kBiasRelu, 0},     // batched 1x1 (mask predictor-like)
+      {1, 64, 12, 10, 16, 1, 1, 0, 1, ConvEpilogue::kBias, 0},       // 1x1, bias only (FPN lateral-like)
+      {2, 32, 6, 5, 96, 1, 1, 0, 1, ConvEpilogue::kBiasAddRelu, 0},  // batched 1x1 + residual
   };
+  // Every case with 1x1 stride-1 layers on cuBLASLt (MASKRT_CONV_GEMM=1, tf32/fp16 only) and on cuDNN (=0).
+  for (const char* gemm : {"1", "0"})
   for (const ConvCase& cc : cases) {
+    setenv("MASKRT_CONV_GEMM", gemm, 1);
     SCOPED_TRACE(::testing::Message() << "conv c=" << cc.c << " o=" << cc.o << " k=" << cc.k << " s=" << cc.stride
-                                      << " g=" << cc.groups);
+                                      << " g=" << cc.groups << " n=" << cc.n << " MASKRT_CONV_GEMM=" << gemm);
     maskrt::ConvLayer layer;
     layer.weight = random_tensor({cc.o, cc.c / cc.groups, cc.k, cc.k}, rng, 1.f / std::sqrt(float(cc.c / cc.groups * cc.k * cc.k)));
     layer.bias = random_tensor({cc.o}, rng, 0.5f);
@@ -173,6 +180,7 @@ TEST_P(ConvCudnnTest, MatchesScalarReference) {
     ctx.synchronize();
     const Tensor got = download(dy.t);
     EXPECT_LE(rel_l2(got, ref), tolerance(prec));
+    unsetenv("MASKRT_CONV_GEMM");
   }
 }
 

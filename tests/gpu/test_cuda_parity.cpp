@@ -296,17 +296,16 @@ TEST(CudaEngine, BatchGrowingSizesKeepsEveryImagesResults) {
   o.warmup = false;
   const maskrt::Image a = maskrt::read_image(c.dir + "/input.png");
   const maskrt::Image a2 = upscale2(a), a4 = upscale2(a2);
-  std::vector<maskrt::ImageResult> batch;
-  {
-    Engine g(o);  // fresh engine: every size in the batch is a new plan, each larger than the last
-    batch = g.infer_batch({a, a2, a4});
-  }
-  Engine single(o);
-  const maskrt::ImageResult ra = single.infer(a);
+  Engine g(o);  // fresh engine: every size in the batch is a new plan, each larger than the last
+  const std::vector<maskrt::ImageResult> batch = g.infer_batch({a, a2, a4});
   ASSERT_EQ(batch.size(), 3u);
   EXPECT_GT(batch[0].instances.size(), 0u);
   EXPECT_GT(batch[1].instances.size(), 0u);
-  EXPECT_NEAR(double(batch[0].instances.size()), double(ra.instances.size()), 2.0);  // other engine: algos may differ
+  // The same engine afterwards (plans exist, same algorithms): bit-identical results per image.
+  // (Two engines may pick different cuDNN algorithms; in fp16 that moved the count by 3 of 69.)
+  EXPECT_TRUE(same(batch[0], g.infer(a)));
+  EXPECT_TRUE(same(batch[1], g.infer(a2)));
+  EXPECT_TRUE(same(batch[2], g.infer(a4)));
   EXPECT_EQ(batch[1].height, a2.height);
   EXPECT_EQ(batch[2].width, a4.width);
 }
@@ -340,7 +339,9 @@ TEST(CudaEngine, GraphReplayEqualsEagerRuns) {
       Engine e(o);
       const maskrt::ImageResult r0 = e.infer(a), r1 = e.infer(a);
       EXPECT_TRUE(same(r0, r1));
-      EXPECT_NEAR(double(r0.instances.size()), double(ea.instances.size()), 2.0);
+      // Another engine may pick other algorithms: fp32 stays within 2 instances, fp16 within 10%.
+      const double tol = p == Precision::kFP32 ? 2.0 : std::max(2.0, 0.1 * double(ea.instances.size()));
+      EXPECT_NEAR(double(r0.instances.size()), double(ea.instances.size()), tol);
     }
     unsetenv("MASKRT_CUDA_GRAPHS");
   }

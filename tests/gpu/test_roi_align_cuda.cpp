@@ -102,17 +102,21 @@ void run_case(int res, int sampling, bool aligned, int C, int img_h, int img_w, 
       ASSERT_NEAR(got[i], want[int64_t(i)], 1e-5f) << "seed " << seed << " roi " << i / per;
     for (size_t i = size_t(count) * per; i < got.size(); ++i) ASSERT_EQ(got[i], 0.f);
   }
-  {  // fp16 NHWC in and out
+  // fp16 NHWC in and out: output stride cs takes the 8-channel vector kernel, cs + 4 the scalar one.
+  for (const int ocs : {cs, cs + 4}) {
+    SCOPED_TRACE(::testing::Message() << "out_c_stride " << ocs);
     p.in_layout = p.out_layout = ops::CudaLayout::kNhwcFp16;
-    p.in_c_stride = p.out_c_stride = cs;
-    DeviceBuffer out(size_t(capacity) * res * res * cs * 2);
+    p.in_c_stride = cs;
+    p.out_c_stride = ocs;
+    DeviceBuffer out(size_t(capacity) * res * res * ocs * 2);
+    MASKRT_CUDA_CHECK(cudaMemset(out.get(), 0x7F, out.bytes()));
     ops::roi_align_multilevel_cuda(p, in16, drois.as<float>(), dcount.as<int>(), out.get(), nullptr);
-    const auto got = test::download<__half>(out, size_t(capacity) * res * res * cs);
+    const auto got = test::download<__half>(out, size_t(capacity) * res * res * ocs);
     for (int r = 0; r < capacity; ++r)
       for (int y = 0; y < res; ++y)
         for (int x = 0; x < res; ++x)
-          for (int c = 0; c < cs; ++c) {
-            const float g = __half2float(got[((size_t(r) * res + y) * res + x) * cs + c]);
+          for (int c = 0; c < ocs; ++c) {
+            const float g = __half2float(got[((size_t(r) * res + y) * res + x) * ocs + c]);
             const float w = (r < count && c < C) ? want16[((int64_t{r} * C + c) * res + y) * res + x] : 0.f;
             ASSERT_NEAR(g, w, 1e-5f + std::fabs(w) * 1e-3f) << "seed " << seed << " roi " << r << " c " << c;
           }

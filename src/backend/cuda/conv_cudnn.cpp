@@ -22,10 +22,18 @@ struct ConvCudnn::Plan {
   cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
   size_t workspace = 0;
   int n = 0, h = 0, w = 0, oh = 0, ow = 0;
+  // 1x1 stride-1 convolution as one cuBLASLt matmul (tf32 / fp16; see conv_cudnn.h) when it measured faster.
+  bool gemm = false;
+  cublasLtMatrixLayout_t ga = nullptr, gb = nullptr, gd = nullptr;
+  cublasLtMatmulAlgo_t galgo{};
+  size_t gemm_workspace = 0;
   ~Plan() {
     if (x) cudnnDestroyTensorDescriptor(x);
     if (y) cudnnDestroyTensorDescriptor(y);
     if (conv) cudnnDestroyConvolutionDescriptor(conv);
+    if (ga) cublasLtMatrixLayoutDestroy(ga);
+    if (gb) cublasLtMatrixLayoutDestroy(gb);
+    if (gd) cublasLtMatrixLayoutDestroy(gd);
   }
 };
 
@@ -81,10 +89,46 @@ ConvCudnn::ConvCudnn(const ConvLayer& layer, Precision precision, ConvEpilogue e
     weight_ = DeviceBuffer::upload(w.data(), w.numel() * sizeof(float), name + ".weight");
     bias_ = DeviceBuffer::upload(layer.bias.data(), out_c_ * sizeof(float), name + ".bias");
   }
+  const char* gemm_env = std::getenv("MASKRT_CONV_GEMM");
+  if (precision != Precision::kFP32 && K == 1 && stride_ == 1 && pad_ == 0 && groups_ == 1 && in_c_padded_ == in_c_ &&
+      !(gemm_env && gemm_env[0] == '0')) {
+    force_gemm_ = gemm_env && gemm_env[0] == '1';
+    try {
+      create_gemm_desc();
+    } catch (...) {
+      release();
+      throw;
+    }
+  }
+}
+
+void ConvCudnn::create_gemm_desc() {
+  // fp16 NHWC: y (rows = n*h*w, out) = x (rows, in) W^T, bias and ReLU in cuBLASLt's epilogue, the
+  //   shortcut z as C with beta = 1: D = relu(W^T x + z + b) in column-major terms (D: out x rows).
+  // tf32 NCHW: per image y_i (out, hw) = W (out, in) x_i (in, hw), i.e. column-major D (hw x out) =
+  //   x_i (hw x in) * W^T-as-stored (in x out); the bias is per column there, so conv_epilogue follows.
+  const bool half = precision_ == Precision::kFP16;
+  const cublasComputeType_t compute = half ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_TF32;
+  MASKRT_CUDA_CHECK(cublasLtMatmulDescCreate(&gemm_desc_, compute, CUDA_R_32F));
+  const cublasOperation_t ta = half ? CUBLAS_OP_T : CUBLAS_OP_N, tb = CUBLAS_OP_N;
+  MASKRT_CUDA_CHECK(cublasLtMatmulDescSetAttribute(gemm_desc_, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
+  MASKRT_CUDA_CHECK(cublasLtMatmulDescSetAttribute(gemm_desc_, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
+  if (half) {
+    const cublasLtEpilogue_t epi = epilogue_ == ConvEpilogue::kBias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_RELU_BIAS;
+    MASKRT_CUDA_CHECK(cublasLtMatmulDescSetAttribute(gemm_desc_, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
+    const void* bias_ptr = bias_.get();
+    MASKRT_CUDA_CHECK(
+        cublasLtMatmulDescSetAttribute(gemm_desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias_ptr, sizeof(bias_ptr)));
+    const cudaDataType_t bias_type = CUDA_R_16F;
+    MASKRT_CUDA_CHECK(
+        cublasLtMatmulDescSetAttribute(gemm_desc_, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof(bias_type)));
+  }
 }
 
 void ConvCudnn::release() noexcept {
   plans_.clear();
+  if (gemm_desc_) cublasLtMatmulDescDestroy(gemm_desc_);
+  gemm_desc_ = nullptr;
   if (filter_desc_) cudnnDestroyFilterDescriptor(filter_desc_);
   if (bias_desc_) cudnnDestroyTensorDescriptor(bias_desc_);
   if (relu_desc_) cudnnDestroyActivationDescriptor(relu_desc_);
@@ -112,10 +156,12 @@ ConvCudnn& ConvCudnn::operator=(ConvCudnn&& o) noexcept {
     pad_ = o.pad_;
     groups_ = o.groups_;
     fused_ok_ = o.fused_ok_;
+    force_gemm_ = o.force_gemm_;
     weight_ = std::move(o.weight_);
     bias_ = std::move(o.bias_);
     bias_f32_ = std::move(o.bias_f32_);
     filter_desc_ = std::exchange(o.filter_desc_, nullptr);
+    gemm_desc_ = std::exchange(o.gemm_desc_, nullptr);
     bias_desc_ = std::exchange(o.bias_desc_, nullptr);
     relu_desc_ = std::exchange(o.relu_desc_, nullptr);
     plans_ = std::move(o.plans_);
@@ -173,10 +219,11 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   // Measured choice (cudnnFind, on scratch buffers allocated here: planning is outside the steady
   // state); MASKRT_CUDNN_FIND=0 or a failed scratch allocation selects the heuristic instead.
   const char* env = std::getenv("MASKRT_CUDNN_FIND");
+  void *dx = nullptr, *dy = nullptr, *dws = nullptr;
+  size_t ws_limit = kMaxWorkspaceBytes;
+  float cudnn_ms = -1.f;  // measured time of the chosen cuDNN algorithm (< 0: not measured)
   if (!(env && env[0] == '0')) {
     const size_t es = precision_ == Precision::kFP16 ? 2 : 4;
-    void *dx = nullptr, *dy = nullptr, *dws = nullptr;
-    size_t ws_limit = kMaxWorkspaceBytes;
     bool ok = cudaMalloc(&dx, es * n * in_c_padded_ * h * w) == cudaSuccess &&
               cudaMalloc(&dy, es * n * out_c_ * p->oh * p->ow) == cudaSuccess;
     while (ok && cudaMalloc(&dws, ws_limit) != cudaSuccess && ws_limit > (size_t(1) << 20)) {
@@ -186,23 +233,136 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
     ok = ok && dws != nullptr;
     if (ok && cudnnFindConvolutionForwardAlgorithmEx(ctx.cudnn(), p->x, dx, filter_desc_, weight_.get(), p->conv, p->y,
                                                      dy, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf, dws,
-                                                     ws_limit) == CUDNN_STATUS_SUCCESS)
+                                                     ws_limit) == CUDNN_STATUS_SUCCESS) {
       pick(true);
+      for (int i = 0; found && i < returned; ++i)
+        if (perf[i].algo == p->algo && perf[i].status == CUDNN_STATUS_SUCCESS) {
+          cudnn_ms = perf[i].time;
+          break;
+        }
+    }
     cudaGetLastError();
-    if (dx) cudaFree(dx);
-    if (dy) cudaFree(dy);
-    if (dws) cudaFree(dws);
   }
   if (!found) {
     MASKRT_CUDA_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(ctx.cudnn(), p->x, filter_desc_, p->conv, p->y,
                                                              CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf));
     pick(false);
   }
+  float gemm_ms = -1.f;
+  if (gemm_desc_) {
+    try {
+      gemm_ms = plan_gemm(ctx, *p, dx && dy && dws ? dx : nullptr, dy, dws, ws_limit);
+    } catch (...) {
+      if (dx) cudaFree(dx);
+      if (dy) cudaFree(dy);
+      if (dws) cudaFree(dws);
+      throw;
+    }
+    // The matmul replaces cuDNN when it measured faster, or when nothing was measured.
+    p->gemm = p->gemm_workspace != kNoGemm && (force_gemm_ || cudnn_ms < 0.f || gemm_ms < 0.f || gemm_ms < cudnn_ms);
+    if (p->gemm) {
+      p->workspace = p->gemm_workspace;
+      found = true;
+    }
+  }
+  if (dx) cudaFree(dx);
+  if (dy) cudaFree(dy);
+  if (dws) cudaFree(dws);
   MASKRT_CHECK(found, ErrorCode::kDevice, name_, ": cuDNN offers no forward algorithm for input (", n, ", ",
                in_c_padded_, ", ", h, ", ", w, ")");
+  if (const char* log = std::getenv("MASKRT_CUDNN_LOG"); log && log[0] == '1') {
+    // Planning diagnostics: the candidates cuDNN returned (measured or heuristic) and the choice.
+    std::fprintf(stderr, "maskrt: cudnn plan %s k%d s%d g%d in (%d,%d,%d,%d) out %d: %s algo %d ws %zu, gemm %.3fms |",
+                 name_.c_str(), kernel_, stride_, groups_, n, in_c_padded_, h, w, out_c_, p->gemm ? "GEMM" : "cudnn",
+                 static_cast<int>(p->algo), p->workspace, gemm_ms);
+    for (int i = 0; i < returned; ++i)
+      std::fprintf(stderr, " [a%d st%d m%d %.3fms %zuB]", static_cast<int>(perf[i].algo), static_cast<int>(perf[i].status),
+                   static_cast<int>(perf[i].mathType), perf[i].time, perf[i].memory);
+    std::fprintf(stderr, "\n");
+  }
   const size_t ws = p->workspace;
   plans_.emplace(key, std::move(p));
   return ws;
+}
+
+float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit) {
+  const bool half = precision_ == Precision::kFP16;
+  const cudaDataType_t dt = half ? CUDA_R_16F : CUDA_R_32F;
+  const uint64_t hw = static_cast<uint64_t>(p.h) * p.w;
+  if (half) {  // A = W (in x out, op T), B = x (in x rows), D = y (out x rows); rows = n*h*w
+    const uint64_t rows = hw * p.n;
+    MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.ga, dt, in_c_, out_c_, in_c_));
+    MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.gb, dt, in_c_, rows, in_c_));
+    MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.gd, dt, out_c_, rows, out_c_));
+  } else {  // per image: A = x_i (hw x in), B = W as stored (in x out), D = y_i (hw x out); batch n
+    MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.ga, dt, hw, in_c_, hw));
+    MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.gb, dt, in_c_, out_c_, in_c_));
+    MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.gd, dt, hw, out_c_, hw));
+    if (p.n > 1) {
+      const int32_t count = p.n;
+      const int64_t sa = static_cast<int64_t>(hw) * in_c_, sb = 0, sd = static_cast<int64_t>(hw) * out_c_;
+      for (auto [layout, stride] : {std::pair{p.ga, sa}, std::pair{p.gb, sb}, std::pair{p.gd, sd}}) {
+        MASKRT_CUDA_CHECK(
+            cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
+        MASKRT_CUDA_CHECK(cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET,
+                                                           &stride, sizeof(stride)));
+      }
+    }
+  }
+  cublasLtMatmulPreference_t pref = nullptr;
+  MASKRT_CUDA_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+  const size_t max_ws = std::min(kMaxGemmWorkspaceBytes, dws ? ws_limit : kMaxGemmWorkspaceBytes);
+  constexpr int kCandidates = 6;
+  cublasLtMatmulHeuristicResult_t res[kCandidates];
+  int returned = 0;
+  const cublasStatus_t st1 =
+      cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &max_ws, sizeof(max_ws));
+  const cublasStatus_t st2 = cublasLtMatmulAlgoGetHeuristic(ctx.cublaslt(), gemm_desc_, p.ga, p.gb, p.gd, p.gd, pref,
+                                                            kCandidates, res, &returned);
+  cublasLtMatmulPreferenceDestroy(pref);
+  p.gemm_workspace = kNoGemm;
+  if (st1 != CUBLAS_STATUS_SUCCESS || st2 != CUBLAS_STATUS_SUCCESS || returned <= 0) return -1.f;
+  p.galgo = res[0].algo;
+  p.gemm_workspace = res[0].workspaceSize;
+  if (!dx) return -1.f;  // nothing to measure on: the heuristic's first choice
+  // Measure each candidate (one untimed run, then kReps timed) on the scratch buffers.
+  constexpr int kReps = 5;
+  cudaEvent_t e0 = nullptr, e1 = nullptr;
+  MASKRT_CUDA_CHECK(cudaEventCreate(&e0));
+  if (cudaEventCreate(&e1) != cudaSuccess) {
+    cudaEventDestroy(e0);
+    MASKRT_CUDA_CHECK(cudaGetLastError());
+  }
+  const float one = 1.f, zero = 0.f;
+  const void* a = half ? weight_.get() : dx;
+  const void* b = half ? dx : weight_.get();
+  float best = -1.f;
+  for (int i = 0; i < returned; ++i) {
+    auto run = [&] {
+      return cublasLtMatmul(ctx.cublaslt(), gemm_desc_, &one, a, p.ga, b, p.gb, &zero, dy, p.gd, dy, p.gd,
+                            &res[i].algo, dws, res[i].workspaceSize, ctx.stream());
+    };
+    if (run() != CUBLAS_STATUS_SUCCESS) continue;
+    cudaEventRecord(e0, ctx.stream());
+    bool ok = true;
+    for (int r = 0; r < kReps && ok; ++r) ok = run() == CUBLAS_STATUS_SUCCESS;
+    cudaEventRecord(e1, ctx.stream());
+    float ms = 0.f;
+    if (!ok || cudaEventSynchronize(e1) != cudaSuccess || cudaEventElapsedTime(&ms, e0, e1) != cudaSuccess) {
+      cudaGetLastError();
+      continue;
+    }
+    ms /= kReps;
+    if (best < 0.f || ms < best) {
+      best = ms;
+      p.galgo = res[i].algo;
+      p.gemm_workspace = res[i].workspaceSize;
+    }
+  }
+  cudaEventDestroy(e0);
+  cudaEventDestroy(e1);
+  MASKRT_CUDA_CHECK(cudaStreamSynchronize(ctx.stream()));
+  return best;
 }
 
 void ConvCudnn::forward(const CudaContext& ctx, const DeviceTensor& x, const DeviceTensor& y, const DeviceTensor* z,
@@ -214,6 +374,18 @@ void ConvCudnn::forward(const CudaContext& ctx, const DeviceTensor& x, const Dev
   MASKRT_ASSERT(workspace_bytes >= p.workspace, name_);
   MASKRT_ASSERT((epilogue_ == ConvEpilogue::kBiasAddRelu) == (z != nullptr), name_);
   const float one = 1.f, zero = 0.f;
+  if (p.gemm) {
+    const bool half = precision_ == Precision::kFP16;
+    const bool add_z = half && z != nullptr;  // fp16: the shortcut enters as C (beta = 1)
+    MASKRT_CUDA_CHECK(cublasLtMatmul(ctx.cublaslt(), gemm_desc_, &one, half ? weight_.get() : x.ptr, p.ga,
+                                     half ? x.ptr : weight_.get(), p.gb, add_z ? &one : &zero,
+                                     add_z ? z->ptr : y.ptr, p.gd, y.ptr, p.gd, &p.galgo, workspace,
+                                     p.gemm_workspace, ctx.stream()));
+    if (!half)
+      conv_epilogue(false, y.ptr, z ? z->ptr : nullptr, static_cast<const float*>(bias_.get()), y.n, y.c,
+                    int64_t{y.h} * y.w, epilogue_ != ConvEpilogue::kBias, ctx.stream());
+    return;
+  }
   cudnnHandle_t h = ctx.cudnn();
   if (precision_ != Precision::kFP32) {
     // tf32 / fp16: the found (tensor-core) algorithm, then our one-pass epilogue. cuDNN's fused

@@ -25,11 +25,24 @@
 // fit, cudnnGetConvolutionForwardAlgorithm_v7 (heuristic); the fastest candidate whose workspace is
 // <= kMaxWorkspaceBytes and which honours the math mode is cached with the descriptors; plan()
 // returns the workspace bytes that forward() needs. plan() synchronises the stream (Find runs on it).
+// MASKRT_CUDNN_LOG=1 prints each plan: the candidates cuDNN returned (algo, status, math type, time,
+// workspace) and the choice.
+// 1x1 stride-1 layers in tf32 / fp16 (the bottleneck's conv1/conv3/shortcut, FPN lateral, RPN and
+// mask predictors) can run as one cuBLASLt matmul instead: cuDNN 9.14's legacy algorithms took 85-330 us
+// for 1x1 layers worth a few us of tensor-core work on the H200 (MASKRT_CUDNN_LOG, 2026-11-29). plan()
+// measures the heuristic's matmul candidates on the same scratch buffers and keeps the matmul when it is
+// faster than the chosen cuDNN algorithm (or when nothing was measured). fp16 NHWC: one matmul over
+// n*h*w rows with bias, shortcut (as C, beta = 1) and ReLU in cuBLASLt's epilogue, i.e.
+// relu(conv + z + b) summed in float32 and rounded once, bias in float16; tf32 NCHW: a strided-batched
+// matmul per image, then conv_epilogue. MASKRT_CONV_GEMM=0 keeps every layer on cuDNN, =1 takes the
+// matmul for every eligible layer without measuring (tests). kFP32 never
+// uses it (Detectron2's fp32 numerics stay with cuDNN's FMA algorithms).
 // forward() for an unplanned shape is a bug (asserts). Nothing here allocates or synchronises.
 // Errors: cuDNN failures throw maskrt::Error(kDevice / kOutOfMemory) via MASKRT_CUDA_CHECK.
 // Thread safety: plan() mutates the cache; forward() is const but shares cuDNN descriptors:
 // use one layer from one thread at a time (the engine serialises the pipeline).
 #include <string>
+#include <cublasLt.h>
 #include <cudnn.h>
 
 #include <map>
@@ -49,6 +62,7 @@ enum class ConvEpilogue { kBias, kBiasRelu, kBiasAddRelu };
 class ConvCudnn {
  public:
   static constexpr size_t kMaxWorkspaceBytes = size_t(256) << 20;
+  static constexpr size_t kMaxGemmWorkspaceBytes = size_t(32) << 20;
 
   ConvCudnn();
   // `layer.params.relu` is ignored: the epilogue decides. Uploads the weights (synchronous).
@@ -75,18 +89,25 @@ class ConvCudnn {
 
  private:
   struct Plan;
+  static constexpr size_t kNoGemm = ~size_t(0);
   void release() noexcept;
+  void create_gemm_desc();
+  // Sets up the matmul of a 1x1 plan; measures the heuristic's candidates when scratch buffers are given
+  // (returns the best time in ms, else -1). p.gemm_workspace == kNoGemm when cuBLASLt offers none.
+  float plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit);
 
   std::string name_;
   Precision precision_ = Precision::kFP32;
   ConvEpilogue epilogue_ = ConvEpilogue::kBias;
   int in_c_ = 0, in_c_padded_ = 0, out_c_ = 0, kernel_ = 1, stride_ = 1, pad_ = 0, groups_ = 1;
   bool fused_ok_ = true;
+  bool force_gemm_ = false;  // MASKRT_CONV_GEMM=1: the matmul whenever the layer allows it (tests)
   DeviceBuffer weight_, bias_;
   DeviceBuffer bias_f32_;  // fp16 only: float bias for conv_epilogue
   cudnnFilterDescriptor_t filter_desc_ = nullptr;
   cudnnTensorDescriptor_t bias_desc_ = nullptr;
   cudnnActivationDescriptor_t relu_desc_ = nullptr;
+  cublasLtMatmulDesc_t gemm_desc_ = nullptr;  // 1x1 stride-1 layers in tf32 / fp16 only
   std::map<std::tuple<int, int, int>, std::unique_ptr<Plan>> plans_;
 };
 

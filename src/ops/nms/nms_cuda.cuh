@@ -126,30 +126,52 @@ static __global__ void grouped_nms_mask_kernel(GroupedNms p) {
   p.mask[(static_cast<size_t>(g) * p.capacity + i) * words + col_block] = bits;
 }
 
-// One warp per group: the greedy scan. Writes keep[g][j] for j < capacity (0 beyond counts[g]) and
-// adds the number kept to *kept_total. shared: words(capacity) 64-bit words.
+// One warp per group: the greedy scan, 64 boxes at a time. For each block of 64 (in processing order)
+// the lanes load the block's diagonal mask words (rows base+lane, base+lane+32) in parallel; the
+// greedy decisions inside the block are then made from registers (shuffles), identical for every lane:
+// box k is kept iff no kept box before it suppresses it, exactly the sequential definition. The kept
+// rows of the block are then OR-ed into the later words of `removed`, each lane owning words
+// (independent loads, no dependent global-memory chain per box). Writes keep[g][j] for j < capacity
+// (0 beyond counts[g]) and adds the number kept to *kept_total. shared: words(capacity) 64-bit words.
 static __global__ void grouped_nms_scan_kernel(GroupedNms p, int* kept_total) {
   extern __shared__ unsigned long long removed[];
   const int g = blockIdx.x;
+  const int lane = threadIdx.x;
   const int n = p.counts[g];
   const int words = nms_words(p.capacity);
   const int used_words = nms_words(n);
-  for (int w = threadIdx.x; w < words; w += 32) removed[w] = 0;
+  for (int w = lane; w < words; w += 32) removed[w] = 0;
   uint8_t* keep = p.keep + static_cast<size_t>(g) * p.capacity;
-  for (int j = threadIdx.x; j < p.capacity; j += 32) keep[j] = 0;
+  for (int j = n + lane; j < p.capacity; j += 32) keep[j] = 0;
   __syncwarp();
+  const unsigned long long* mask = p.mask + static_cast<size_t>(g) * p.capacity * words;
   int kept = 0;
-  for (int i = 0; i < n; ++i) {
-    const bool is_removed = (removed[i >> 6] >> (i & 63)) & 1ull;
-    __syncwarp();
-    if (is_removed) continue;
-    ++kept;
-    const unsigned long long* row = p.mask + (static_cast<size_t>(g) * p.capacity + i) * words;
-    for (int w = (i >> 6) + threadIdx.x; w < used_words; w += 32) removed[w] |= row[w];
-    if (threadIdx.x == 0) keep[i] = 1;
+  for (int blk = 0; blk < used_words; ++blk) {
+    const int base = blk * 64;
+    const int nb = min(64, n - base);
+    const unsigned long long d0 = lane < nb ? mask[static_cast<size_t>(base + lane) * words + blk] : 0ull;
+    const unsigned long long d1 = lane + 32 < nb ? mask[static_cast<size_t>(base + lane + 32) * words + blk] : 0ull;
+    unsigned long long rem = removed[blk];
+    unsigned long long kept_bits = 0;
+    for (int k = 0; k < nb; ++k) {
+      const unsigned long long row = __shfl_sync(0xffffffffu, k < 32 ? d0 : d1, k & 31);
+      if (!((rem >> k) & 1ull)) {
+        kept_bits |= 1ull << k;
+        rem |= row;
+      }
+    }
+    if (lane < nb) keep[base + lane] = static_cast<uint8_t>((kept_bits >> lane) & 1ull);
+    if (lane + 32 < nb) keep[base + lane + 32] = static_cast<uint8_t>((kept_bits >> (lane + 32)) & 1ull);
+    kept += __popcll(kept_bits);
+    for (int w = blk + 1 + lane; w < used_words; w += 32) {
+      unsigned long long acc = removed[w];
+      for (unsigned long long bits = kept_bits; bits; bits &= bits - 1)
+        acc |= mask[static_cast<size_t>(base + __ffsll(static_cast<long long>(bits)) - 1) * words + w];
+      removed[w] = acc;
+    }
     __syncwarp();
   }
-  if (threadIdx.x == 0 && kept > 0) atomicAdd(kept_total, kept);
+  if (lane == 0 && kept > 0) atomicAdd(kept_total, kept);
 }
 
 // Launch both NMS kernels for `p` (grid sized by capacity; blocks beyond counts exit early).

@@ -1,9 +1,12 @@
-// CUDA multi-level ROIAlign (see roi_align_cuda.h). One thread per output value; the level, the ROI
-// geometry and the (data-dependent) sampling grid are computed in the thread, in the float order of
-// roi_align_common.h (explicitly rounded ops, no fused multiply-add).
+// CUDA multi-level ROIAlign (see roi_align_cuda.h). One thread per output value (or, for fp16 NHWC
+// with channel strides that are multiples of 8, per 8 channels of one output position); the level,
+// the ROI geometry and the (data-dependent) sampling grid are computed in the thread, in the float
+// order of roi_align_common.h (explicitly rounded ops, no fused multiply-add).
 #include "ops/roi_align/roi_align_cuda.h"
 
 #include <cuda_fp16.h>
+
+#include <cstdint>
 
 #include "backend/cuda/cuda_check.h"
 #include "core/check.h"
@@ -36,92 +39,180 @@ __device__ __forceinline__ float load_feature(const RoiAlignMultiLevelCudaParams
   return __half2float(static_cast<const __half*>(f)[static_cast<int64_t>(pix) * p.in_c_stride + c]);
 }
 
+// The per-ROI part of the computation: level, scaled box, bins and sampling grid (torchvision order).
+struct RoiGeometry {
+  const void* f;
+  int H, W;
+  float start_x, start_y, bin_w, bin_h;
+  int grid_h, grid_w;
+  float cnt;
+};
+
+__device__ __forceinline__ RoiGeometry roi_geometry(const RoiAlignMultiLevelCudaParams& p,
+                                                    const RoiAlignLevelInputs& in, const float* rois, int r) {
+  const float4 b = make_float4(rois[int64_t{r} * 4], rois[int64_t{r} * 4 + 1], rois[int64_t{r} * 4 + 2],
+                               rois[int64_t{r} * 4 + 3]);
+  const int lv = assign_level(p, b);
+  RoiGeometry g;
+  g.H = p.feat_h[lv];
+  g.W = p.feat_w[lv];
+  g.f = in.features[lv];
+  const float scale = p.spatial_scale[lv];
+  const float offset = p.aligned ? 0.5f : 0.f;
+  g.start_x = fsub(fmul(b.x, scale), offset);
+  g.start_y = fsub(fmul(b.y, scale), offset);
+  const float end_x = fsub(fmul(b.z, scale), offset);
+  const float end_y = fsub(fmul(b.w, scale), offset);
+  float roi_w = fsub(end_x, g.start_x), roi_h = fsub(end_y, g.start_y);
+  if (!p.aligned) {
+    roi_w = std_max(roi_w, 1.f);
+    roi_h = std_max(roi_h, 1.f);
+  }
+  const int res = p.resolution;
+  g.bin_h = fdiv(roi_h, static_cast<float>(res));
+  g.bin_w = fdiv(roi_w, static_cast<float>(res));
+  g.grid_h = p.sampling_ratio > 0 ? p.sampling_ratio : adaptive_grid(roi_h, res);
+  g.grid_w = p.sampling_ratio > 0 ? p.sampling_ratio : adaptive_grid(roi_w, res);
+  g.cnt = static_cast<float>(max(g.grid_h * g.grid_w, 1));
+  return g;
+}
+
+// Bilinear corners of one sample point; false when the sample lies outside [-1, H] x [-1, W] (value 0).
+struct Corners {
+  int p1, p2, p3, p4;  // pixel indices y*W+x: (low,low) (low,high) (high,low) (high,high)
+  float w1, w2, w3, w4;
+};
+
+__device__ __forceinline__ bool sample_corners(const RoiGeometry& g, int ph, int pw, int iy, int ix, Corners& k) {
+  float y = fadd(fadd(g.start_y, fmul(static_cast<float>(ph), g.bin_h)),
+                 fdiv(fmul(static_cast<float>(iy + .5f), g.bin_h), static_cast<float>(g.grid_h)));
+  float x = fadd(fadd(g.start_x, fmul(static_cast<float>(pw), g.bin_w)),
+                 fdiv(fmul(static_cast<float>(ix + .5f), g.bin_w), static_cast<float>(g.grid_w)));
+  const int H = g.H, W = g.W;
+  if (!(y >= -1.0f && y <= static_cast<float>(H) && x >= -1.0f && x <= static_cast<float>(W))) return false;
+  if (y <= 0) y = 0;
+  if (x <= 0) x = 0;
+  int y_low = static_cast<int>(y), x_low = static_cast<int>(x), y_high, x_high;
+  if (y_low >= H - 1) {
+    y_high = y_low = H - 1;
+    y = static_cast<float>(y_low);
+  } else {
+    y_high = y_low + 1;
+  }
+  if (x_low >= W - 1) {
+    x_high = x_low = W - 1;
+    x = static_cast<float>(x_low);
+  } else {
+    x_high = x_low + 1;
+  }
+  const float ly = fsub(y, static_cast<float>(y_low)), lx = fsub(x, static_cast<float>(x_low));
+  const float hy = fsub(1.f, ly), hx = fsub(1.f, lx);
+  k.w1 = fmul(hy, hx);
+  k.w2 = fmul(hy, lx);
+  k.w3 = fmul(ly, hx);
+  k.w4 = fmul(ly, lx);
+  k.p1 = y_low * W + x_low;
+  k.p2 = y_low * W + x_high;
+  k.p3 = y_high * W + x_low;
+  k.p4 = y_high * W + x_high;
+  return true;
+}
+
+__device__ __forceinline__ float bilinear(const Corners& k, float v1, float v2, float v3, float v4) {
+  return fadd(fadd(fadd(fmul(k.w1, v1), fmul(k.w2, v2)), fmul(k.w3, v3)), fmul(k.w4, v4));
+}
+
+// One thread per output value (any layout). Index is int32 when the output has < 2^31 values.
+template <typename Index>
 __global__ void roi_align_kernel(RoiAlignMultiLevelCudaParams p, RoiAlignLevelInputs in, const float* rois,
                                  const int* d_count, void* out) {
-  const int res = p.resolution;
-  const int C = p.out_layout == CudaLayout::kNchwFp32 ? p.channels : p.out_c_stride;
-  const int64_t total = int64_t{p.roi_capacity} * C * res * res;
-  const int64_t idx = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  const Index res = p.resolution;
+  const Index C = p.out_layout == CudaLayout::kNchwFp32 ? p.channels : p.out_c_stride;
+  const Index total = Index(p.roi_capacity) * C * res * res;
+  const Index idx = Index(blockIdx.x) * Index(blockDim.x) + Index(threadIdx.x);
   if (idx >= total) return;
   int r, c, ph, pw;
   if (p.out_layout == CudaLayout::kNchwFp32) {  // (R, C, res, res)
     pw = static_cast<int>(idx % res);
     ph = static_cast<int>((idx / res) % res);
     c = static_cast<int>((idx / (res * res)) % C);
-    r = static_cast<int>(idx / (int64_t{res} * res * C));
+    r = static_cast<int>(idx / (res * res * C));
   } else {  // (R, res, res, c_stride)
     c = static_cast<int>(idx % C);
     pw = static_cast<int>((idx / C) % res);
-    ph = static_cast<int>((idx / (int64_t{C} * res)) % res);
-    r = static_cast<int>(idx / (int64_t{C} * res * res));
+    ph = static_cast<int>((idx / (C * res)) % res);
+    r = static_cast<int>(idx / (C * res * res));
   }
   const int count = d_count ? *d_count : p.roi_capacity;
   float value = 0.f;
   if (r < count && c < p.channels) {
-    const float4 b = make_float4(rois[int64_t{r} * 4], rois[int64_t{r} * 4 + 1], rois[int64_t{r} * 4 + 2],
-                                 rois[int64_t{r} * 4 + 3]);
-    const int lv = assign_level(p, b);
-    const int H = p.feat_h[lv], W = p.feat_w[lv];
-    const float scale = p.spatial_scale[lv];
-    const float offset = p.aligned ? 0.5f : 0.f;
-    const float start_x = fsub(fmul(b.x, scale), offset);
-    const float start_y = fsub(fmul(b.y, scale), offset);
-    const float end_x = fsub(fmul(b.z, scale), offset);
-    const float end_y = fsub(fmul(b.w, scale), offset);
-    float roi_w = fsub(end_x, start_x), roi_h = fsub(end_y, start_y);
-    if (!p.aligned) {
-      roi_w = std_max(roi_w, 1.f);
-      roi_h = std_max(roi_h, 1.f);
-    }
-    const float bin_h = fdiv(roi_h, static_cast<float>(res));
-    const float bin_w = fdiv(roi_w, static_cast<float>(res));
-    const int grid_h = p.sampling_ratio > 0 ? p.sampling_ratio : adaptive_grid(roi_h, res);
-    const int grid_w = p.sampling_ratio > 0 ? p.sampling_ratio : adaptive_grid(roi_w, res);
-    const float cnt = static_cast<float>(max(grid_h * grid_w, 1));
-    const void* f = in.features[lv];
+    const RoiGeometry g = roi_geometry(p, in, rois, r);
     float acc = 0.f;
-    for (int iy = 0; iy < grid_h; ++iy) {
-      const float y0 = fadd(fadd(start_y, fmul(static_cast<float>(ph), bin_h)),
-                            fdiv(fmul(static_cast<float>(iy + .5f), bin_h), static_cast<float>(grid_h)));
-      for (int ix = 0; ix < grid_w; ++ix) {
-        const float x0 = fadd(fadd(start_x, fmul(static_cast<float>(pw), bin_w)),
-                              fdiv(fmul(static_cast<float>(ix + .5f), bin_w), static_cast<float>(grid_w)));
-        float y = y0, x = x0;
-        if (!(y >= -1.0f && y <= static_cast<float>(H) && x >= -1.0f && x <= static_cast<float>(W))) {
-          continue;  // the sample is 0 (finite features)
-        }
-        if (y <= 0) y = 0;
-        if (x <= 0) x = 0;
-        int y_low = static_cast<int>(y), x_low = static_cast<int>(x), y_high, x_high;
-        if (y_low >= H - 1) {
-          y_high = y_low = H - 1;
-          y = static_cast<float>(y_low);
-        } else {
-          y_high = y_low + 1;
-        }
-        if (x_low >= W - 1) {
-          x_high = x_low = W - 1;
-          x = static_cast<float>(x_low);
-        } else {
-          x_high = x_low + 1;
-        }
-        const float ly = fsub(y, static_cast<float>(y_low)), lx = fsub(x, static_cast<float>(x_low));
-        const float hy = fsub(1.f, ly), hx = fsub(1.f, lx);
-        const float w1 = fmul(hy, hx), w2 = fmul(hy, lx), w3 = fmul(ly, hx), w4 = fmul(ly, lx);
-        const float v1 = load_feature(p, f, c, H, W, y_low * W + x_low);
-        const float v2 = load_feature(p, f, c, H, W, y_low * W + x_high);
-        const float v3 = load_feature(p, f, c, H, W, y_high * W + x_low);
-        const float v4 = load_feature(p, f, c, H, W, y_high * W + x_high);
-        const float v = fadd(fadd(fadd(fmul(w1, v1), fmul(w2, v2)), fmul(w3, v3)), fmul(w4, v4));
-        acc = fadd(acc, v);
+    for (int iy = 0; iy < g.grid_h; ++iy)
+      for (int ix = 0; ix < g.grid_w; ++ix) {
+        Corners k;
+        if (!sample_corners(g, ph, pw, iy, ix, k)) continue;  // the sample is 0 (finite features)
+        acc = fadd(acc, bilinear(k, load_feature(p, g.f, c, g.H, g.W, k.p1), load_feature(p, g.f, c, g.H, g.W, k.p2),
+                                 load_feature(p, g.f, c, g.H, g.W, k.p3), load_feature(p, g.f, c, g.H, g.W, k.p4)));
       }
-    }
-    value = fdiv(acc, cnt);
+    value = fdiv(acc, g.cnt);
   }
   if (p.out_layout == CudaLayout::kNchwFp32)
     static_cast<float*>(out)[idx] = value;
   else
     static_cast<__half*>(out)[idx] = __float2half_rn(value);
+}
+
+// fp16 NHWC in and out, channel strides multiples of 8, 16-byte aligned: one thread per (r, ph, pw,
+// 8 channels); the geometry is computed once for the 8 channels and each corner is one 16-byte load.
+// Every channel's arithmetic is the scalar kernel's, in the same order (same bits).
+constexpr int kVec = 8;
+
+__device__ __forceinline__ void load8(const __half* f, int pix, int c_stride, int c0, float (&v)[kVec]) {
+  const uint4 raw = *reinterpret_cast<const uint4*>(f + static_cast<int64_t>(pix) * c_stride + c0);
+  const __half2* h = reinterpret_cast<const __half2*>(&raw);
+  for (int i = 0; i < kVec / 2; ++i) {
+    const float2 f2 = __half22float2(h[i]);
+    v[2 * i] = f2.x;
+    v[2 * i + 1] = f2.y;
+  }
+}
+
+__global__ void roi_align_nhwc8_kernel(RoiAlignMultiLevelCudaParams p, RoiAlignLevelInputs in, const float* rois,
+                                       const int* d_count, __half* out) {
+  const int res = p.resolution;
+  const int chunks = p.out_c_stride / kVec;
+  const int total = p.roi_capacity * res * res * chunks;
+  const int idx = blockIdx.x * blockDim.x + threadIdx.x;
+  if (idx >= total) return;
+  const int chunk = idx % chunks;
+  const int pw = (idx / chunks) % res;
+  const int ph = (idx / (chunks * res)) % res;
+  const int r = idx / (chunks * res * res);
+  const int c0 = chunk * kVec;
+  const int count = d_count ? *d_count : p.roi_capacity;
+  float acc[kVec] = {};
+  float cnt = 1.f;
+  if (r < count && c0 < p.channels) {
+    const RoiGeometry g = roi_geometry(p, in, rois, r);
+    const __half* f = static_cast<const __half*>(g.f);
+    for (int iy = 0; iy < g.grid_h; ++iy)
+      for (int ix = 0; ix < g.grid_w; ++ix) {
+        Corners k;
+        if (!sample_corners(g, ph, pw, iy, ix, k)) continue;
+        float v1[kVec], v2[kVec], v3[kVec], v4[kVec];
+        load8(f, k.p1, p.in_c_stride, c0, v1);
+        load8(f, k.p2, p.in_c_stride, c0, v2);
+        load8(f, k.p3, p.in_c_stride, c0, v3);
+        load8(f, k.p4, p.in_c_stride, c0, v4);
+        for (int i = 0; i < kVec; ++i) acc[i] = fadd(acc[i], bilinear(k, v1[i], v2[i], v3[i], v4[i]));
+      }
+    cnt = g.cnt;
+  }
+  __align__(16) __half o[kVec];
+  for (int i = 0; i < kVec; ++i)
+    o[i] = __float2half_rn(r < count && c0 + i < p.channels ? fdiv(acc[i], cnt) : 0.f);
+  *reinterpret_cast<uint4*>(out + static_cast<int64_t>(idx) * kVec) = *reinterpret_cast<const uint4*>(o);
 }
 
 }  // namespace
@@ -153,7 +244,20 @@ void roi_align_multilevel_cuda(const RoiAlignMultiLevelCudaParams& p, const RoiA
   const int64_t total = int64_t{p.roi_capacity} * C * p.resolution * p.resolution;
   if (total == 0) return;
   constexpr int T = 256;
-  roi_align_kernel<<<static_cast<unsigned>((total + T - 1) / T), T, 0, stream>>>(p, in, d_rois, d_count, d_out);
+  bool vec = p.in_layout == CudaLayout::kNhwcFp16 && p.out_layout == CudaLayout::kNhwcFp16 &&
+             p.in_c_stride % kVec == 0 && p.out_c_stride % kVec == 0 && reinterpret_cast<uintptr_t>(d_out) % 16 == 0 &&
+             total / kVec < (int64_t{1} << 31);
+  for (int l = 0; l < p.num_levels; ++l) vec = vec && reinterpret_cast<uintptr_t>(in.features[l]) % 16 == 0;
+  if (vec) {
+    const int64_t threads = total / kVec;
+    roi_align_nhwc8_kernel<<<static_cast<unsigned>((threads + T - 1) / T), T, 0, stream>>>(
+        p, in, d_rois, d_count, static_cast<__half*>(d_out));
+  } else if (total < (int64_t{1} << 31)) {
+    roi_align_kernel<int><<<static_cast<unsigned>((total + T - 1) / T), T, 0, stream>>>(p, in, d_rois, d_count, d_out);
+  } else {
+    roi_align_kernel<int64_t><<<static_cast<unsigned>((total + T - 1) / T), T, 0, stream>>>(p, in, d_rois, d_count,
+                                                                                           d_out);
+  }
   MASKRT_CUDA_CHECK_LAST();
 }
 

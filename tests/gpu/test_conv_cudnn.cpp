@@ -146,8 +146,10 @@ TEST_P(ConvCudnnTest, MatchesScalarReference) {
       {3, 24, 7, 9, 40, 1, 1, 0, 1, ConvEpilogue::kBiasRelu, 0},     // batched 1x1 (mask predictor-like)
       {1, 64, 12, 10, 16, 1, 1, 0, 1, ConvEpilogue::kBias, 0},       // 1x1, bias only (FPN lateral-like)
       {2, 32, 6, 5, 96, 1, 1, 0, 1, ConvEpilogue::kBiasAddRelu, 0},  // batched 1x1 + residual
+      {1, 12, 9, 11, 16, 3, 1, 1, 1, ConvEpilogue::kBiasRelu, 0},    // channels not a multiple of 8 (im2col per element)
   };
-  // Every case with 1x1 stride-1 layers on cuBLASLt (MASKRT_CONV_GEMM=1, tf32/fp16 only) and on cuDNN (=0).
+  // Every case on cuBLASLt where the layer allows it (MASKRT_CONV_GEMM=1: 1x1 stride-1 in tf32, every
+  // groups-1 layer through im2col in fp16) and on cuDNN (=0).
   for (const char* gemm : {"1", "0"})
   for (const ConvCase& cc : cases) {
     setenv("MASKRT_CONV_GEMM", gemm, 1);
@@ -212,7 +214,10 @@ TEST_P(ConvCudnnTest, DeconvMatchesScalarReference) {
   const Precision prec = GetParam();
   CudaContext ctx(0);
   std::mt19937 rng(7);
-  const int N = 6, C = 24, O = 16, H = 14, W = 14;
+  // O = 16: fp16 scatter 8 channels per thread; O = 12: one channel per thread.
+  for (const int O : {16, 12}) {
+  SCOPED_TRACE(::testing::Message() << "O=" << O);
+  const int N = 6, C = 24, H = 14, W = 14;
   const Tensor w = random_tensor({C, O, 2, 2}, rng, 1.f / std::sqrt(float(C)));
   const Tensor b = random_tensor({O}, rng, 0.5f);
   const Tensor x = random_tensor({N, C, H, W}, rng);
@@ -224,6 +229,7 @@ TEST_P(ConvCudnnTest, DeconvMatchesScalarReference) {
   dc.forward(ctx, dx.t, dy.t, scratch.get());
   ctx.synchronize();
   EXPECT_LE(rel_l2(download(dy.t), ref), tolerance(prec));
+  }
 }
 
 TEST_P(ConvCudnnTest, StemMaxPoolMatchesScalarReference) {

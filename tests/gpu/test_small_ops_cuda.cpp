@@ -68,7 +68,8 @@ TEST(SmallOpsCuda, UpsampleNearest2xAdd) {
   DeviceBuffer dl = test::upload(lat), dt = test::upload(top);
   ops::upsample_nearest2x_add_cuda({n, c, h, w, ops::CudaLayout::kNchwFp32, 0}, dl.get(), dt.get(), dl.get(), nullptr);  // in place
   EXPECT_EQ(test::download<float>(dl, want.size()), want);
-  const int cs = 8;
+  for (const int cs : {8, 6}) {  // 8: the 8-channel kernel; 6: one channel per thread
+  SCOPED_TRACE(::testing::Message() << "c_stride " << cs);
   const auto lat16 = to_nhwc16(lat, n, c, h, w, cs), top16 = to_nhwc16(top, n, c, h / 2, w / 2, cs);
   DeviceBuffer hl = test::upload(lat16), ht = test::upload(top16), ho(lat16.size() * 2);
   ops::upsample_nearest2x_add_cuda({n, c, h, w, ops::CudaLayout::kNhwcFp16, cs}, hl.get(), ht.get(), ho.get(), nullptr);
@@ -84,6 +85,7 @@ TEST(SmallOpsCuda, UpsampleNearest2xAdd) {
   EXPECT_THROW(ops::upsample_nearest2x_add_cuda({1, 1, 3, 4, ops::CudaLayout::kNchwFp32, 0}, dl.get(), dt.get(),
                                                 dl.get(), nullptr),
                Error);
+  }
 }
 
 TEST(SmallOpsCuda, MaskSelectSigmoid) {

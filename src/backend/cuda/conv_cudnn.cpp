@@ -1,6 +1,7 @@
 #include "backend/cuda/conv_cudnn.h"
 
 #include "backend/cuda/conv_epilogue.h"
+#include "backend/cuda/im2col.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -22,8 +23,10 @@ struct ConvCudnn::Plan {
   cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
   size_t workspace = 0;
   int n = 0, h = 0, w = 0, oh = 0, ow = 0;
-  // 1x1 stride-1 convolution as one cuBLASLt matmul (tf32 / fp16; see conv_cudnn.h) when it measured faster.
+  // The convolution as one cuBLASLt matmul (tf32 / fp16; see conv_cudnn.h) when it measured faster.
   bool gemm = false;
+  bool im2col = false;    // the matmul reads a column matrix (K > 1, stride or padding), built first
+  size_t col_bytes = 0;   // its size, at the start of the workspace (256-byte aligned)
   cublasLtMatrixLayout_t ga = nullptr, gb = nullptr, gd = nullptr;
   cublasLtMatmulAlgo_t galgo{};
   size_t gemm_workspace = 0;
@@ -90,8 +93,7 @@ ConvCudnn::ConvCudnn(const ConvLayer& layer, Precision precision, ConvEpilogue e
     bias_ = DeviceBuffer::upload(layer.bias.data(), out_c_ * sizeof(float), name + ".bias");
   }
   const char* gemm_env = std::getenv("MASKRT_CONV_GEMM");
-  if (precision != Precision::kFP32 && K == 1 && stride_ == 1 && pad_ == 0 && groups_ == 1 && in_c_padded_ == in_c_ &&
-      !(gemm_env && gemm_env[0] == '0')) {
+  if (precision != Precision::kFP32 && groups_ == 1 && !(gemm_env && gemm_env[0] == '0')) {
     force_gemm_ = gemm_env && gemm_env[0] == '1';
     try {
       create_gemm_desc();
@@ -259,9 +261,12 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
       throw;
     }
     // The matmul replaces cuDNN when it measured faster, or when nothing was measured.
-    p->gemm = p->gemm_workspace != kNoGemm && (force_gemm_ || cudnn_ms < 0.f || gemm_ms < 0.f || gemm_ms < cudnn_ms);
+    // Without measurements only the plain 1x1 matmul is taken (it is never slower in what we measured).
+    const bool measured = cudnn_ms >= 0.f && gemm_ms >= 0.f;
+    p->gemm = p->gemm_workspace != kNoGemm &&
+              (force_gemm_ || (measured ? gemm_ms < cudnn_ms : !p->im2col));
     if (p->gemm) {
-      p->workspace = p->gemm_workspace;
+      p->workspace = p->col_bytes + p->gemm_workspace;
       found = true;
     }
   }
@@ -288,19 +293,28 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
 float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit) {
   const bool half = precision_ == Precision::kFP16;
   const cudaDataType_t dt = half ? CUDA_R_16F : CUDA_R_32F;
-  const uint64_t hw = static_cast<uint64_t>(p.h) * p.w;
-  if (half) {  // A = W (in x out, op T), B = x (in x rows), D = y (out x rows); rows = n*h*w
+  const size_t es = half ? 2 : 4;
+  const uint64_t hw = static_cast<uint64_t>(p.oh) * p.ow;  // output pixels per image
+  const uint64_t kc = static_cast<uint64_t>(in_c_padded_) * kernel_ * kernel_;  // reduction length
+  p.gemm_workspace = kNoGemm;
+  p.im2col = !(kernel_ == 1 && stride_ == 1 && pad_ == 0);
+  // tf32 NCHW: only the plain 1x1 matmul. With im2col (measured faster per layer at plan time) the
+  // whole tf32 pipeline ran slower on the H200 (6.09 -> 6.53 ms, 2026-11-29): not offered.
+  if (p.im2col && !half) return -1.f;
+  p.col_bytes = p.im2col ? (kc * hw * p.n * es + 255) / 256 * 256 : 0;
+  if (p.col_bytes > kMaxIm2colBytes) return -1.f;
+  if (half) {  // A = W (kc x out, op T), B = x or col (kc x rows), D = y (out x rows); rows = n*oh*ow
     const uint64_t rows = hw * p.n;
-    MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.ga, dt, in_c_, out_c_, in_c_));
-    MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.gb, dt, in_c_, rows, in_c_));
+    MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.ga, dt, kc, out_c_, kc));
+    MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.gb, dt, kc, rows, kc));
     MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.gd, dt, out_c_, rows, out_c_));
-  } else {  // per image: A = x_i (hw x in), B = W as stored (in x out), D = y_i (hw x out); batch n
-    MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.ga, dt, hw, in_c_, hw));
-    MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.gb, dt, in_c_, out_c_, in_c_));
+  } else {  // per image: A = x_i (hw x kc), B = W as stored (kc x out), D = y_i (hw x out); batch n
+    MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.ga, dt, hw, kc, hw));
+    MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.gb, dt, kc, out_c_, kc));
     MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.gd, dt, hw, out_c_, hw));
     if (p.n > 1) {
       const int32_t count = p.n;
-      const int64_t sa = static_cast<int64_t>(hw) * in_c_, sb = 0, sd = static_cast<int64_t>(hw) * out_c_;
+      const int64_t sa = static_cast<int64_t>(hw * kc), sb = 0, sd = static_cast<int64_t>(hw) * out_c_;
       for (auto [layout, stride] : {std::pair{p.ga, sa}, std::pair{p.gb, sb}, std::pair{p.gd, sd}}) {
         MASKRT_CUDA_CHECK(
             cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
@@ -311,7 +325,8 @@ float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, 
   }
   cublasLtMatmulPreference_t pref = nullptr;
   MASKRT_CUDA_CHECK(cublasLtMatmulPreferenceCreate(&pref));
-  const size_t max_ws = std::min(kMaxGemmWorkspaceBytes, dws ? ws_limit : kMaxGemmWorkspaceBytes);
+  if (dws && p.col_bytes >= ws_limit) dws = nullptr;  // no room to measure: take the heuristic's choice
+  const size_t max_ws = std::min(kMaxGemmWorkspaceBytes, dws ? ws_limit - p.col_bytes : kMaxGemmWorkspaceBytes);
   constexpr int kCandidates = 6;
   cublasLtMatmulHeuristicResult_t res[kCandidates];
   int returned = 0;
@@ -320,11 +335,10 @@ float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, 
   const cublasStatus_t st2 = cublasLtMatmulAlgoGetHeuristic(ctx.cublaslt(), gemm_desc_, p.ga, p.gb, p.gd, p.gd, pref,
                                                             kCandidates, res, &returned);
   cublasLtMatmulPreferenceDestroy(pref);
-  p.gemm_workspace = kNoGemm;
   if (st1 != CUBLAS_STATUS_SUCCESS || st2 != CUBLAS_STATUS_SUCCESS || returned <= 0) return -1.f;
   p.galgo = res[0].algo;
   p.gemm_workspace = res[0].workspaceSize;
-  if (!dx) return -1.f;  // nothing to measure on: the heuristic's first choice
+  if (!dx || !dws) return -1.f;  // nothing to measure on: the heuristic's first choice
   // Measure each candidate (one untimed run, then kReps timed) on the scratch buffers.
   constexpr int kReps = 5;
   cudaEvent_t e0 = nullptr, e1 = nullptr;
@@ -334,13 +348,18 @@ float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, 
     MASKRT_CUDA_CHECK(cudaGetLastError());
   }
   const float one = 1.f, zero = 0.f;
-  const void* a = half ? weight_.get() : dx;
-  const void* b = half ? dx : weight_.get();
+  // With im2col the column matrix sits at the start of the scratch workspace (contents do not matter
+  // for timing, but its construction is timed with each run, as forward() will pay it).
+  void* src = p.im2col ? dws : dx;
+  void* mm_ws = static_cast<char*>(dws) + p.col_bytes;
+  const void* a = half ? weight_.get() : src;
+  const void* b = half ? src : weight_.get();
   float best = -1.f;
   for (int i = 0; i < returned; ++i) {
     auto run = [&] {
+      if (p.im2col) build_columns(p, dx, dws, ctx.stream());
       return cublasLtMatmul(ctx.cublaslt(), gemm_desc_, &one, a, p.ga, b, p.gb, &zero, dy, p.gd, dy, p.gd,
-                            &res[i].algo, dws, res[i].workspaceSize, ctx.stream());
+                            &res[i].algo, mm_ws, res[i].workspaceSize, ctx.stream());
     };
     if (run() != CUBLAS_STATUS_SUCCESS) continue;
     cudaEventRecord(e0, ctx.stream());
@@ -362,7 +381,23 @@ float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, 
   cudaEventDestroy(e0);
   cudaEventDestroy(e1);
   MASKRT_CUDA_CHECK(cudaStreamSynchronize(ctx.stream()));
+  if (best < 0.f) p.gemm_workspace = kNoGemm;  // no candidate ran
   return best;
+}
+
+void ConvCudnn::build_columns(const Plan& p, const void* x, void* col, cudaStream_t stream) const {
+  Im2colShape s;
+  s.n = p.n;
+  s.c = in_c_padded_;
+  s.h = p.h;
+  s.w = p.w;
+  s.k = kernel_;
+  s.stride = stride_;
+  s.pad = pad_;
+  s.oh = p.oh;
+  s.ow = p.ow;
+  MASKRT_ASSERT(precision_ == Precision::kFP16, name_);
+  im2col_nhwc_half(s, x, col, stream);
 }
 
 void ConvCudnn::forward(const CudaContext& ctx, const DeviceTensor& x, const DeviceTensor& y, const DeviceTensor* z,
@@ -377,10 +412,15 @@ void ConvCudnn::forward(const CudaContext& ctx, const DeviceTensor& x, const Dev
   if (p.gemm) {
     const bool half = precision_ == Precision::kFP16;
     const bool add_z = half && z != nullptr;  // fp16: the shortcut enters as C (beta = 1)
-    MASKRT_CUDA_CHECK(cublasLtMatmul(ctx.cublaslt(), gemm_desc_, &one, half ? weight_.get() : x.ptr, p.ga,
-                                     half ? x.ptr : weight_.get(), p.gb, add_z ? &one : &zero,
-                                     add_z ? z->ptr : y.ptr, p.gd, y.ptr, p.gd, &p.galgo, workspace,
-                                     p.gemm_workspace, ctx.stream()));
+    const void* src = x.ptr;
+    if (p.im2col) {
+      build_columns(p, x.ptr, workspace, ctx.stream());
+      src = workspace;
+    }
+    MASKRT_CUDA_CHECK(cublasLtMatmul(ctx.cublaslt(), gemm_desc_, &one, half ? weight_.get() : src, p.ga,
+                                     half ? src : weight_.get(), p.gb, add_z ? &one : &zero,
+                                     add_z ? z->ptr : y.ptr, p.gd, y.ptr, p.gd, &p.galgo,
+                                     static_cast<char*>(workspace) + p.col_bytes, p.gemm_workspace, ctx.stream()));
     if (!half)
       conv_epilogue(false, y.ptr, z ? z->ptr : nullptr, static_cast<const float*>(bias_.get()), y.n, y.c,
                     int64_t{y.h} * y.w, epilogue_ != ConvEpilogue::kBias, ctx.stream());

@@ -27,16 +27,19 @@
 // returns the workspace bytes that forward() needs. plan() synchronises the stream (Find runs on it).
 // MASKRT_CUDNN_LOG=1 prints each plan: the candidates cuDNN returned (algo, status, math type, time,
 // workspace) and the choice.
-// 1x1 stride-1 layers in tf32 / fp16 (the bottleneck's conv1/conv3/shortcut, FPN lateral, RPN and
-// mask predictors) can run as one cuBLASLt matmul instead: cuDNN 9.14's legacy algorithms took 85-330 us
-// for 1x1 layers worth a few us of tensor-core work on the H200 (MASKRT_CUDNN_LOG, 2026-11-29). plan()
-// measures the heuristic's matmul candidates on the same scratch buffers and keeps the matmul when it is
-// faster than the chosen cuDNN algorithm (or when nothing was measured). fp16 NHWC: one matmul over
-// n*h*w rows with bias, shortcut (as C, beta = 1) and ReLU in cuBLASLt's epilogue, i.e.
-// relu(conv + z + b) summed in float32 and rounded once, bias in float16; tf32 NCHW: a strided-batched
-// matmul per image, then conv_epilogue. MASKRT_CONV_GEMM=0 keeps every layer on cuDNN, =1 takes the
-// matmul for every eligible layer without measuring (tests). kFP32 never
-// uses it (Detectron2's fp32 numerics stay with cuDNN's FMA algorithms).
+// Matmul path (tf32 / fp16, groups 1): a layer can run as one cuBLASLt matmul instead, on the input
+// itself (1x1 stride 1: the bottleneck's conv1/conv3/shortcut, FPN lateral, RPN and mask predictors) or,
+// fp16 only, on a column matrix built by im2col.h in the workspace (other layers, when it fits
+// kMaxIm2colBytes; tf32 with im2col measured slower end to end, so tf32 takes only the 1x1 matmul).
+// cuDNN 9.14's legacy algorithms took 85-330 us for 1x1 layers worth a few us of tensor-core work on
+// the H200, and tf32 NCHW 3x3 layers ran its non-tensor-core implicit_convolve_sgemm (MASKRT_CUDNN_LOG,
+// ncu, 2026-11-29). plan() measures the heuristic's matmul candidates (im2col included) on the same
+// scratch buffers and keeps the matmul when it is faster than the chosen cuDNN algorithm (or when
+// nothing was measured). fp16 NHWC: one matmul over n*oh*ow rows with bias, shortcut (as C, beta = 1)
+// and ReLU in cuBLASLt's epilogue, i.e. relu(conv + z + b) summed in float32 and rounded once, bias in
+// float16; tf32 NCHW: a strided-batched matmul per image, then conv_epilogue. MASKRT_CONV_GEMM=0 keeps
+// every layer on cuDNN, =1 takes the matmul for every eligible layer without measuring (tests). kFP32
+// never uses it (Detectron2's fp32 numerics stay with cuDNN's FMA algorithms).
 // forward() for an unplanned shape is a bug (asserts). Nothing here allocates or synchronises.
 // Errors: cuDNN failures throw maskrt::Error(kDevice / kOutOfMemory) via MASKRT_CUDA_CHECK.
 // Thread safety: plan() mutates the cache; forward() is const but shares cuDNN descriptors:
@@ -63,6 +66,7 @@ class ConvCudnn {
  public:
   static constexpr size_t kMaxWorkspaceBytes = size_t(256) << 20;
   static constexpr size_t kMaxGemmWorkspaceBytes = size_t(32) << 20;
+  static constexpr size_t kMaxIm2colBytes = size_t(128) << 20;  // column matrix cap (matmul path)
 
   ConvCudnn();
   // `layer.params.relu` is ignored: the epilogue decides. Uploads the weights (synchronous).
@@ -95,6 +99,7 @@ class ConvCudnn {
   // Sets up the matmul of a 1x1 plan; measures the heuristic's candidates when scratch buffers are given
   // (returns the best time in ms, else -1). p.gemm_workspace == kNoGemm when cuBLASLt offers none.
   float plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit);
+  void build_columns(const Plan& p, const void* x, void* col, cudaStream_t stream) const;
 
   std::string name_;
   Precision precision_ = Precision::kFP32;

@@ -1,5 +1,7 @@
 #include "backend/cuda/deconv_cublas.h"
 
+#include <vector>
+
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/deconv_scatter.h"
 #include "core/check.h"
@@ -12,9 +14,16 @@ DeconvCublas::DeconvCublas(const Tensor& weight, const Tensor& bias, bool relu, 
   MASKRT_ASSERT(weight.dim() == 4 && weight.size(2) == 2 && weight.size(3) == 2, name);
   in_c_ = static_cast<int>(weight.size(0));
   out_c_ = static_cast<int>(weight.size(1));
-  // (C, O, 2, 2) row-major is already (C, O*4): what both GEMM forms read.
+  // fp32/tf32: (C, O, 2, 2) row-major is already (C, O*4), what the GEMM reads. fp16: permuted to
+  // (C, 2, 2, O), so that the GEMM's output row of a pixel is (tap, channel) with channels contiguous
+  // and the scatter reads and writes 8 channels at a time (deconv_scatter.h).
   if (precision == Precision::kFP16) {
-    weight_ = DeviceBuffer::upload(to_half(weight.data(), weight.numel()), name + ".weight");
+    std::vector<float> w(static_cast<size_t>(weight.numel()));
+    for (int c = 0; c < in_c_; ++c)
+      for (int o = 0; o < out_c_; ++o)
+        for (int k = 0; k < 4; ++k)
+          w[(static_cast<size_t>(c) * 4 + k) * out_c_ + o] = weight[(static_cast<int64_t>(c) * out_c_ + o) * 4 + k];
+    weight_ = DeviceBuffer::upload(to_half(w.data(), w.size()), name + ".weight");
     bias_ = DeviceBuffer::upload(to_half(bias.data(), bias.numel()), name + ".bias");
   } else {
     weight_ = DeviceBuffer::upload(weight.data(), weight.numel() * sizeof(float), name + ".weight");

@@ -4,8 +4,9 @@
 // this kernel writes out[n, o, 2y+ky, 2x+kx] = act(G + bias[o]).
 //   nchw_fp32: G (N, O*4, H*W) float (index ((n*O*4 + o*4 + ky*2 + kx) * H*W + y*W + x)),
 //              out (N, O, 2H, 2W) float, bias float.
-//   nhwc_fp16: G (N*H*W, O*4) __half (index ((n*H*W + y*W + x) * O*4 + o*4 + ky*2 + kx)),
-//              out (N, 2H, 2W, O) __half, bias __half; the sum is formed in float.
+//   nhwc_fp16: G (N*H*W, 4*O) __half (index ((n*H*W + y*W + x) * 4 + ky*2 + kx) * O + o: taps outer,
+//              channels contiguous), out (N, 2H, 2W, O) __half, bias __half; the sum is formed in
+//              float. O % 8 == 0 with 16-byte aligned buffers: 8 channels per thread.
 // No workspace, no synchronisation. Thread safety: reentrant.
 #include <cuda_runtime_api.h>
 

@@ -165,8 +165,20 @@ static __global__ void grouped_nms_scan_kernel(GroupedNms p, int* kept_total) {
     kept += __popcll(kept_bits);
     for (int w = blk + 1 + lane; w < used_words; w += 32) {
       unsigned long long acc = removed[w];
-      for (unsigned long long bits = kept_bits; bits; bits &= bits - 1)
-        acc |= mask[static_cast<size_t>(base + __ffsll(static_cast<long long>(bits)) - 1) * words + w];
+      // Eight kept rows per round: the eight loads are independent and issued together.
+      for (unsigned long long bits = kept_bits; bits;) {
+        unsigned long long v[8];
+#pragma unroll
+        for (int t = 0; t < 8; ++t) {
+          v[t] = 0ull;
+          if (bits) {
+            v[t] = mask[static_cast<size_t>(base + __ffsll(static_cast<long long>(bits)) - 1) * words + w];
+            bits &= bits - 1;
+          }
+        }
+#pragma unroll
+        for (int t = 0; t < 8; ++t) acc |= v[t];
+      }
       removed[w] = acc;
     }
     __syncwarp();

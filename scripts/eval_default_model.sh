@@ -3,13 +3,20 @@
 # regenerates the val split exactly as the model card says (seeded; train split skipped), then evaluates
 # with each requested backend. Writes $OUT/eval_<backend>.json (METRICS.json) and prints AP lines.
 #   BUILD_DIR=build-gpu BACKENDS="cpu cuda:fp32 cuda:tf32 cuda:fp16" scripts/eval_default_model.sh
-# Needs: numpy, Pillow, scikit-image (the generator); a maskrt build in $BUILD_DIR.
+# Needs: numpy, Pillow, scikit-image, pycocotools (the generator; installed from .whl/ when missing);
+# a maskrt build in $BUILD_DIR.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out}; mkdir -p "$OUT"
 BUILD=${BUILD_DIR:-build}
 DATA=${DATA:-/tmp/shapes_val}
 BACKENDS=${BACKENDS:-"cpu"}
+# The generator needs pycocotools; on the GPU machine it comes from the carried wheel (.whl/, git-ignored).
+if ! python3 -c "import pycocotools.mask" 2>/dev/null; then
+  ls .whl/pycocotools-*.whl >/dev/null 2>&1 || { echo "pycocotools missing and no .whl/pycocotools-*.whl"; exit 1; }
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
+  export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
 if [ ! -f "$DATA/annotations/val.json" ]; then
   python3 tools/dataset/make_shapes_dataset.py --out "$DATA" --num-train 0 --num-val 300 --seed 0 \
     --workers "${WORKERS:-8}" || exit 1

@@ -44,6 +44,31 @@ namespace {
 cudnnDataType_t data_type(Precision p) { return p == Precision::kFP16 ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT; }
 cudnnTensorFormat_t tensor_format(Precision p) { return p == Precision::kFP16 ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW; }
 cudnnMathType_t math_type(Precision p) { return p == Precision::kFP32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH; }
+
+// plan()'s measurement scratch (input, output, workspace): freed on every path, exceptions included.
+struct Scratch {
+  void *x = nullptr, *y = nullptr, *ws = nullptr;
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() {
+    if (x) cudaFree(x);
+    if (y) cudaFree(y);
+    if (ws) cudaFree(ws);
+  }
+};
+
+// The two timing events of plan_gemm(), destroyed on every path.
+struct EventPair {
+  cudaEvent_t e0 = nullptr, e1 = nullptr;
+  EventPair() = default;
+  EventPair(const EventPair&) = delete;
+  EventPair& operator=(const EventPair&) = delete;
+  ~EventPair() {
+    if (e0) cudaEventDestroy(e0);
+    if (e1) cudaEventDestroy(e1);
+  }
+};
 }  // namespace
 
 ConvCudnn::ConvCudnn(const ConvLayer& layer, Precision precision, ConvEpilogue epilogue, const std::string& name,
@@ -221,21 +246,22 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   // Measured choice (cudnnFind, on scratch buffers allocated here: planning is outside the steady
   // state); MASKRT_CUDNN_FIND=0 or a failed scratch allocation selects the heuristic instead.
   const char* env = std::getenv("MASKRT_CUDNN_FIND");
-  void *dx = nullptr, *dy = nullptr, *dws = nullptr;
+  Scratch scratch;
   size_t ws_limit = kMaxWorkspaceBytes;
   float cudnn_ms = -1.f;  // measured time of the chosen cuDNN algorithm (< 0: not measured)
   if (!(env && env[0] == '0')) {
     const size_t es = precision_ == Precision::kFP16 ? 2 : 4;
-    bool ok = cudaMalloc(&dx, es * n * in_c_padded_ * h * w) == cudaSuccess &&
-              cudaMalloc(&dy, es * n * out_c_ * p->oh * p->ow) == cudaSuccess;
-    while (ok && cudaMalloc(&dws, ws_limit) != cudaSuccess && ws_limit > (size_t(1) << 20)) {
+    bool ok = cudaMalloc(&scratch.x, es * n * in_c_padded_ * h * w) == cudaSuccess &&
+              cudaMalloc(&scratch.y, es * n * out_c_ * p->oh * p->ow) == cudaSuccess;
+    while (ok && cudaMalloc(&scratch.ws, ws_limit) != cudaSuccess && ws_limit > (size_t(1) << 20)) {
       cudaGetLastError();
+      scratch.ws = nullptr;
       ws_limit /= 4;
     }
-    ok = ok && dws != nullptr;
-    if (ok && cudnnFindConvolutionForwardAlgorithmEx(ctx.cudnn(), p->x, dx, filter_desc_, weight_.get(), p->conv, p->y,
-                                                     dy, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf, dws,
-                                                     ws_limit) == CUDNN_STATUS_SUCCESS) {
+    ok = ok && scratch.ws != nullptr;
+    if (ok && cudnnFindConvolutionForwardAlgorithmEx(ctx.cudnn(), p->x, scratch.x, filter_desc_, weight_.get(),
+                                                     p->conv, p->y, scratch.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
+                                                     &returned, perf, scratch.ws, ws_limit) == CUDNN_STATUS_SUCCESS) {
       pick(true);
       for (int i = 0; found && i < returned; ++i)
         if (perf[i].algo == p->algo && perf[i].status == CUDNN_STATUS_SUCCESS) {
@@ -252,27 +278,18 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   }
   float gemm_ms = -1.f;
   if (gemm_desc_) {
-    try {
-      gemm_ms = plan_gemm(ctx, *p, dx && dy && dws ? dx : nullptr, dy, dws, ws_limit);
-    } catch (...) {
-      if (dx) cudaFree(dx);
-      if (dy) cudaFree(dy);
-      if (dws) cudaFree(dws);
-      throw;
-    }
-    // The matmul replaces cuDNN when it measured faster, or when nothing was measured.
-    // Without measurements only the plain 1x1 matmul is taken (it is never slower in what we measured).
+    const bool have_scratch = scratch.x && scratch.y && scratch.ws;
+    gemm_ms = plan_gemm(ctx, *p, have_scratch ? scratch.x : nullptr, scratch.y, scratch.ws, ws_limit);
+    // The matmul replaces cuDNN when it measured faster, or when nothing was measured (then only the
+    // plain 1x1 matmul is taken: it is never slower in what we measured), or when cuDNN has no algorithm.
     const bool measured = cudnn_ms >= 0.f && gemm_ms >= 0.f;
     p->gemm = p->gemm_workspace != kNoGemm &&
-              (force_gemm_ || (measured ? gemm_ms < cudnn_ms : !p->im2col));
+              (force_gemm_ || !found || (measured ? gemm_ms < cudnn_ms : !p->im2col));
     if (p->gemm) {
       p->workspace = p->col_bytes + p->gemm_workspace;
       found = true;
     }
   }
-  if (dx) cudaFree(dx);
-  if (dy) cudaFree(dy);
-  if (dws) cudaFree(dws);
   MASKRT_CHECK(found, ErrorCode::kDevice, name_, ": cuDNN offers no forward algorithm for input (", n, ", ",
                in_c_padded_, ", ", h, ", ", w, ")");
   if (const char* log = std::getenv("MASKRT_CUDNN_LOG"); log && log[0] == '1') {
@@ -341,12 +358,9 @@ float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, 
   if (!dx || !dws) return -1.f;  // nothing to measure on: the heuristic's first choice
   // Measure each candidate (one untimed run, then kReps timed) on the scratch buffers.
   constexpr int kReps = 5;
-  cudaEvent_t e0 = nullptr, e1 = nullptr;
-  MASKRT_CUDA_CHECK(cudaEventCreate(&e0));
-  if (cudaEventCreate(&e1) != cudaSuccess) {
-    cudaEventDestroy(e0);
-    MASKRT_CUDA_CHECK(cudaGetLastError());
-  }
+  EventPair ev;
+  MASKRT_CUDA_CHECK(cudaEventCreate(&ev.e0));
+  MASKRT_CUDA_CHECK(cudaEventCreate(&ev.e1));
   const float one = 1.f, zero = 0.f;
   // With im2col the column matrix sits at the start of the scratch workspace (contents do not matter
   // for timing, but its construction is timed with each run, as forward() will pay it).
@@ -362,12 +376,12 @@ float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, 
                             &res[i].algo, mm_ws, res[i].workspaceSize, ctx.stream());
     };
     if (run() != CUBLAS_STATUS_SUCCESS) continue;
-    cudaEventRecord(e0, ctx.stream());
+    cudaEventRecord(ev.e0, ctx.stream());
     bool ok = true;
     for (int r = 0; r < kReps && ok; ++r) ok = run() == CUBLAS_STATUS_SUCCESS;
-    cudaEventRecord(e1, ctx.stream());
+    cudaEventRecord(ev.e1, ctx.stream());
     float ms = 0.f;
-    if (!ok || cudaEventSynchronize(e1) != cudaSuccess || cudaEventElapsedTime(&ms, e0, e1) != cudaSuccess) {
+    if (!ok || cudaEventSynchronize(ev.e1) != cudaSuccess || cudaEventElapsedTime(&ms, ev.e0, ev.e1) != cudaSuccess) {
       cudaGetLastError();
       continue;
     }
@@ -378,8 +392,6 @@ float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, 
       p.gemm_workspace = res[i].workspaceSize;
     }
   }
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
   MASKRT_CUDA_CHECK(cudaStreamSynchronize(ctx.stream()));
   if (best < 0.f) p.gemm_workspace = kNoGemm;  // no candidate ran
   return best;

@@ -35,11 +35,12 @@
 // the H200, and tf32 NCHW 3x3 layers ran its non-tensor-core implicit_convolve_sgemm (MASKRT_CUDNN_LOG,
 // ncu, 2026-11-29). plan() measures the heuristic's matmul candidates (im2col included) on the same
 // scratch buffers and keeps the matmul when it is faster than the chosen cuDNN algorithm (or when
-// nothing was measured). fp16 NHWC: one matmul over n*oh*ow rows with bias, shortcut (as C, beta = 1)
-// and ReLU in cuBLASLt's epilogue, i.e. relu(conv + z + b) summed in float32 and rounded once, bias in
-// float16; tf32 NCHW: a strided-batched matmul per image, then conv_epilogue. MASKRT_CONV_GEMM=0 keeps
-// every layer on cuDNN, =1 takes the matmul for every eligible layer without measuring (tests). kFP32
-// never uses it (Detectron2's fp32 numerics stay with cuDNN's FMA algorithms).
+// nothing was measured, or when cuDNN offers no algorithm). fp16 NHWC: one matmul over n*oh*ow rows
+// with bias, shortcut (as C, beta = 1) and ReLU in cuBLASLt's epilogue, i.e. relu(conv + z + b) summed
+// in float32 and rounded once, bias in float16; tf32 NCHW: a strided-batched matmul per image, then
+// conv_epilogue. MASKRT_CONV_GEMM=0 keeps every layer on cuDNN, =1 takes the matmul for every eligible
+// layer without measuring (tests). kFP32 never uses it (Detectron2's fp32 numerics stay with cuDNN's
+// FMA algorithms).
 // forward() for an unplanned shape is a bug (asserts). Nothing here allocates or synchronises.
 // Errors: cuDNN failures throw maskrt::Error(kDevice / kOutOfMemory) via MASKRT_CUDA_CHECK.
 // Thread safety: plan() mutates the cache; forward() is const but shares cuDNN descriptors:

@@ -88,6 +88,8 @@ void conv_epilogue(bool half_nhwc, void* y, const void* z, const float* bias, in
   if (total == 0) return;
   constexpr int kThreads = 256;
   const bool small = total < (int64_t{1} << 31);
+  // The scalar int32 kernels: i + the grid stride (< 2^21) must not pass INT32_MAX.
+  const bool small_scalar = total < (int64_t{1} << 30);
   const bool aligned = aligned16(y) && (!z || aligned16(z));
   if (half_nhwc && small && aligned && c % 8 == 0) {
     const int vectors = static_cast<int>(total / 8);
@@ -98,13 +100,13 @@ void conv_epilogue(bool half_nhwc, void* y, const void* z, const float* bias, in
     epilogue_float4_kernel<<<grid_for(vectors, kThreads), kThreads, 0, stream>>>(
         static_cast<float4*>(y), static_cast<const float4*>(z), bias, vectors, c, static_cast<int>(hw / 4), relu);
   } else if (half_nhwc) {
-    if (small)
+    if (small_scalar)
       epilogue_kernel<true, int><<<grid_for(total, kThreads), kThreads, 0, stream>>>(
           y, z, bias, static_cast<int>(total), c, static_cast<int>(hw), relu);
     else
       epilogue_kernel<true, int64_t><<<grid_for(total, kThreads), kThreads, 0, stream>>>(y, z, bias, total, c, hw, relu);
   } else {
-    if (small)
+    if (small_scalar)
       epilogue_kernel<false, int><<<grid_for(total, kThreads), kThreads, 0, stream>>>(
           y, z, bias, static_cast<int>(total), c, static_cast<int>(hw), relu);
     else

@@ -59,7 +59,8 @@ int grid_for(int64_t work) {
 void im2col_nhwc_half(const Im2colShape& s, const void* x, void* col, cudaStream_t stream) {
   const int64_t total = im2col_elements(s);
   if (total == 0) return;
-  const bool small = total < (int64_t{1} << 31);
+  // int32 indexing only while i + the grid stride (< 2^21) cannot pass INT32_MAX.
+  const bool small = total < (int64_t{1} << 30);
   if (s.c % 8 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(col) % 16 == 0) {
     const auto* xv = static_cast<const uint4*>(x);
     auto* cv = static_cast<uint4*>(col);

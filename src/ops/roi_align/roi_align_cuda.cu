@@ -246,13 +246,13 @@ void roi_align_multilevel_cuda(const RoiAlignMultiLevelCudaParams& p, const RoiA
   constexpr int T = 256;
   bool vec = p.in_layout == CudaLayout::kNhwcFp16 && p.out_layout == CudaLayout::kNhwcFp16 &&
              p.in_c_stride % kVec == 0 && p.out_c_stride % kVec == 0 && reinterpret_cast<uintptr_t>(d_out) % 16 == 0 &&
-             total / kVec < (int64_t{1} << 31);
+             total / kVec < (int64_t{1} << 31) - T;  // idx = block * T + thread stays below INT32_MAX
   for (int l = 0; l < p.num_levels; ++l) vec = vec && reinterpret_cast<uintptr_t>(in.features[l]) % 16 == 0;
   if (vec) {
     const int64_t threads = total / kVec;
     roi_align_nhwc8_kernel<<<static_cast<unsigned>((threads + T - 1) / T), T, 0, stream>>>(
         p, in, d_rois, d_count, static_cast<__half*>(d_out));
-  } else if (total < (int64_t{1} << 31)) {
+  } else if (total < (int64_t{1} << 31) - T) {
     roi_align_kernel<int><<<static_cast<unsigned>((total + T - 1) / T), T, 0, stream>>>(p, in, d_rois, d_count, d_out);
   } else {
     roi_align_kernel<int64_t><<<static_cast<unsigned>((total + T - 1) / T), T, 0, stream>>>(p, in, d_rois, d_count,

@@ -46,6 +46,12 @@ std::string gpu_util_str(const GpuUtilSummary& g) {
   return fmt(g.util_mean_pct, 1) + "% (max " + fmt(g.util_max_pct, 0) + "%)";
 }
 
+std::string gpu_mem_str(const GpuUtilSummary& g) {
+  if (!g.available) return "n/a";
+  const double beyond = g.mem_peak_beyond_context_mib();
+  return fmt(g.mem_used_peak_mib, 0) + (beyond >= 0 ? " (+" + fmt(beyond, 0) + ")" : std::string());
+}
+
 nlohmann::json gpu_json(const GpuUtilSummary& g) {
   nlohmann::json j;
   j["available"] = g.available;
@@ -58,6 +64,9 @@ nlohmann::json gpu_json(const GpuUtilSummary& g) {
   j["util_mean_pct"] = g.util_mean_pct;
   j["util_max_pct"] = g.util_max_pct;
   j["mem_used_peak_mib"] = g.mem_used_peak_mib;
+  const double beyond = g.mem_peak_beyond_context_mib();
+  j["mem_context_baseline_mib"] = beyond >= 0 ? nlohmann::json(g.mem_context_baseline_mib) : nlohmann::json(nullptr);
+  j["mem_peak_beyond_context_mib"] = beyond >= 0 ? nlohmann::json(beyond) : nlohmann::json(nullptr);
   j["power_mean_w"] = g.power_available ? nlohmann::json(g.power_mean_w) : nlohmann::json(nullptr);
   j["sm_clock_mean_mhz"] = g.sm_clock_available ? nlohmann::json(g.sm_clock_mean_mhz) : nlohmann::json(nullptr);
   return j;
@@ -143,8 +152,8 @@ std::string render_markdown(const BenchReport& report) {
   os << "\nTimes in ms; statistics over steady-state iterations only (warm-up and the first call after "
         "warm-up are reported apart). Percentiles interpolate linearly between closest ranks.\n\n";
   os << "| run | size (WxH) | MP | batch | streams | iters | warm-up | engine create | first call | median | "
-        "mean | p90 | p99 | min | max | stddev | CV | img/s | GPU util |\n";
-  os << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+        "mean | p90 | p99 | min | max | stddev | CV | img/s | GPU util | GPU MiB peak (+beyond context) |\n";
+  os << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const BenchRun& r : report.runs) {
     const SampleStats s = r.steady_stats();
     os << "| " << md_cell(r.label) << " | " << size_str(r) << " | " << fmt(r.megapixels(), 2) << " | " << r.batch_size
@@ -152,7 +161,7 @@ std::string render_markdown(const BenchReport& report) {
        << fmt(r.engine_creation_ms) << " | " << (r.has_first_call ? fmt(r.first_call_ms) : "-") << " | "
        << fmt(s.median) << " | " << fmt(s.mean) << " | " << fmt(s.p90) << " | " << fmt(s.p99) << " | "
        << fmt(s.min) << " | " << fmt(s.max) << " | " << fmt(s.stddev) << " | " << fmt(s.cv, 4) << " | "
-       << fmt(r.throughput(), 2) << " | " << gpu_util_str(r.gpu) << " |\n";
+       << fmt(r.throughput(), 2) << " | " << gpu_util_str(r.gpu) << " | " << gpu_mem_str(r.gpu) << " |\n";
   }
   bool any_stages = false;
   for (const BenchRun& r : report.runs)
@@ -230,7 +239,8 @@ const std::vector<std::string>& csv_columns() {
                                   "min_ms", "median_ms", "mean_ms", "p90_ms", "p99_ms", "max_ms", "stddev_ms", "cv",
                                   "throughput_img_s"};
     for (int i = 0; i < kNumStages; ++i) c.push_back(std::string(stage_name(static_cast<Stage>(i))) + "_median_ms");
-    for (const char* g : {"gpu_util_mean_pct", "gpu_util_max_pct", "gpu_mem_peak_mib", "gpu_power_mean_w",
+    for (const char* g : {"gpu_util_mean_pct", "gpu_util_max_pct", "gpu_mem_peak_mib", "gpu_mem_beyond_context_mib",
+                          "gpu_power_mean_w",
                           "gpu_sm_clock_mean_mhz", "maskrt_version", "maskrt_commit", "model", "device", "date_utc"})
       c.push_back(g);
     for (const char* g : {"net_height", "net_width", "proposals", "detections"}) c.push_back(g);
@@ -266,6 +276,7 @@ std::string render_csv(const BenchReport& report) {
     f.push_back(g.available ? fmt(g.util_mean_pct, 3) : "");
     f.push_back(g.available ? fmt(g.util_max_pct, 3) : "");
     f.push_back(g.available ? fmt(g.mem_used_peak_mib, 3) : "");
+    f.push_back(g.mem_peak_beyond_context_mib() >= 0 ? fmt(g.mem_peak_beyond_context_mib(), 3) : "");
     f.push_back(g.available && g.power_available ? fmt(g.power_mean_w, 3) : "");
     f.push_back(g.available && g.sm_clock_available ? fmt(g.sm_clock_mean_mhz, 3) : "");
     for (const std::string* v : {&m.host.maskrt_version, &m.host.git_commit, &m.model_name, &m.device_name, &m.host.date_utc})

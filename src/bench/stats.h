@@ -53,6 +53,13 @@ struct GpuUtilSummary {
   double interval_ms = 0;
   double util_mean_pct = 0, util_max_pct = 0;  // nvmlUtilizationRates.gpu, percent
   double mem_used_peak_mib = 0;                // nvmlMemory.used, MiB (whole device, all processes)
+  // nvmlMemory.used read once with this process's CUDA context open and before the engine was created
+  // (MiB; < 0: not read). Peak minus this = what the engine added beyond the context: weights, arena,
+  // cuDNN/cuBLAS handles and workspaces, CUDA graphs (assuming no other process changed its use).
+  double mem_context_baseline_mib = -1;
+  double mem_peak_beyond_context_mib() const {
+    return available && mem_context_baseline_mib >= 0 ? mem_used_peak_mib - mem_context_baseline_mib : -1;
+  }
   bool power_available = false;
   double power_mean_w = 0;                     // nvmlDeviceGetPowerUsage, watts
   bool sm_clock_available = false;

@@ -64,6 +64,7 @@ BenchReport make_report() {
   b.gpu.util_mean_pct = 87.5;
   b.gpu.util_max_pct = 99;
   b.gpu.mem_used_peak_mib = 4096;
+  b.gpu.mem_context_baseline_mib = 600;  // peak beyond the context: 4096 - 600 = 3496
   b.gpu.power_available = true;
   b.gpu.power_mean_w = 310;
   rep.runs = {a, b};
@@ -132,6 +133,8 @@ TEST(BenchReport, JsonHasAllRawSamplesAndMetadata) {
   EXPECT_TRUE(b["first_call_ms"].is_number());
   EXPECT_DOUBLE_EQ(b["gpu"]["util_mean_pct"].get<double>(), 87.5);
   EXPECT_TRUE(b["gpu"]["sm_clock_mean_mhz"].is_null());  // not measured -> null, not 0
+  EXPECT_DOUBLE_EQ(b["gpu"]["mem_context_baseline_mib"].get<double>(), 600);
+  EXPECT_DOUBLE_EQ(b["gpu"]["mem_peak_beyond_context_mib"].get<double>(), 3496);
 }
 
 TEST(BenchReport, CsvColumnsAndQuoting) {
@@ -155,6 +158,8 @@ TEST(BenchReport, CsvColumnsAndQuoting) {
   EXPECT_DOUBLE_EQ(std::stod(rows[1][col("backbone_median_ms")]), 5);
   EXPECT_EQ(rows[1][col("gpu_util_mean_pct")], "");  // unavailable -> empty cell
   EXPECT_DOUBLE_EQ(std::stod(rows[2][col("gpu_util_mean_pct")]), 87.5);
+  EXPECT_EQ(rows[1][col("gpu_mem_beyond_context_mib")], "");
+  EXPECT_DOUBLE_EQ(std::stod(rows[2][col("gpu_mem_beyond_context_mib")]), 3496);
   EXPECT_NEAR(std::stod(rows[2][col("megapixels")]), 0.8536, 1e-9);
   EXPECT_EQ(rows[2][col("device")], "Test GPU");
 }
@@ -180,6 +185,7 @@ TEST(BenchReport, MarkdownTableRows) {
   EXPECT_NE(md.find("Test GPU"), std::string::npos);
   EXPECT_NE(md.find("NVML not available: test"), std::string::npos);
   EXPECT_NE(md.find("| n/a |"), std::string::npos);
+  EXPECT_NE(md.find("| 4096 (+3496) |"), std::string::npos) << md;  // peak (+ beyond the context)
   EXPECT_NE(md.find(std::string(maskrt::build_git_commit())), std::string::npos);
 }
 

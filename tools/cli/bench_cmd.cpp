@@ -32,6 +32,9 @@
 #include "core/check.h"
 #include "io/config.h"
 #include "ops/resize/resize.h"
+#ifdef MASKRT_WITH_CUDA
+#include "model/cuda/generalized_rcnn_cuda.h"
+#endif
 
 namespace maskrt::cli {
 
@@ -92,6 +95,15 @@ int run_bench(const BenchArgs& a) {
 
   EngineOptions eo = engine_options(a.model);
   eo.warmup_sizes.insert(eo.warmup_sizes.end(), sizes.begin(), sizes.end());  // + --prepare-sizes
+  bench::NvmlSampler nvml;
+  // Device memory with this process's bare CUDA context open, before the engine exists: the baseline
+  // of "peak beyond the context" (the memory target). NVML reads the whole device.
+  double context_baseline_mib = -1;
+#ifdef MASKRT_WITH_CUDA
+  if (eo.device != Device::kCPU && nvml.available() && cuda::cuda_available() &&
+      cuda::open_cuda_context(eo.cuda_device))
+    context_baseline_mib = nvml.sample_now().mem_used_mib;
+#endif
   const auto tc0 = Clock::now();
   Engine engine(eo);
   const double creation_ms = ms_between(tc0, Clock::now());
@@ -101,7 +113,6 @@ int run_bench(const BenchArgs& a) {
   const ModelSpec spec = load_config(info.config_path, eo.opts).spec;
   const int bytes_per_element = info.precision == "fp16" ? 2 : 4;
 
-  bench::NvmlSampler nvml;
   report.meta.model_name = info.model_name;
   report.meta.config_hash = info.config_hash;
   report.meta.device_name = info.device;
@@ -181,7 +192,10 @@ int run_bench(const BenchArgs& a) {
     for (auto& t : threads) t.join();
     run.steady_wall_ms = ms_between(ts0, Clock::now());
     bar.finish();
-    if (nvml.available()) run.gpu = nvml.stop();
+    if (nvml.available()) {
+      run.gpu = nvml.stop();
+      run.gpu.mem_context_baseline_mib = context_baseline_mib;
+    }
     else {
       run.gpu.available = false;
       run.gpu.reason = nvml.reason();

@@ -35,6 +35,12 @@ namespace maskrt::cuda {
 
 bool cuda_available() { return cuda_device_count() > 0; }
 
+bool open_cuda_context(int device) {
+  const bool ok = cudaSetDevice(device) == cudaSuccess && cudaFree(nullptr) == cudaSuccess;
+  if (!ok) cudaGetLastError();
+  return ok;
+}
+
 std::string cuda_library_versions() {
   int rt = 0, drv = 0, cublas = 0;
   cudaRuntimeGetVersion(&rt);

@@ -72,6 +72,10 @@ class CudaGeneralizedRCNN {
 
 // True when the CUDA runtime sees at least one device (never throws).
 bool cuda_available();
+// Creates this process's primary CUDA context on `device` (cudaSetDevice + cudaFree(nullptr)) and
+// nothing else: lets a benchmark read the device memory of the bare context before an engine exists.
+// Returns false (never throws) when the device cannot be used.
+bool open_cuda_context(int device);
 // "CUDA runtime X.Y, driver X.Y, cuDNN X.Y.Z, cuBLAS X.Y.Z" of the loaded libraries (for reports).
 std::string cuda_library_versions();
 

@@ -19,9 +19,13 @@
 # measured images/s right after the probe). The model and config are written before the evaluation
 # starts, so they come back even if the evaluation is cut.
 #
+# If the several-process run fails within FALLBACK_BEFORE_S (240) seconds, the call retrains with one
+# process (batch 8, LR 0.02) until the same deadline; the log says so.
+#
 # DRY=1 runs the same flow on a CPU-only machine (tiny data set, PROCS=2 processes sharing one
 # "device" through the same spawn + gloo code with --device cpu, 1 small image each, no wheel
-# install) to check the script; OUT defaults to /tmp/stage4_dry there.
+# install) to check the script; OUT defaults to /tmp/stage4_dry there. SIMULATE_MULTI_FAIL=1 makes the
+# several-process run fail at once (an unknown option), to check the fallback.
 set -euo pipefail
 T0=$(date +%s)
 TOTAL_S=${TOTAL_S:-560}    # all done by T0 + TOTAL_S (the call's limit is 600 s)
@@ -62,16 +66,37 @@ fi
 DEADLINE=$((T0 + TOTAL_S - RESERVE_S))
 say "data set ready $(( $(date +%s) - T0 )) s after start; training must end by +$((DEADLINE - T0)) s"
 
-if [ "$DRY" = 1 ]; then
-    python3 tools/train/train_shapes.py --data $DATA --out "$OUT" --device cpu --num-gpus 1 --procs-per-gpu $PROCS \
-        --workers $WORKERS --init-weights models/default/model.pkl --batch $BATCH --lr $LR --warmup-iters 4 \
-        --train-seconds 480 --deadline $DEADLINE --max-iter 10 --probe-iters 6 --probe-skip 2 --log-period 2 \
-        --opts INPUT.MIN_SIZE_TRAIN "(128,160)" INPUT.MAX_SIZE_TRAIN 224 INPUT.MIN_SIZE_TEST 160 INPUT.MAX_SIZE_TEST 224
-else
-    python3 tools/train/train_shapes.py --data $DATA --out "$OUT" --num-gpus 1 --procs-per-gpu $PROCS \
-        --workers $WORKERS --init-weights models/default/model.pkl --batch $BATCH --lr $LR --warmup-iters 100 \
-        --train-seconds $((TOTAL_S - RESERVE_S)) --deadline $DEADLINE --max-iter 8000 --probe-iters 100 --probe-skip 40 \
-        --log-period 100
+# train PROCS_ WORKERS_ BATCH_ LR_: one training run (DRY: CPU, tiny images, few iterations).
+train() {
+    local procs=$1 workers=$2 batch=$3 lr=$4 extra=()
+    [ "${SIMULATE_MULTI_FAIL:-0}" = 1 ] && [ "$procs" -gt 1 ] && extra=(--no-such-option)  # checks the fallback
+    if [ "$DRY" = 1 ]; then
+        python3 tools/train/train_shapes.py --data $DATA --out "$OUT" --device cpu --num-gpus 1 --procs-per-gpu $procs \
+            --workers $workers --init-weights models/default/model.pkl --batch $batch --lr $lr --warmup-iters 4 \
+            --train-seconds 480 --deadline $DEADLINE --max-iter 10 --probe-iters 6 --probe-skip 2 --log-period 2 \
+            "${extra[@]}" \
+            --opts INPUT.MIN_SIZE_TRAIN "(128,160)" INPUT.MAX_SIZE_TRAIN 224 INPUT.MIN_SIZE_TEST 160 INPUT.MAX_SIZE_TEST 224
+    else
+        python3 tools/train/train_shapes.py --data $DATA --out "$OUT" --num-gpus 1 --procs-per-gpu $procs \
+            --workers $workers --init-weights models/default/model.pkl --batch $batch --lr $lr --warmup-iters 100 \
+            --train-seconds $((DEADLINE - $(date +%s))) --deadline $DEADLINE --max-iter 8000 --probe-iters 100 \
+            --probe-skip 40 --log-period 100 "${extra[@]}"
+    fi
+}
+
+# Several processes on one GPU (gloo) have not run on a GPU before this stage: if that run fails early,
+# the same call falls back to one process (stage 2's recipe: batch 8, LR 0.02, 14 workers) rather than
+# returning nothing. A failure after FALLBACK_BEFORE_S seconds is final.
+FALLBACK_BEFORE_S=${FALLBACK_BEFORE_S:-240}
+if ! train $PROCS $WORKERS $BATCH $LR; then
+    elapsed=$(( $(date +%s) - T0 ))
+    if [ "$PROCS" -gt 1 ] && [ "$elapsed" -lt "$FALLBACK_BEFORE_S" ]; then
+        say "the $PROCS-process run failed $elapsed s after start; falling back to one process"
+        if [ "$DRY" = 1 ]; then train 1 1 $PER 0.02; else train 1 14 8 0.02; fi
+    else
+        say "training failed $elapsed s after start"
+        exit 1
+    fi
 fi
 say "done $(( $(date +%s) - T0 )) s after start"
 ls -l "$OUT"

@@ -4,6 +4,7 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/deconv_scatter.h"
+#include "core/check.h"
 
 namespace maskrt::cuda {
 namespace {
@@ -54,6 +55,10 @@ void deconv2x2_scatter(const DeconvScatterParams& p, const void* gemm_out, const
                        cudaStream_t stream) {
   const long long total = 4LL * p.n * p.out_channels * p.in_h * p.in_w;
   if (total == 0) return;
+  // The kernels index with int (thread index up to total + 255).
+  MASKRT_CHECK(total <= (1LL << 31) - 256, ErrorCode::kInvalidArgument, "deconv2x2_scatter: output of ", p.n, " x ",
+               p.out_channels, " x ", 2 * p.in_h, " x ", 2 * p.in_w, " = ", total,
+               " values exceeds 2^31 - 256 (for the mask head: fewer TEST.DETECTIONS_PER_IMAGE)");
   const int threads = 256;
   const int blocks = static_cast<int>((total + threads - 1) / threads);
   const bool vec8 = p.nhwc_fp16 && p.out_channels % 8 == 0 && reinterpret_cast<uintptr_t>(gemm_out) % 16 == 0 &&

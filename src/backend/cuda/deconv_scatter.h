@@ -7,6 +7,7 @@
 //   nhwc_fp16: G (N*H*W, 4*O) __half (index ((n*H*W + y*W + x) * 4 + ky*2 + kx) * O + o: taps outer,
 //              channels contiguous), out (N, 2H, 2W, O) __half, bias __half; the sum is formed in
 //              float. O % 8 == 0 with 16-byte aligned buffers: 8 channels per thread.
+// Errors: kInvalidArgument when the output has more than 2^31 - 256 values (int indexing).
 // No workspace, no synchronisation. Thread safety: reentrant.
 #include <cuda_runtime_api.h>
 

@@ -227,6 +227,7 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   int returned = 0;
   bool found = false;
+  float cudnn_ms = -1.f;  // measured time of the chosen cuDNN candidate (< 0: not measured)
   auto pick = [&](bool measured) {
     for (int i = 0; i < returned && !found; ++i) {
       if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kMaxWorkspaceBytes) continue;
@@ -240,6 +241,7 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
         continue;
       p->algo = perf[i].algo;
       p->workspace = measured ? std::max(ws, perf[i].memory) : ws;
+      if (measured) cudnn_ms = perf[i].time;
       found = true;
     }
   };
@@ -248,7 +250,6 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   const char* env = std::getenv("MASKRT_CUDNN_FIND");
   Scratch scratch;
   size_t ws_limit = kMaxWorkspaceBytes;
-  float cudnn_ms = -1.f;  // measured time of the chosen cuDNN algorithm (< 0: not measured)
   if (!(env && env[0] == '0')) {
     const size_t es = precision_ == Precision::kFP16 ? 2 : 4;
     bool ok = cudaMalloc(&scratch.x, es * n * in_c_padded_ * h * w) == cudaSuccess &&
@@ -261,14 +262,8 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
     ok = ok && scratch.ws != nullptr;
     if (ok && cudnnFindConvolutionForwardAlgorithmEx(ctx.cudnn(), p->x, scratch.x, filter_desc_, weight_.get(),
                                                      p->conv, p->y, scratch.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
-                                                     &returned, perf, scratch.ws, ws_limit) == CUDNN_STATUS_SUCCESS) {
+                                                     &returned, perf, scratch.ws, ws_limit) == CUDNN_STATUS_SUCCESS)
       pick(true);
-      for (int i = 0; found && i < returned; ++i)
-        if (perf[i].algo == p->algo && perf[i].status == CUDNN_STATUS_SUCCESS) {
-          cudnn_ms = perf[i].time;
-          break;
-        }
-    }
     cudaGetLastError();
   }
   if (!found) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/launch_util.h"
 
 namespace maskrt::cuda {
 namespace {
@@ -73,13 +74,6 @@ __global__ void epilogue_float4_kernel(float4* y, const float4* z, const float* 
   }
 }
 
-int grid_for(int64_t work, int threads) {
-  const int64_t want = (work + threads - 1) / threads;
-  return static_cast<int>(want < 132 * 32 ? want : 132 * 32);  // grid-stride beyond ~32 blocks/SM
-}
-
-bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
-
 }  // namespace
 
 void conv_epilogue(bool half_nhwc, void* y, const void* z, const float* bias, int64_t n, int c, int64_t hw,
@@ -90,27 +84,27 @@ void conv_epilogue(bool half_nhwc, void* y, const void* z, const float* bias, in
   const bool small = total < (int64_t{1} << 31);
   // The scalar int32 kernels: i + the grid stride (< 2^21) must not pass INT32_MAX.
   const bool small_scalar = total < (int64_t{1} << 30);
-  const bool aligned = aligned16(y) && (!z || aligned16(z));
+  const bool aligned = is_aligned16(y) && (!z || is_aligned16(z));
   if (half_nhwc && small && aligned && c % 8 == 0) {
     const int vectors = static_cast<int>(total / 8);
-    epilogue_half8_kernel<<<grid_for(vectors, kThreads), kThreads, 0, stream>>>(
+    epilogue_half8_kernel<<<grid_stride_blocks(vectors, kThreads), kThreads, 0, stream>>>(
         static_cast<uint4*>(y), static_cast<const uint4*>(z), bias, vectors, c, relu);
   } else if (!half_nhwc && small && aligned && hw % 4 == 0) {
     const int vectors = static_cast<int>(total / 4);
-    epilogue_float4_kernel<<<grid_for(vectors, kThreads), kThreads, 0, stream>>>(
+    epilogue_float4_kernel<<<grid_stride_blocks(vectors, kThreads), kThreads, 0, stream>>>(
         static_cast<float4*>(y), static_cast<const float4*>(z), bias, vectors, c, static_cast<int>(hw / 4), relu);
   } else if (half_nhwc) {
     if (small_scalar)
-      epilogue_kernel<true, int><<<grid_for(total, kThreads), kThreads, 0, stream>>>(
+      epilogue_kernel<true, int><<<grid_stride_blocks(total, kThreads), kThreads, 0, stream>>>(
           y, z, bias, static_cast<int>(total), c, static_cast<int>(hw), relu);
     else
-      epilogue_kernel<true, int64_t><<<grid_for(total, kThreads), kThreads, 0, stream>>>(y, z, bias, total, c, hw, relu);
+      epilogue_kernel<true, int64_t><<<grid_stride_blocks(total, kThreads), kThreads, 0, stream>>>(y, z, bias, total, c, hw, relu);
   } else {
     if (small_scalar)
-      epilogue_kernel<false, int><<<grid_for(total, kThreads), kThreads, 0, stream>>>(
+      epilogue_kernel<false, int><<<grid_stride_blocks(total, kThreads), kThreads, 0, stream>>>(
           y, z, bias, static_cast<int>(total), c, static_cast<int>(hw), relu);
     else
-      epilogue_kernel<false, int64_t><<<grid_for(total, kThreads), kThreads, 0, stream>>>(y, z, bias, total, c, hw,
+      epilogue_kernel<false, int64_t><<<grid_stride_blocks(total, kThreads), kThreads, 0, stream>>>(y, z, bias, total, c, hw,
                                                                                          relu);
   }
   MASKRT_CUDA_CHECK_LAST();

@@ -4,6 +4,7 @@
 
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/deconv_scatter.h"
+#include "backend/cuda/launch_util.h"
 #include "core/check.h"
 
 namespace maskrt::cuda {
@@ -61,8 +62,7 @@ void deconv2x2_scatter(const DeconvScatterParams& p, const void* gemm_out, const
                " values exceeds 2^31 - 256 (for the mask head: fewer TEST.DETECTIONS_PER_IMAGE)");
   const int threads = 256;
   const int blocks = static_cast<int>((total + threads - 1) / threads);
-  const bool vec8 = p.nhwc_fp16 && p.out_channels % 8 == 0 && reinterpret_cast<uintptr_t>(gemm_out) % 16 == 0 &&
-                    reinterpret_cast<uintptr_t>(out) % 16 == 0;
+  const bool vec8 = p.nhwc_fp16 && p.out_channels % 8 == 0 && is_aligned16(gemm_out) && is_aligned16(out);
   if (vec8)
     scatter_nhwc_f16x8<<<static_cast<int>((total / 8 + threads - 1) / threads), threads, 0, stream>>>(
         static_cast<int>(total / 8), p.out_channels, p.in_h, p.in_w, p.relu, static_cast<const uint4*>(gemm_out),

@@ -10,6 +10,7 @@
 #include <algorithm>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/launch_util.h"
 #include "core/check.h"
 #include "ops/paste_mask/paste_mask_math.h"
 
@@ -137,7 +138,7 @@ void paste_masks_cuda(const PasteMaskCudaParams& p, const int* d_count, const fl
   const PasteMaskBlockLayout l = paste_mask_block_layout(p);  // validates p
   MASKRT_CHECK(d_boxes != nullptr && d_mask_probs != nullptr && d_block != nullptr, ErrorCode::kInvalidArgument,
                "paste_masks_cuda: boxes, mask_probs and block must not be null");
-  MASKRT_CHECK(reinterpret_cast<uintptr_t>(d_block) % 16 == 0, ErrorCode::kInvalidArgument,
+  MASKRT_CHECK(cuda::is_aligned16(d_block), ErrorCode::kInvalidArgument,
                "paste_masks_cuda: block is not 16-byte aligned");
   char* b = static_cast<char*>(d_block);
   const BlockPtrs out{reinterpret_cast<PasteMaskHeader*>(b + l.header),

@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/launch_util.h"
 #include "core/check.h"
 #include "ops/nms/nms_cuda.cuh"
 
@@ -245,9 +246,9 @@ void roi_align_multilevel_cuda(const RoiAlignMultiLevelCudaParams& p, const RoiA
   if (total == 0) return;
   constexpr int T = 256;
   bool vec = p.in_layout == CudaLayout::kNhwcFp16 && p.out_layout == CudaLayout::kNhwcFp16 &&
-             p.in_c_stride % kVec == 0 && p.out_c_stride % kVec == 0 && reinterpret_cast<uintptr_t>(d_out) % 16 == 0 &&
+             p.in_c_stride % kVec == 0 && p.out_c_stride % kVec == 0 && cuda::is_aligned16(d_out) &&
              total / kVec < (int64_t{1} << 31) - T;  // idx = block * T + thread stays below INT32_MAX
-  for (int l = 0; l < p.num_levels; ++l) vec = vec && reinterpret_cast<uintptr_t>(in.features[l]) % 16 == 0;
+  for (int l = 0; l < p.num_levels; ++l) vec = vec && cuda::is_aligned16(in.features[l]);
   if (vec) {
     const int64_t threads = total / kVec;
     roi_align_nhwc8_kernel<<<static_cast<unsigned>((threads + T - 1) / T), T, 0, stream>>>(

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "backend/cuda/cuda_check.h"
+#include "backend/cuda/launch_util.h"
 #include "core/check.h"
 
 namespace maskrt::ops {
@@ -164,9 +165,8 @@ void upsample_nearest2x_add_cuda(const CudaTensorDesc& lateral, const void* d_la
                "upsample_nearest2x_add_cuda: lateral size ", lateral.h, "x", lateral.w, " must be even");
   const int64_t n = numel(lateral);
   if (n == 0) return;
-  auto aligned = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
   if (lateral.layout == CudaLayout::kNhwcFp16 && lateral.c_stride % 8 == 0 && n < (int64_t{1} << 31) &&
-      aligned(d_lateral) && aligned(d_top) && aligned(d_out)) {
+      cuda::is_aligned16(d_lateral) && cuda::is_aligned16(d_top) && cuda::is_aligned16(d_out)) {
     const int vectors = static_cast<int>(n / 8);
     upsample_add_nhwc8_kernel<<<blocks_for(vectors), kThreads, 0, stream>>>(
         lateral, static_cast<const uint4*>(d_lateral), static_cast<const uint4*>(d_top), static_cast<uint4*>(d_out),

@@ -20,29 +20,10 @@ RESERVE_S=${RESERVE_S:-60} # export + evaluation (~22 s) + process exit + margin
 DRY=${DRY:-0}
 if [ "$DRY" = 1 ]; then OUT=${OUT:-/tmp/stage3_dry}; fi
 : "${OUT:?OUT must name the output folder}"
-mkdir -p "$OUT"
-LOG="$OUT/train_log.txt"
-say() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$LOG"; }
-
-echo "# stage 3 (from models/default/model.pkl; 2 processes, tools/train/device_stage3.sh)" >> "$LOG"
-if [ "$DRY" != 1 ]; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-    export PYTHONPATH=/tmp/site
-    nvidia-smi -L 2>&1 | tee -a "$LOG" || true
-fi
-export D2_SRC="$PWD/d2src" PYTHONUNBUFFERED=1
+source tools/train/device_common.sh
+stage_start "# stage 3 (from models/default/model.pkl; 2 processes, tools/train/device_stage3.sh)"
 say "NCCL env: $(env | grep '^NCCL_' | tr '\n' ' ')"
-
-# Data set: exactly as stages 1 and 2 (same arguments and seed, so val is the same 300 images).
-if [ "$DRY" = 1 ]; then
-    DATA=/tmp/stage3_dry_shapes
-    python3 tools/dataset/make_shapes_dataset.py --out $DATA --num-train 24 --num-val 6 --seed 0 --workers 2 2>&1 | tail -n 3 | tee -a "$LOG"
-else
-    DATA=/tmp/shapes
-    python3 tools/dataset/make_shapes_dataset.py --out $DATA --num-train 3000 --num-val 300 --seed 0 --workers 16 2>&1 | tail -n 3 | tee -a "$LOG"
-fi
-DEADLINE=$((T0 + TOTAL_S - RESERVE_S))
-say "data set ready $(( $(date +%s) - T0 )) s after start; training must end by +$((DEADLINE - T0)) s"
+make_shapes_data /tmp/stage3_dry_shapes
 
 # Recipe (tools/train/README.md): 2 processes x 8 images (total batch 16), base LR 0.03, fresh
 # 100-iteration warmup, cosine to 0 over the measured budget, AMP, 7 loader workers per process.

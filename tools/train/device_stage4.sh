@@ -41,30 +41,11 @@ BATCH=$((PROCS * PER))
 LR=$(python3 -c "import math; print(round(min(0.04, 0.03 * math.sqrt($BATCH / 16)), 5))")
 WORKERS=$(( (16 - PROCS) / PROCS )); if [ "$WORKERS" -lt 1 ]; then WORKERS=1; fi
 if [ "$DRY" = 1 ]; then WORKERS=1; fi  # the CPU check machine has 2 cores
-mkdir -p "$OUT"
-LOG="$OUT/train_log.txt"
-say() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$LOG"; }
-
-echo "# stage 4 (from models/default/model.pkl; 1 GPU, $PROCS processes, tools/train/device_stage4.sh)" >> "$LOG"
-if [ "$DRY" != 1 ]; then
-    python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
-    export PYTHONPATH=/tmp/site
-    nvidia-smi -L 2>&1 | tee -a "$LOG" || true
-fi
-export D2_SRC="$PWD/d2src" PYTHONUNBUFFERED=1
+source tools/train/device_common.sh
+stage_start "# stage 4 (from models/default/model.pkl; 1 GPU, $PROCS processes, tools/train/device_stage4.sh)"
 say "processes $PROCS, batch $BATCH ($PER per process), base LR $LR, $WORKERS loader workers per process"
 say "GLOO/NCCL env: $(env | grep -E '^(GLOO|NCCL)_' | tr '\n' ' ')"
-
-# Data set: exactly as stages 1-3 (same arguments and seed, so val is the same 300 images).
-if [ "$DRY" = 1 ]; then
-    DATA=/tmp/stage4_dry_shapes
-    python3 tools/dataset/make_shapes_dataset.py --out $DATA --num-train 24 --num-val 6 --seed 0 --workers 2 2>&1 | tail -n 3 | tee -a "$LOG"
-else
-    DATA=/tmp/shapes
-    python3 tools/dataset/make_shapes_dataset.py --out $DATA --num-train 3000 --num-val 300 --seed 0 --workers 16 2>&1 | tail -n 3 | tee -a "$LOG"
-fi
-DEADLINE=$((T0 + TOTAL_S - RESERVE_S))
-say "data set ready $(( $(date +%s) - T0 )) s after start; training must end by +$((DEADLINE - T0)) s"
+make_shapes_data /tmp/stage4_dry_shapes
 
 # train PROCS_ WORKERS_ BATCH_ LR_: one training run (DRY: CPU, tiny images, few iterations).
 train() {

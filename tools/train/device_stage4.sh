@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Stage 4 of models/default: continue training from models/default/model.pkl on ONE GPU shared by
-# PROCS DDP processes (train_shapes.py --procs-per-gpu PROCS, gloo), in ONE call of the device run tool
-# (see tools/train/README.md, "Stage 4"):
+# Stage 4 of models/default: continue training from models/default/model.pkl on NGPUS GPUs, each
+# shared by PROCS DDP processes (train_shapes.py --num-gpus NGPUS --procs-per-gpu PROCS, gloo), in ONE
+# call of the device run tool (see tools/train/README.md, "Stage 4"):
 #
 #   run tool: kind "nvidia-h200", carry ["d2src", ".whl"], timeout_s 600,
 #             command "bash tools/train/device_stage4.sh"      (optional env: PROCS=4 TOTAL_S=560)
+#   two GPUs: kind "nvidia-h200-x2", command "NGPUS=2 bash tools/train/device_stage4.sh"
 #
 # Why: the training step is bound by Detectron2's per-image Python work on each process's main
 # thread, not by the GPU, so several processes on one GPU should see more images per second.
-# Recipe: PROCS processes x 8 images (total batch PROCS*8), base LR 0.03*sqrt(batch/16) capped at
-# 0.04 (stage 3: 0.03 at 16), fresh 100-iteration warmup, cosine to 0 over the measured budget, AMP,
-# max(1, (16 - PROCS) / PROCS) loader workers per process (16 CPU cores).
+# Recipe: NGPUS*PROCS processes x 8 images (total batch NGPUS*PROCS*8), base LR 0.03*sqrt(batch/16)
+# capped at 0.05 (stage 3: 0.03 at 16), fresh 100-iteration warmup, cosine to 0 over the measured
+# budget, AMP, max(1, (cores - processes) / processes) loader workers per process.
 #
 # Everything (wheel install, data set, training, export, Detectron2 evaluation) is timed against one
 # clock: training ends at T0 + TOTAL_S - RESERVE_S (train_shapes.py --deadline), which leaves RESERVE_S
@@ -20,7 +21,8 @@
 # starts, so they come back even if the evaluation is cut.
 #
 # If the several-process run fails within FALLBACK_BEFORE_S (240) seconds, the call retrains with one
-# process (batch 8, LR 0.02) until the same deadline; the log says so.
+# process per GPU (stages 2 and 3's proven recipe: 8 images per GPU, NCCL between GPUs, LR 0.02 on one
+# GPU, 0.03 on several) until the same deadline; the log says so.
 #
 # DRY=1 runs the same flow on a CPU-only machine (tiny data set, PROCS=2 processes sharing one
 # "device" through the same spawn + gloo code with --device cpu, 1 small image each, no wheel
@@ -31,23 +33,26 @@ T0=$(date +%s)
 TOTAL_S=${TOTAL_S:-560}    # all done by T0 + TOTAL_S (the call's limit is 600 s)
 RESERVE_S=${RESERVE_S:-60} # export + evaluation (~22 s) + process exit + margin
 DRY=${DRY:-0}
+NGPUS=${NGPUS:-1}
 if [ "$DRY" = 1 ]; then
-    OUT=${OUT:-/tmp/stage4_dry}; PROCS=${PROCS:-2}; PER=1
+    OUT=${OUT:-/tmp/stage4_dry}; PROCS=${PROCS:-2}; PER=1; NGPUS=1
 else
     PROCS=${PROCS:-4}; PER=8
 fi
 : "${OUT:?OUT must name the output folder}"
-BATCH=$((PROCS * PER))
-LR=$(python3 -c "import math; print(round(min(0.04, 0.03 * math.sqrt($BATCH / 16)), 5))")
-WORKERS=$(( (16 - PROCS) / PROCS )); if [ "$WORKERS" -lt 1 ]; then WORKERS=1; fi
+NPROC_ALL=$((NGPUS * PROCS))
+BATCH=$((NPROC_ALL * PER))
+LR=$(python3 -c "import math; print(round(min(0.05, 0.03 * math.sqrt($BATCH / 16)), 5))")
+CORES=$(nproc)
+WORKERS=$(( (CORES - NPROC_ALL) / NPROC_ALL )); if [ "$WORKERS" -lt 1 ]; then WORKERS=1; fi
 if [ "$DRY" = 1 ]; then WORKERS=1; fi  # the CPU check machine has 2 cores
 source tools/train/device_common.sh
-stage_start "# stage 4 (from models/default/model.pkl; 1 GPU, $PROCS processes, tools/train/device_stage4.sh)"
-say "processes $PROCS, batch $BATCH ($PER per process), base LR $LR, $WORKERS loader workers per process"
+stage_start "# stage 4 (from models/default/model.pkl; $NGPUS GPU(s) x $PROCS processes, tools/train/device_stage4.sh)"
+say "GPUs $NGPUS, processes per GPU $PROCS, batch $BATCH ($PER per process), base LR $LR, $CORES cores, $WORKERS loader workers per process"
 say "GLOO/NCCL env: $(env | grep -E '^(GLOO|NCCL)_' | tr '\n' ' ')"
 make_shapes_data /tmp/stage4_dry_shapes
 
-# train PROCS_ WORKERS_ BATCH_ LR_: one training run (DRY: CPU, tiny images, few iterations).
+# train PROCS_PER_GPU WORKERS BATCH LR: one training run on NGPUS GPUs (DRY: CPU, tiny images, few iterations).
 train() {
     local procs=$1 workers=$2 batch=$3 lr=$4 extra=()
     [ "${SIMULATE_MULTI_FAIL:-0}" = 1 ] && [ "$procs" -gt 1 ] && extra=(--no-such-option)  # checks the fallback
@@ -58,7 +63,7 @@ train() {
             "${extra[@]}" \
             --opts INPUT.MIN_SIZE_TRAIN "(128,160)" INPUT.MAX_SIZE_TRAIN 224 INPUT.MIN_SIZE_TEST 160 INPUT.MAX_SIZE_TEST 224
     else
-        python3 tools/train/train_shapes.py --data $DATA --out "$OUT" --num-gpus 1 --procs-per-gpu $procs \
+        python3 tools/train/train_shapes.py --data $DATA --out "$OUT" --num-gpus $NGPUS --procs-per-gpu $procs \
             --workers $workers --init-weights models/default/model.pkl --batch $batch --lr $lr --warmup-iters 100 \
             --train-seconds $((DEADLINE - $(date +%s))) --deadline $DEADLINE --max-iter 8000 --probe-iters 100 \
             --probe-skip 40 --log-period 100 "${extra[@]}"
@@ -66,14 +71,18 @@ train() {
 }
 
 # Several processes on one GPU (gloo) have not run on a GPU before this stage: if that run fails early,
-# the same call falls back to one process (stage 2's recipe: batch 8, LR 0.02, 14 workers) rather than
-# returning nothing. A failure after FALLBACK_BEFORE_S seconds is final.
+# the same call falls back to one process per GPU (stages 2 and 3's recipe: 8 images per GPU) rather
+# than returning nothing. A failure after FALLBACK_BEFORE_S seconds is final.
 FALLBACK_BEFORE_S=${FALLBACK_BEFORE_S:-240}
 if ! train $PROCS $WORKERS $BATCH $LR; then
     elapsed=$(( $(date +%s) - T0 ))
     if [ "$PROCS" -gt 1 ] && [ "$elapsed" -lt "$FALLBACK_BEFORE_S" ]; then
         say "the $PROCS-process run failed $elapsed s after start; falling back to one process"
-        if [ "$DRY" = 1 ]; then train 1 1 $PER 0.02; else train 1 14 8 0.02; fi
+        if [ "$DRY" = 1 ]; then train 1 1 $PER 0.02
+        else
+            FB_LR=0.02; [ "$NGPUS" -gt 1 ] && FB_LR=0.03
+            train 1 $(( (CORES - NGPUS) / NGPUS )) $((8 * NGPUS)) $FB_LR
+        fi
     else
         say "training failed $elapsed s after start"
         exit 1

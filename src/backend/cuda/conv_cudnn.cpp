@@ -1,9 +1,12 @@
 #include "backend/cuda/conv_cudnn.h"
 
 #include "backend/cuda/conv_epilogue.h"
+#include "backend/cuda/cudnn_graph_conv.h"
 #include "backend/cuda/im2col.h"
+#include "backend/cuda/launch_util.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -30,6 +33,10 @@ struct ConvCudnn::Plan {
   cublasLtMatrixLayout_t ga = nullptr, gb = nullptr, gd = nullptr;
   cublasLtMatmulAlgo_t galgo{};
   size_t gemm_workspace = 0;
+  // The convolution as a cuDNN backend-API execution plan (fp16; see conv_cudnn.h) when it measured
+  // fastest (or MASKRT_CONV_GRAPH=1). Fused plans include bias / shortcut / ReLU; conv-only plans are
+  // followed by conv_epilogue.
+  std::unique_ptr<GraphConvPlan> graph;
   ~Plan() {
     if (x) cudnnDestroyTensorDescriptor(x);
     if (y) cudnnDestroyTensorDescriptor(y);
@@ -58,7 +65,17 @@ struct Scratch {
   }
 };
 
-// The two timing events of plan_gemm(), destroyed on every path.
+// Backend-API candidates per graph (fused, conv-only): at most this many finalised execution plans,
+// of which at most kMaxGraphRuntimeCompiled compile kernels at finalisation (host time at planning).
+constexpr int kMaxGraphPlans = 8;
+constexpr int kMaxGraphRuntimeCompiled = 2;
+
+bool cudnn_log_enabled() {
+  const char* log = std::getenv("MASKRT_CUDNN_LOG");
+  return log && log[0] == '1';
+}
+
+// The two timing events of plan_gemm() / plan_graph(), destroyed on every path.
 struct EventPair {
   cudaEvent_t e0 = nullptr, e1 = nullptr;
   EventPair() = default;
@@ -120,6 +137,12 @@ ConvCudnn::ConvCudnn(const ConvLayer& layer, Precision precision, ConvEpilogue e
   const char* gemm_env = std::getenv("MASKRT_CONV_GEMM");
   if (precision != Precision::kFP32 && groups_ == 1 && !(gemm_env && gemm_env[0] == '0')) {
     force_gemm_ = gemm_env && gemm_env[0] == '1';
+    const char* graph_env = std::getenv("MASKRT_CONV_GRAPH");
+    if (precision == Precision::kFP16)
+      graph_mode_ = !graph_env || !graph_env[0] ? GraphMode::kAuto
+                    : graph_env[0] == '0'        ? GraphMode::kOff
+                    : graph_env[0] == '1'        ? GraphMode::kForce
+                                                 : GraphMode::kAuto;
     try {
       create_gemm_desc();
     } catch (...) {
@@ -184,6 +207,7 @@ ConvCudnn& ConvCudnn::operator=(ConvCudnn&& o) noexcept {
     groups_ = o.groups_;
     fused_ok_ = o.fused_ok_;
     force_gemm_ = o.force_gemm_;
+    graph_mode_ = o.graph_mode_;
     weight_ = std::move(o.weight_);
     bias_ = std::move(o.bias_);
     bias_f32_ = std::move(o.bias_f32_);
@@ -285,17 +309,52 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
       found = true;
     }
   }
+  // cuDNN backend-API candidates (fp16, groups 1; auto: kernels > 1 only, see conv_cudnn.h), timed
+  // on the same scratch buffers against the path chosen so far.
+  float graph_ms = -1.f, epi_ms = -1.f;
+  std::string graph_log;
+  const bool try_graph = precision_ == Precision::kFP16 && groups_ == 1 && graph_mode_ != GraphMode::kOff &&
+                         (graph_mode_ == GraphMode::kForce || kernel_ > 1);
+  if (try_graph) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const bool have_scratch = scratch.x && scratch.y && scratch.ws;
+    graph_ms = plan_graph(ctx, *p, have_scratch ? scratch.x : nullptr, scratch.y, scratch.ws, ws_limit, &epi_ms,
+                          &graph_log);
+    const double build_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    // The time of the path chosen so far, as forward() pays it (< 0: not measured).
+    const float current_ms = p->gemm ? gemm_ms : cudnn_ms >= 0.f ? cudnn_ms + std::max(epi_ms, 0.f) : -1.f;
+    const bool take = p->graph && (graph_mode_ == GraphMode::kForce || !found ||
+                                   (graph_ms >= 0.f && current_ms >= 0.f && graph_ms < current_ms));
+    if (take) {
+      p->gemm = false;
+      p->workspace = p->graph->workspace();
+      found = true;
+    } else {
+      p->graph.reset();
+    }
+    char buf[160];
+    std::snprintf(buf, sizeof(buf), " | planning %.1f ms host; current %.3f ms (epilogue %.3f ms) -> %s", build_ms,
+                  current_ms, epi_ms, take ? "graph" : "kept");
+    graph_log += buf;
+  }
   MASKRT_CHECK(found, ErrorCode::kDevice, name_, ": cuDNN offers no forward algorithm for input (", n, ", ",
                in_c_padded_, ", ", h, ", ", w, ")");
-  if (const char* log = std::getenv("MASKRT_CUDNN_LOG"); log && log[0] == '1') {
-    // Planning diagnostics: the candidates cuDNN returned (measured or heuristic) and the choice.
-    std::fprintf(stderr, "maskrt: cudnn plan %s k%d s%d g%d in (%d,%d,%d,%d) out %d: %s algo %d ws %zu, gemm %.3fms |",
-                 name_.c_str(), kernel_, stride_, groups_, n, in_c_padded_, h, w, out_c_, p->gemm ? "GEMM" : "cudnn",
-                 static_cast<int>(p->algo), p->workspace, gemm_ms);
+  if (cudnn_log_enabled()) {
+    // Planning diagnostics: the candidates cuDNN returned (measured or heuristic), the graph candidates
+    // (one more line) and the choice.
+    std::fprintf(stderr,
+                 "maskrt: cudnn plan %s k%d s%d g%d in (%d,%d,%d,%d) out %d: %s algo %d ws %zu, gemm %.3fms, graph "
+                 "%.3fms |",
+                 name_.c_str(), kernel_, stride_, groups_, n, in_c_padded_, h, w, out_c_, path_name(*p),
+                 static_cast<int>(p->algo), p->workspace, gemm_ms, graph_ms);
     for (int i = 0; i < returned; ++i)
       std::fprintf(stderr, " [a%d st%d m%d %.3fms %zuB]", static_cast<int>(perf[i].algo), static_cast<int>(perf[i].status),
                    static_cast<int>(perf[i].mathType), perf[i].time, perf[i].memory);
     std::fprintf(stderr, "\n");
+    if (try_graph)
+      std::fprintf(stderr, "maskrt: cudnn graph %s in (%d,%d,%d,%d): %s\n", name_.c_str(), n, in_c_padded_, h, w,
+                   graph_log.c_str());
   }
   const size_t ws = p->workspace;
   plans_.emplace(key, std::move(p));
@@ -392,6 +451,116 @@ float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, 
   return best;
 }
 
+const char* ConvCudnn::path_name(const Plan& p) {
+  if (p.graph) return p.graph->epilogue() == GraphEpilogue::kConvOnly ? "graph" : "graph-fused";
+  if (p.gemm) return p.im2col ? "im2col-gemm" : "gemm";
+  return "cudnn";
+}
+
+const char* ConvCudnn::chosen_path(int n, int h, int w) const {
+  auto it = plans_.find(std::make_tuple(n, h, w));
+  return it == plans_.end() ? nullptr : path_name(*it->second);
+}
+
+float ConvCudnn::plan_graph(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit,
+                            float* epi_ms, std::string* log) {
+  MASKRT_ASSERT(precision_ == Precision::kFP16 && groups_ == 1, name_);
+  GraphConvShape s;
+  s.n = p.n;
+  s.c = in_c_padded_;
+  s.h = p.h;
+  s.w = p.w;
+  s.k = out_c_;
+  s.r = s.s = kernel_;
+  s.oh = p.oh;
+  s.ow = p.ow;
+  s.pad_h = s.pad_w = pad_;
+  s.stride_h = s.stride_w = stride_;
+  const GraphEpilogue fused = epilogue_ == ConvEpilogue::kBias       ? GraphEpilogue::kBias
+                              : epilogue_ == ConvEpilogue::kBiasRelu ? GraphEpilogue::kBiasRelu
+                                                                     : GraphEpilogue::kBiasAddRelu;
+  const size_t limit = dws ? std::min(ws_limit, kMaxWorkspaceBytes) : kMaxWorkspaceBytes;
+  // Fused candidates first: without measurements the first one is taken (MASKRT_CONV_GRAPH=1 only).
+  std::vector<std::unique_ptr<GraphConvPlan>> cands;
+  for (const GraphEpilogue e : {fused, GraphEpilogue::kConvOnly}) {
+    std::string why;
+    auto built = build_graph_conv_plans(ctx.cudnn(), s, e, limit, kMaxGraphPlans, kMaxGraphRuntimeCompiled, &why);
+    *log += e == GraphEpilogue::kConvOnly ? " conv-only: " : "fused: ";
+    *log += why;
+    for (auto& c : built) cands.push_back(std::move(c));
+  }
+  cudaGetLastError();  // plan finalisation must not leave a CUDA error behind for later launches
+  if (cands.empty()) return -1.f;
+  if (!dx || !dws) {
+    p.graph = std::move(cands.front());
+    *log += " | not measured (no scratch): first candidate " + p.graph->label();
+    return -1.f;
+  }
+  // The shortcut z of fused kBiasAddRelu graphs needs its own scratch (y's size); conv-only
+  // candidates' epilogue times read it too when it exists (else y itself: same traffic).
+  Scratch zs;
+  const size_t y_bytes = size_t(2) * p.n * out_c_ * p.oh * p.ow;
+  if (epilogue_ == ConvEpilogue::kBiasAddRelu && cudaMalloc(&zs.x, y_bytes) != cudaSuccess) {
+    cudaGetLastError();
+    zs.x = nullptr;
+  }
+  const void* z_epi = epilogue_ != ConvEpilogue::kBiasAddRelu ? nullptr : zs.x ? zs.x : dy;
+  const bool relu = epilogue_ != ConvEpilogue::kBias;
+  const float* bias32 = static_cast<const float*>(bias_f32_.get());
+  constexpr int kReps = 3;
+  EventPair ev;
+  MASKRT_CUDA_CHECK(cudaEventCreate(&ev.e0));
+  MASKRT_CUDA_CHECK(cudaEventCreate(&ev.e1));
+  // Times `run` (one untimed call, then kReps); < 0 when a call or the events fail.
+  auto time_it = [&](auto&& run) -> float {
+    if (!run()) return -1.f;
+    cudaEventRecord(ev.e0, ctx.stream());
+    bool ok = true;
+    for (int r = 0; r < kReps && ok; ++r) ok = run();
+    cudaEventRecord(ev.e1, ctx.stream());
+    float ms = 0.f;
+    if (!ok || cudaEventSynchronize(ev.e1) != cudaSuccess || cudaEventElapsedTime(&ms, ev.e0, ev.e1) != cudaSuccess) {
+      cudaGetLastError();
+      return -1.f;
+    }
+    return ms / kReps;
+  };
+  *epi_ms = time_it([&] {
+    conv_epilogue(true, dy, z_epi, bias32, p.n, out_c_, int64_t{p.oh} * p.ow, relu, ctx.stream());
+    return true;
+  });
+  float best = -1.f;
+  for (auto& c : cands) {
+    GraphConvPlan& g = *c;
+    const bool conv_only = g.epilogue() == GraphEpilogue::kConvOnly;
+    cudnnStatus_t last = CUDNN_STATUS_SUCCESS;
+    float ms = -1.f;
+    if (g.epilogue() != GraphEpilogue::kBiasAddRelu || zs.x) {
+      ms = time_it([&] {
+        last = g.execute(ctx.cudnn(), dx, weight_.get(), dy, bias_.get(), zs.x, dws);
+        if (last != CUDNN_STATUS_SUCCESS) return false;
+        if (conv_only) conv_epilogue(true, dy, z_epi, bias32, p.n, out_c_, int64_t{p.oh} * p.ow, relu, ctx.stream());
+        return true;
+      });
+    }
+    char buf[320];
+    if (ms >= 0.f)
+      std::snprintf(buf, sizeof(buf), " [%s %s %.3fms ws %zu]", conv_only ? "conv+epi" : "fused", g.label().c_str(),
+                    ms, g.workspace());
+    else
+      std::snprintf(buf, sizeof(buf), " [%s %s failed: %s]", conv_only ? "conv+epi" : "fused", g.label().c_str(),
+                    last != CUDNN_STATUS_SUCCESS ? cudnnGetErrorString(last) : "no z scratch / timing");
+    *log += buf;
+    if (ms >= 0.f && (best < 0.f || ms < best)) {
+      best = ms;
+      p.graph = std::move(c);
+    }
+  }
+  MASKRT_CUDA_CHECK(cudaStreamSynchronize(ctx.stream()));
+  if (p.graph) *log += " | best " + p.graph->label();
+  return best;
+}
+
 void ConvCudnn::build_columns(const Plan& p, const void* x, void* col, cudaStream_t stream) const {
   Im2colShape s;
   s.n = p.n;
@@ -411,11 +580,21 @@ void ConvCudnn::forward(const CudaContext& ctx, const DeviceTensor& x, const Dev
                         void* workspace, size_t workspace_bytes) {
   auto it = plans_.find(std::make_tuple(x.n, x.h, x.w));
   MASKRT_ASSERT(it != plans_.end(), name_, ": forward on an unplanned shape");
-  const Plan& p = *it->second;
+  Plan& p = *it->second;
   MASKRT_ASSERT(x.c == in_c_padded_ && y.c == out_c_ && y.n == x.n && y.h == p.oh && y.w == p.ow, name_);
   MASKRT_ASSERT(workspace_bytes >= p.workspace, name_);
   MASKRT_ASSERT((epilogue_ == ConvEpilogue::kBiasAddRelu) == (z != nullptr), name_);
   const float one = 1.f, zero = 0.f;
+  if (p.graph) {
+    // The plan promised cuDNN 16-byte aligned tensors (arena buffers are 256-byte aligned).
+    MASKRT_ASSERT(is_aligned16(x.ptr) && is_aligned16(y.ptr) && (!z || is_aligned16(z->ptr)), name_);
+    MASKRT_CUDA_CHECK(p.graph->execute(ctx.cudnn(), x.ptr, weight_.get(), y.ptr, bias_.get(), z ? z->ptr : nullptr,
+                                       workspace));
+    if (p.graph->epilogue() == GraphEpilogue::kConvOnly)
+      conv_epilogue(true, y.ptr, z ? z->ptr : nullptr, static_cast<const float*>(bias_f32_.get()), y.n, y.c,
+                    int64_t{y.h} * y.w, epilogue_ != ConvEpilogue::kBias, ctx.stream());
+    return;
+  }
   if (p.gemm) {
     const bool half = precision_ == Precision::kFP16;
     const bool add_z = half && z != nullptr;  // fp16: the shortcut enters as C (beta = 1)

@@ -91,6 +91,10 @@ class ConvCudnn {
   // y must be (n, out_channels, out_size(h), out_size(w)); z (kBiasAddRelu only) has y's shape.
   void forward(const CudaContext& ctx, const DeviceTensor& x, const DeviceTensor& y, const DeviceTensor* z,
                void* workspace, size_t workspace_bytes);
+  // The path plan() chose for input (n, in_channels, h, w): "cudnn" (legacy algorithm + epilogue),
+  // "gemm", "im2col-gemm", "graph" (backend-API conv + epilogue), "graph-fused"; nullptr when that
+  // shape is not planned. For tests and logs.
+  const char* chosen_path(int n, int h, int w) const;
 
  private:
   struct Plan;
@@ -101,6 +105,13 @@ class ConvCudnn {
   // (returns the best time in ms, else -1). p.gemm_workspace == kNoGemm when cuBLASLt offers none.
   float plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit);
   void build_columns(const Plan& p, const void* x, void* col, cudaStream_t stream) const;
+  // fp16: builds the backend-API candidates (fused and conv-only graphs) and, given scratch buffers,
+  // times each (conv-only ones with conv_epilogue) and keeps the fastest in p.graph; returns its time
+  // in ms (-1: none measured; then p.graph is the first candidate, if any). *epi_ms: conv_epilogue's
+  // time alone (-1 if not measured). Appends the candidates and times to *log.
+  float plan_graph(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit, float* epi_ms,
+                   std::string* log);
+  static const char* path_name(const Plan& p);
 
   std::string name_;
   Precision precision_ = Precision::kFP32;
@@ -108,6 +119,9 @@ class ConvCudnn {
   int in_c_ = 0, in_c_padded_ = 0, out_c_ = 0, kernel_ = 1, stride_ = 1, pad_ = 0, groups_ = 1;
   bool fused_ok_ = true;
   bool force_gemm_ = false;  // MASKRT_CONV_GEMM=1: the matmul whenever the layer allows it (tests)
+  // MASKRT_CONV_GRAPH (fp16 only): 0 off, 1 force (every layer some engine supports), else auto.
+  enum class GraphMode { kOff, kAuto, kForce };
+  GraphMode graph_mode_ = GraphMode::kOff;
   DeviceBuffer weight_, bias_;
   DeviceBuffer bias_f32_;  // fp16 only: float bias for conv_epilogue
   cudnnFilterDescriptor_t filter_desc_ = nullptr;

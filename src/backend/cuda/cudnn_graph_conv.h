@@ -1,0 +1,110 @@
+#pragma once
+// cuDNN backend (graph) API convolutions: y = conv(x, w) [+ bias [+ z] [-> ReLU]] as cuDNN operation
+// graphs, with execution plans built from the engine heuristics, for ConvCudnn::plan() to time against
+// the legacy algorithms and the cuBLASLt matmul path (conv_cudnn.h).
+//
+// Why: cuDNN 9's legacy API (cudnnFindConvolutionForwardAlgorithmEx) only reaches the old algorithm
+// set; the backend API's heuristics (CUDNN_HEUR_MODE_A, then CUDNN_HEUR_MODE_FALLBACK) also offer the
+// sm90 implicit-GEMM engines (no column matrix) and runtime-fusion engines that can run the bias, the
+// shortcut and the ReLU inside the convolution kernel.
+//
+// Tensors (all described to cuDNN as 4-D, dims in logical (n, c, h, w) order, 16-byte aligned):
+//   x: (n, c, h, w)        float16, NHWC storage (strides h*w*c, 1, w*c, c)
+//   w: (k, c, r, s)        float16, KRSC storage (strides r*s*c, 1, s*c, c)
+//   y: (n, k, oh, ow)      float16, NHWC storage
+//   bias: (1, k, 1, 1)     float16 (fused graphs only)
+//   z: (n, k, oh, ow)      float16, NHWC (kBiasAddRelu fused graphs only; the shortcut)
+// Compute: cross-correlation, compute type float (float32 accumulation); fused graphs keep the
+// intermediate sums in float32 virtual tensors and round once to float16:
+//   kConvOnly:     y = conv(x, w)
+//   kBias:         y = conv + bias
+//   kBiasRelu:     y = relu(conv + bias)
+//   kBiasAddRelu:  y = relu((conv + bias) + z)       (Detectron2's order: conv + bias, then shortcut)
+// Engines whose numerical notes say reduced-precision reduction (float16 accumulation), down-converted
+// inputs or non-determinism are skipped.
+//
+// Errors: building candidates never throws for cuDNN failures: each failure drops that candidate (or
+// the whole graph) and appends a line to the caller's log string; std::bad_alloc may propagate.
+// GraphConvPlan::execute returns the cuDNN status (the caller checks it).
+// Thread safety: a GraphConvPlan is used from one thread at a time (execute() caches its variant
+// pack); different plans are independent. Everything here is host work except execute(), which
+// enqueues on the handle's stream and neither allocates device memory nor synchronises.
+#include <cudnn.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace maskrt::cuda {
+
+// Shape of one fp16 NHWC convolution (groups 1, square or not, dilation 1).
+struct GraphConvShape {
+  int n = 0, c = 0, h = 0, w = 0;  // input (c = padded input channels as stored)
+  int k = 0, r = 0, s = 0;         // filter: output channels, kernel height, kernel width
+  int oh = 0, ow = 0;              // output spatial size (checked against cuDNN's arithmetic by the caller)
+  int pad_h = 0, pad_w = 0, stride_h = 1, stride_w = 1;
+};
+
+enum class GraphEpilogue { kConvOnly, kBias, kBiasRelu, kBiasAddRelu };
+
+// One owned cudnnBackendDescriptor_t (RAII, non-copyable, movable).
+class BackendDescriptor {
+ public:
+  BackendDescriptor() = default;
+  ~BackendDescriptor() { reset(); }
+  BackendDescriptor(const BackendDescriptor&) = delete;
+  BackendDescriptor& operator=(const BackendDescriptor&) = delete;
+  BackendDescriptor(BackendDescriptor&& o) noexcept : d_(o.d_) { o.d_ = nullptr; }
+  BackendDescriptor& operator=(BackendDescriptor&& o) noexcept;
+  // Destroys the current descriptor and creates one of `type`.
+  cudnnStatus_t create(cudnnBackendDescriptorType_t type);
+  void reset() noexcept;
+  cudnnBackendDescriptor_t get() const { return d_; }
+
+ private:
+  cudnnBackendDescriptor_t d_ = nullptr;
+};
+
+// One finalised execution plan of a convolution graph (one engine configuration).
+class GraphConvPlan {
+ public:
+  struct Graph;  // the tensors, operations and operation graph the plan was built from (shared)
+  GraphConvPlan(std::shared_ptr<const Graph> graph, BackendDescriptor config, BackendDescriptor plan,
+                size_t workspace, std::string label);
+  ~GraphConvPlan();
+  GraphConvPlan(const GraphConvPlan&) = delete;
+  GraphConvPlan& operator=(const GraphConvPlan&) = delete;
+
+  GraphEpilogue epilogue() const;
+  size_t workspace() const { return workspace_; }
+  // e.g. "A#0 eng12 {TILE_M=2,STAGES=4} rtc": heuristic mode and rank, engine global index, knob
+  // choices (type=value), notes (rtc: runtime-compiled). For logs.
+  const std::string& label() const { return label_; }
+
+  // Runs the plan on the handle's stream. `bias` is read by fused graphs, `z` by kBiasAddRelu only;
+  // `workspace` must hold workspace() bytes. Every pointer 16-byte aligned. Rebuilds the cached
+  // variant pack (host memory only) when the pointers differ from the previous call.
+  cudnnStatus_t execute(cudnnHandle_t handle, const void* x, const void* w, void* y, const void* bias,
+                        const void* z, void* workspace);
+
+ private:
+  std::shared_ptr<const Graph> graph_;
+  BackendDescriptor config_, plan_, pack_;
+  size_t workspace_ = 0;
+  std::string label_;
+  const void* pack_ptrs_[6] = {};  // pointers bound into pack_ (x, w, y, bias, z, workspace)
+};
+
+// Builds the graph for `shape` / `epilogue` and finalises execution plans for up to `max_plans`
+// engine configurations (heuristic mode A in its order, then the fallback list, duplicates skipped),
+// each with workspace <= `workspace_limit`, at most `max_runtime_compiled` of them runtime-compiled
+// (those compile kernels at finalisation, which costs host time). Returns an empty vector when
+// cuDNN supports nothing; the reasons are appended to `*log` (one "; "-separated item each).
+std::vector<std::unique_ptr<GraphConvPlan>> build_graph_conv_plans(cudnnHandle_t handle, const GraphConvShape& shape,
+                                                                   GraphEpilogue epilogue, size_t workspace_limit,
+                                                                   int max_plans, int max_runtime_compiled,
+                                                                   std::string* log);
+
+}  // namespace maskrt::cuda

@@ -16,8 +16,10 @@
 #include <cuda_fp16.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
+#include <utility>
 
 #include "backend/cuda/conv_cudnn.h"
 #include "backend/cuda/cuda_check.h"
@@ -130,6 +132,47 @@ struct ConvCase {
   int c_padded;
 };
 
+// Runs one case (reads MASKRT_CONV_GEMM / MASKRT_CONV_GRAPH as set by the caller): plans, runs and
+// compares ConvCudnn against conv2d_ref (+ residual and ReLU by hand). Returns the relative L2 error
+// and the path plan() chose.
+std::pair<double, std::string> run_conv_case(const CudaContext& ctx, Precision prec, const ConvCase& cc,
+                                             std::mt19937& rng) {
+  maskrt::ConvLayer layer;
+  layer.weight = random_tensor({cc.o, cc.c / cc.groups, cc.k, cc.k}, rng, 1.f / std::sqrt(float(cc.c / cc.groups * cc.k * cc.k)));
+  layer.bias = random_tensor({cc.o}, rng, 0.5f);
+  layer.params.stride_h = layer.params.stride_w = cc.stride;
+  layer.params.pad_h = layer.params.pad_w = cc.pad;
+  layer.params.groups = cc.groups;
+  const int cpad = prec == Precision::kFP16 ? cc.c_padded : 0;
+  ConvCudnn conv(layer, prec, cc.epi, "test_conv", cpad);
+  const Tensor x = random_tensor({cc.n, cc.c, cc.h, cc.w}, rng);
+  maskrt::ops::Conv2dParams rp = layer.params;
+  rp.relu = cc.epi == ConvEpilogue::kBiasRelu;
+  Tensor ref = maskrt::ops::conv2d_ref(rp, x, layer.weight, layer.bias);
+  Tensor z;
+  if (cc.epi == ConvEpilogue::kBiasAddRelu) {
+    z = random_tensor(ref.shape(), rng);
+    for (int64_t i = 0; i < ref.numel(); ++i) ref[i] = std::max(ref[i] + z[i], 0.f);
+  }
+  const size_t ws_bytes = conv.plan(ctx, cc.n, cc.h, cc.w);
+  const char* path = conv.chosen_path(cc.n, cc.h, cc.w);
+  DeviceBuffer ws(std::max<size_t>(ws_bytes, 1), "workspace");
+  DeviceCopy dx = upload(x, prec, cpad);
+  DeviceCopy dy = alloc_like(ref.size(0), ref.size(1), ref.size(2), ref.size(3), prec);
+  DeviceCopy dy2 = alloc_like(ref.size(0), ref.size(1), ref.size(2), ref.size(3), prec);
+  DeviceCopy dz;
+  if (z.defined()) dz = upload(z, prec);
+  const DeviceTensor* zt = z.defined() ? &dz.t : nullptr;
+  // Into dy2, then twice into dy: new pointers, then the same ones again (the graph path rebuilds,
+  // then reuses, its cached variant pack). Both outputs must match.
+  conv.forward(ctx, dx.t, dy2.t, zt, ws.get(), ws_bytes);
+  conv.forward(ctx, dx.t, dy.t, zt, ws.get(), ws_bytes);
+  conv.forward(ctx, dx.t, dy.t, zt, ws.get(), ws_bytes);
+  ctx.synchronize();
+  const double err = std::max(rel_l2(download(dy.t), ref), rel_l2(download(dy2.t), ref));
+  return {err, path ? path : "(unplanned)"};
+}
+
 class ConvCudnnTest : public ::testing::TestWithParam<Precision> {};
 
 TEST_P(ConvCudnnTest, MatchesScalarReference) {
@@ -149,41 +192,63 @@ TEST_P(ConvCudnnTest, MatchesScalarReference) {
       {1, 12, 9, 11, 16, 3, 1, 1, 1, ConvEpilogue::kBiasRelu, 0},    // channels not a multiple of 8 (im2col per element)
   };
   // Every case on cuBLASLt where the layer allows it (MASKRT_CONV_GEMM=1: 1x1 stride-1 in tf32, every
-  // groups-1 layer through im2col in fp16) and on cuDNN (=0).
+  // groups-1 layer through im2col in fp16) and on cuDNN's legacy API (=0); the backend-API (graph)
+  // candidates are off here (MASKRT_CONV_GRAPH=0) and tested below.
+  setenv("MASKRT_CONV_GRAPH", "0", 1);
   for (const char* gemm : {"1", "0"})
   for (const ConvCase& cc : cases) {
     setenv("MASKRT_CONV_GEMM", gemm, 1);
     SCOPED_TRACE(::testing::Message() << "conv c=" << cc.c << " o=" << cc.o << " k=" << cc.k << " s=" << cc.stride
                                       << " g=" << cc.groups << " n=" << cc.n << " MASKRT_CONV_GEMM=" << gemm);
-    maskrt::ConvLayer layer;
-    layer.weight = random_tensor({cc.o, cc.c / cc.groups, cc.k, cc.k}, rng, 1.f / std::sqrt(float(cc.c / cc.groups * cc.k * cc.k)));
-    layer.bias = random_tensor({cc.o}, rng, 0.5f);
-    layer.params.stride_h = layer.params.stride_w = cc.stride;
-    layer.params.pad_h = layer.params.pad_w = cc.pad;
-    layer.params.groups = cc.groups;
-    const int cpad = prec == Precision::kFP16 ? cc.c_padded : 0;
-    ConvCudnn conv(layer, prec, cc.epi, "test_conv", cpad);
-    const Tensor x = random_tensor({cc.n, cc.c, cc.h, cc.w}, rng);
-    maskrt::ops::Conv2dParams rp = layer.params;
-    rp.relu = cc.epi == ConvEpilogue::kBiasRelu;
-    Tensor ref = maskrt::ops::conv2d_ref(rp, x, layer.weight, layer.bias);
-    Tensor z;
-    if (cc.epi == ConvEpilogue::kBiasAddRelu) {
-      z = random_tensor(ref.shape(), rng);
-      for (int64_t i = 0; i < ref.numel(); ++i) ref[i] = std::max(ref[i] + z[i], 0.f);
-    }
-    const size_t ws_bytes = conv.plan(ctx, cc.n, cc.h, cc.w);
-    DeviceBuffer ws(std::max<size_t>(ws_bytes, 1), "workspace");
-    DeviceCopy dx = upload(x, prec, cpad);
-    DeviceCopy dy = alloc_like(ref.size(0), ref.size(1), ref.size(2), ref.size(3), prec);
-    DeviceCopy dz;
-    if (z.defined()) dz = upload(z, prec);
-    conv.forward(ctx, dx.t, dy.t, z.defined() ? &dz.t : nullptr, ws.get(), ws_bytes);
-    ctx.synchronize();
-    const Tensor got = download(dy.t);
-    EXPECT_LE(rel_l2(got, ref), tolerance(prec));
+    const auto [err, path] = run_conv_case(ctx, prec, cc, rng);
+    EXPECT_LE(err, tolerance(prec)) << "path " << path;
+    EXPECT_EQ(path.rfind("graph", 0), std::string::npos) << "MASKRT_CONV_GRAPH=0 but the plan took " << path;
     unsetenv("MASKRT_CONV_GEMM");
   }
+  unsetenv("MASKRT_CONV_GRAPH");
+}
+
+// fp16 through cuDNN's backend (graph) API: MASKRT_CONV_GRAPH=1 forces an execution plan wherever an
+// engine supports the layer (fused bias / shortcut / ReLU or conv + our epilogue, whichever measured
+// faster); unset = the default (graph candidates timed against the legacy and matmul paths). Same
+// oracle and tolerance as the fp16 cases above. The 3x3 cases must really take the graph path when
+// forced (a silently never-taken path fails here); the others report the path they took.
+TEST(ConvCudnnGraph, Fp16MatchesScalarReference) {
+  CudaContext ctx(0);
+  std::mt19937 rng(4321);
+  struct GraphCase {
+    ConvCase cc;
+    bool must_take_graph;  // when forced
+  };
+  const GraphCase cases[] = {
+      {{1, 32, 15, 17, 32, 3, 1, 1, 1, ConvEpilogue::kBiasRelu, 0}, true},     // 3x3 s1, odd sizes
+      {{2, 32, 13, 11, 64, 3, 1, 1, 1, ConvEpilogue::kBiasAddRelu, 0}, true},  // 3x3 s1 + shortcut (basic block)
+      {{1, 16, 13, 11, 32, 3, 2, 1, 1, ConvEpilogue::kBias, 0}, true},         // 3x3 s2, odd sizes
+      {{3, 8, 9, 10, 8, 3, 2, 1, 1, ConvEpilogue::kBiasRelu, 0}, true},        // 3x3 s2, batch, 8 channels
+      {{5, 24, 14, 14, 24, 3, 1, 1, 1, ConvEpilogue::kBias, 0}, true},         // mask-head-like batch, bias only
+      {{1, 3, 37, 45, 16, 7, 2, 3, 1, ConvEpilogue::kBiasRelu, 8}, false},     // stem-like 7x7 s2, 3 -> 8 channels
+      {{1, 16, 13, 11, 64, 1, 1, 0, 1, ConvEpilogue::kBiasAddRelu, 0}, false}, // 1x1 + residual (bottleneck conv3)
+      {{2, 16, 20, 18, 32, 1, 2, 0, 1, ConvEpilogue::kBias, 0}, false},        // strided 1x1 shortcut
+      {{1, 64, 12, 10, 16, 1, 1, 0, 1, ConvEpilogue::kBiasRelu, 0}, false},    // 1x1 + ReLU
+      {{1, 12, 9, 11, 16, 3, 1, 1, 1, ConvEpilogue::kBiasRelu, 0}, false},     // channels not a multiple of 8
+  };
+  for (const char* mode : {"1", ""}) {
+    for (const GraphCase& gc : cases) {
+      const ConvCase& cc = gc.cc;
+      if (mode[0]) setenv("MASKRT_CONV_GRAPH", mode, 1);
+      else unsetenv("MASKRT_CONV_GRAPH");
+      SCOPED_TRACE(::testing::Message() << "conv c=" << cc.c << " o=" << cc.o << " k=" << cc.k << " s=" << cc.stride
+                                        << " n=" << cc.n << " epilogue=" << static_cast<int>(cc.epi)
+                                        << " MASKRT_CONV_GRAPH=" << (mode[0] ? mode : "(unset)"));
+      const auto [err, path] = run_conv_case(ctx, Precision::kFP16, cc, rng);
+      EXPECT_LE(err, tolerance(Precision::kFP16)) << "path " << path;
+      if (mode[0] == '1' && gc.must_take_graph)
+        EXPECT_EQ(path.rfind("graph", 0), 0u) << "MASKRT_CONV_GRAPH=1 but the plan took " << path;
+      std::printf("[ graph    ] k%d s%d c%d o%d n%d epi%d MASKRT_CONV_GRAPH=%s: path %s, rel err %.2e\n", cc.k,
+                  cc.stride, cc.c, cc.o, cc.n, static_cast<int>(cc.epi), mode[0] ? mode : "(unset)", path.c_str(), err);
+    }
+  }
+  unsetenv("MASKRT_CONV_GRAPH");
 }
 
 TEST_P(ConvCudnnTest, LinearMatchesScalarReference) {

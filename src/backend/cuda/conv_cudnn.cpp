@@ -313,8 +313,10 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   // on the same scratch buffers against the path chosen so far.
   float graph_ms = -1.f, epi_ms = -1.f;
   std::string graph_log;
-  const bool try_graph = precision_ == Precision::kFP16 && groups_ == 1 && graph_mode_ != GraphMode::kOff &&
-                         (graph_mode_ == GraphMode::kForce || kernel_ > 1);
+  // MASKRT_CONV_GEMM=1 keeps its forced matmul unless MASKRT_CONV_GRAPH=1 forces the graph.
+  const bool try_graph = precision_ == Precision::kFP16 && groups_ == 1 &&
+                         (graph_mode_ == GraphMode::kForce ||
+                          (graph_mode_ == GraphMode::kAuto && kernel_ > 1 && !(force_gemm_ && p->gemm)));
   if (try_graph) {
     const auto t0 = std::chrono::steady_clock::now();
     const bool have_scratch = scratch.x && scratch.y && scratch.ws;

@@ -19,7 +19,9 @@
 //   kConvOnly:     y = conv(x, w)
 //   kBias:         y = conv + bias
 //   kBiasRelu:     y = relu(conv + bias)
-//   kBiasAddRelu:  y = relu((conv + bias) + z)       (Detectron2's order: conv + bias, then shortcut)
+//   kBiasAddRelu:  y = relu((conv + z) + bias)       (the order cuDNN's fusion engines accept; sums in
+//                                                    float32, so it differs from Detectron2's
+//                                                    (conv + bias) + z only by float32 rounding)
 // Engines whose numerical notes say reduced-precision reduction (float16 accumulation), down-converted
 // inputs or non-determinism are skipped.
 //
@@ -79,8 +81,8 @@ class GraphConvPlan {
 
   GraphEpilogue epilogue() const;
   size_t workspace() const { return workspace_; }
-  // e.g. "A#0 eng12 {TILE_M=2,STAGES=4} rtc": heuristic mode and rank, engine global index, knob
-  // choices (type=value), notes (rtc: runtime-compiled). For logs.
+  // e.g. "A#0 eng62 {2=0,13=1,27=1} rtc": heuristic mode (A, F = fallback) and rank, engine global
+  // index, knob choices (cudnnBackendKnobType_t value = choice), "rtc" when runtime-compiled. For logs.
   const std::string& label() const { return label_; }
 
   // Runs the plan on the handle's stream. `bias` is read by fused graphs, `z` by kBiasAddRelu only;
@@ -98,10 +100,11 @@ class GraphConvPlan {
 };
 
 // Builds the graph for `shape` / `epilogue` and finalises execution plans for up to `max_plans`
-// engine configurations (heuristic mode A in its order, then the fallback list, duplicates skipped),
-// each with workspace <= `workspace_limit`, at most `max_runtime_compiled` of them runtime-compiled
-// (those compile kernels at finalisation, which costs host time). Returns an empty vector when
-// cuDNN supports nothing; the reasons are appended to `*log` (one "; "-separated item each).
+// engine configurations (heuristic mode A in its order for up to 3/4 of them, then the fallback list,
+// duplicates skipped), each with workspace <= `workspace_limit`, at most `max_runtime_compiled` of
+// them runtime-compiled (those compile kernels at finalisation, which costs host time). Returns an
+// empty vector when cuDNN supports nothing; the reasons and a count summary are appended to `*log`
+// ("; "-separated items).
 std::vector<std::unique_ptr<GraphConvPlan>> build_graph_conv_plans(cudnnHandle_t handle, const GraphConvShape& shape,
                                                                    GraphEpilogue epilogue, size_t workspace_limit,
                                                                    int max_plans, int max_runtime_compiled,

@@ -41,10 +41,28 @@
 // conv_epilogue. MASKRT_CONV_GEMM=0 keeps every layer on cuDNN, =1 takes the matmul for every eligible
 // layer without measuring (tests). kFP32 never uses it (Detectron2's fp32 numerics stay with cuDNN's
 // FMA algorithms).
-// forward() for an unplanned shape is a bug (asserts). Nothing here allocates or synchronises.
+// Graph path (fp16 NHWC, groups 1; cudnn_graph_conv.h): cuDNN's backend (graph) API reaches the sm90
+// implicit-GEMM and fusion engines that the legacy API does not (R50-FPN fp16 on the H200 spent 18% in
+// im2col and 13% in legacy kernels for the p2 3x3 convs, ncu). plan() builds two operation graphs,
+// conv fused with the epilogue (bias [, shortcut z] [, ReLU], float32 intermediates, one fp16
+// rounding; z is added before the bias, the order cuDNN's fusion engines accept) and conv alone
+// (then conv_epilogue), finalises up to 8 execution plans each from the heuristics (mode A, then the
+// fallback list; engines with fp16 accumulation, down-converted inputs or non-determinism skipped;
+// workspace <= the measurement scratch), times them on the same scratch buffers (conv-only ones with
+// conv_epilogue), and takes the fastest when it beats the path chosen so far (legacy time +
+// epilogue time, or the matmul's time). forward() then runs cudnnBackendExecute with a variant pack
+// cached per plan, rebuilt (host memory only) when the tensor pointers change. Any cuDNN failure
+// while building a candidate drops that candidate, never the layer. Default: tried for kernels > 1
+// (1x1 layers keep the matmul, which already fuses the epilogue); MASKRT_CONV_GRAPH=0 disables it,
+// =1 takes it for every fp16 layer some engine supports (tests; overrides MASKRT_CONV_GEMM=1).
+// MASKRT_CUDNN_LOG=1 adds one "maskrt: cudnn graph ..." line per plan: build summary, each candidate
+// (fused / conv+epi, mode#rank, engine id, knobs, time, workspace) and the decision.
+// chosen_path() reports the path a shape took.
+// forward() for an unplanned shape is a bug (asserts); so are graph-path tensors that are not
+// 16-byte aligned. Nothing here allocates device memory or synchronises.
 // Errors: cuDNN failures throw maskrt::Error(kDevice / kOutOfMemory) via MASKRT_CUDA_CHECK.
-// Thread safety: plan() mutates the cache; forward() is const but shares cuDNN descriptors:
-// use one layer from one thread at a time (the engine serialises the pipeline).
+// Thread safety: plan() mutates the cache; forward() mutates the graph path's cached variant pack and
+// shares cuDNN descriptors: use one layer from one thread at a time (the engine serialises the pipeline).
 #include <string>
 #include <cublasLt.h>
 #include <cudnn.h>

@@ -280,10 +280,12 @@ ConfigInfo inspect_config(const BackendDescriptor& cfg) {
     }
   }
   info.key += "}";
+#if CUDNN_VERSION >= 90200  // the configuration's workspace before finalisation (cuDNN >= 9.2)
   int64_t ws = -1;
   if (cudnnBackendGetAttribute(cfg.get(), CUDNN_ATTR_ENGINECFG_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &count, &ws) ==
       CUDNN_STATUS_SUCCESS)
     info.workspace = ws;
+#endif
   return info;
 }
 

@@ -11,6 +11,7 @@
 // invalid image (kInvalidArgument) or out-of-memory (kOutOfMemory, with the size); the engine stays usable.
 // Thread safety: infer() and infer_batch() may be called concurrently from several threads on one
 // Engine; results are identical to single-threaded calls.
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -53,6 +54,49 @@ struct EngineInfo {
   double warmup_ms = 0;       // warm-up inferences
 };
 
+// Where the engine's device memory goes (CUDA backend; `available` is false on the CPU). Bytes.
+//
+// Exact counts of what maskrt itself allocates:
+//   weights_bytes        every layer weight / bias (and the fp32 epilogue biases of fp16 convolutions,
+//                        the RPN's cell anchors) uploaded at load, one cudaMalloc each (requested bytes)
+//   arena_bytes          the activation arena: one allocation sized for the largest planned image; it
+//                        holds every activation of a plan plus one workspace region shared by all ops
+//   arena_workspace_bytes  that workspace region (the largest cuDNN / cuBLASLt / im2col scratch of any
+//                        op) in the plan that sized the arena; arena_bytes - this = activations + outputs
+//   arena_plan_height/width  the original image size whose plan sized the arena (0 = none yet)
+//   plan_buffer_bytes    per-size constants outside the arena (resize coefficients), all cached plans
+//   num_plans            image sizes planned and cached
+//   pinned_host_bytes    page-locked HOST staging (input image + download block, two slots): host RAM,
+//                        not device memory; reported because it scales with the image size
+// Device-wide readings (cudaMemGetInfo: used = total - free, every process on the device):
+//   used_at_start        when engine construction began, with the CUDA context current (a process's
+//                        first engine creates the primary context here; `maskrt bench` opens it before)
+//   used_after_context   + the engine's stream and cuDNN / cuBLAS / cuBLASLt handles
+//   used_after_weights   + the weights upload
+//   used_after_warmup    + planning (algorithm search), the arena, warm-up runs (lazily loaded kernel
+//                        modules, library workspaces, CUDA graphs); 0 when the engine has no warm-up
+//   used_now             at the memory_report() call
+// other_bytes() = used_now - used_at_start - weights - arena - plan buffers: what the libraries and the
+// driver hold for the engine (handles, cuBLAS's own workspace, loaded kernels, graphs, cudaMalloc
+// rounding of the weight buffers). Negative or wrong if another process changes its use meanwhile.
+struct DeviceMemoryReport {
+  bool available = false;
+  uint64_t weights_bytes = 0;
+  uint64_t weight_buffers = 0;  // number of weight allocations
+  uint64_t arena_bytes = 0;
+  uint64_t arena_workspace_bytes = 0;
+  int arena_plan_height = 0, arena_plan_width = 0;
+  uint64_t plan_buffer_bytes = 0;
+  int num_plans = 0;
+  uint64_t pinned_host_bytes = 0;
+  uint64_t device_total_bytes = 0;
+  uint64_t used_at_start = 0, used_after_context = 0, used_after_weights = 0, used_after_warmup = 0, used_now = 0;
+  int64_t other_bytes() const {
+    return static_cast<int64_t>(used_now) - static_cast<int64_t>(used_at_start) -
+           static_cast<int64_t>(weights_bytes + arena_bytes + plan_buffer_bytes);
+  }
+};
+
 class Engine {
  public:
   explicit Engine(const EngineOptions& options);
@@ -69,6 +113,9 @@ class Engine {
   std::vector<ImageResult> infer_batch(const std::vector<Image>& images) const;
 
   const EngineInfo& info() const;
+  // Device memory accounting (see DeviceMemoryReport); reads cudaMemGetInfo now for used_now. Never
+  // throws (a failed reading leaves used_now 0). Thread-safe: serialised with inference calls.
+  DeviceMemoryReport memory_report() const;
 
  private:
   struct Impl;

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "core/check.h"
@@ -70,6 +71,32 @@ nlohmann::json gpu_json(const GpuUtilSummary& g) {
   j["power_mean_w"] = g.power_available ? nlohmann::json(g.power_mean_w) : nlohmann::json(nullptr);
   j["sm_clock_mean_mhz"] = g.sm_clock_available ? nlohmann::json(g.sm_clock_mean_mhz) : nlohmann::json(nullptr);
   return j;
+}
+
+// Device-memory breakdown of one run (EngineMemorySummary), MiB.
+nlohmann::json memory_json(const EngineMemorySummary& m) {
+  if (!m.available) return {{"available", false}};
+  return {{"available", true},
+          {"unit", "MiB (2^20 bytes)"},
+          {"weights_mib", m.weights_mib},
+          {"arena_mib", m.arena_mib},
+          {"arena_workspace_mib", m.arena_workspace_mib},
+          {"plan_buffers_mib", m.plan_buffers_mib},
+          {"num_plans", m.num_plans},
+          {"pinned_host_mib", m.pinned_host_mib},
+          {"used_at_start_mib", m.used_at_start_mib},
+          {"used_after_context_mib", m.used_after_context_mib},
+          {"used_after_weights_mib", m.used_after_weights_mib},
+          {"used_after_warmup_mib", m.used_after_warmup_mib >= 0 ? nlohmann::json(m.used_after_warmup_mib)
+                                                                   : nlohmann::json(nullptr)},
+          {"used_now_mib", m.used_now_mib},
+          {"engine_delta_mib", m.engine_delta_mib()},
+          {"handles_mib", m.handles_mib()},
+          {"other_mib", m.other_mib()},
+          {"definition", "cudaMemGetInfo used (device-wide) at engine start, after handles, after weights, after "
+                         "warm-up and after this run; engine_delta = used_now - used_at_start; other = engine_delta "
+                         "- weights - arena - plan_buffers (library handles/workspaces, loaded kernels, CUDA graphs, "
+                         "allocation rounding); weights/arena/plan_buffers are maskrt's own allocation sizes"}};
 }
 
 constexpr Stage kCostStages[] = {Stage::kBackbone, Stage::kFpn, Stage::kRpn, Stage::kBoxHead, Stage::kMaskHead};
@@ -163,6 +190,31 @@ std::string render_markdown(const BenchReport& report) {
        << fmt(s.min) << " | " << fmt(s.max) << " | " << fmt(s.stddev) << " | " << fmt(s.cv, 4) << " | "
        << fmt(r.throughput(), 2) << " | " << gpu_util_str(r.gpu) << " | " << gpu_mem_str(r.gpu) << " |\n";
   }
+  bool any_memory = false;
+  for (const BenchRun& r : report.runs) any_memory |= r.memory.available;
+  if (any_memory) {
+    os << "\nDevice memory (MiB). NVML columns as above; the rest from the engine (Engine::memory_report()): "
+          "weights, arena (activations + the shared op workspace) and plan buffers are maskrt's own allocations; "
+          "engine delta = cudaMemGetInfo used after the run - at engine start; other = engine delta - weights - "
+          "arena - plan buffers (library handles and workspaces, loaded kernels, CUDA graphs); handles = stream + "
+          "cuDNN/cuBLAS/cuBLASLt creation (part of other). Pinned host staging is host RAM.\n\n";
+    os << "| run | peak beyond context (NVML) | engine delta | weights | arena | of which workspace | other | "
+          "handles | plan buffers (plans) | pinned host |\n";
+    os << "|---|---|---|---|---|---|---|---|---|---|\n";
+    for (const BenchRun& r : report.runs) {
+      const EngineMemorySummary& m = r.memory;
+      const double beyond = r.gpu.mem_peak_beyond_context_mib();
+      os << "| " << md_cell(r.label) << " | " << (beyond >= 0 ? fmt(beyond, 1) : std::string("n/a")) << " | ";
+      if (!m.available) {
+        os << "n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a |\n";
+        continue;
+      }
+      os << fmt(m.engine_delta_mib(), 1) << " | " << fmt(m.weights_mib, 1) << " | " << fmt(m.arena_mib, 1) << " | "
+         << fmt(m.arena_workspace_mib, 1) << " | " << fmt(m.other_mib(), 1) << " | " << fmt(m.handles_mib(), 1)
+         << " | " << fmt(m.plan_buffers_mib, 2) << " (" << m.num_plans << ") | " << fmt(m.pinned_host_mib, 1)
+         << " |\n";
+    }
+  }
   bool any_stages = false;
   for (const BenchRun& r : report.runs)
     for (const auto& v : r.stage_ms) any_stages |= !v.empty();
@@ -248,6 +300,10 @@ const std::vector<std::string>& csv_columns() {
     for (const char* g : {"gflops_total", "mbytes_total", "bytes_per_element", "tflops_at_median",
                           "tflops_at_throughput", "gbytes_per_s_at_median"})
       c.push_back(g);
+    for (const char* g : {"mem_weights_mib", "mem_arena_mib", "mem_arena_workspace_mib", "mem_other_mib",
+                          "mem_engine_delta_mib", "mem_handles_mib", "mem_plan_buffers_mib", "mem_pinned_host_mib",
+                          "mem_used_at_start_mib", "mem_used_after_warmup_mib"})
+      c.push_back(g);
     return c;
   }();
   return cols;
@@ -294,8 +350,13 @@ std::string render_csv(const BenchReport& report) {
       f.push_back(fmt(a.tflops_at_throughput, 6));
       f.push_back(fmt(a.gbytes_per_s_at_median, 6));
     } else {
-      f.resize(cols.size());
+      f.resize(f.size() + 4 + std::size(kCostStages) + 6);  // the cost columns, empty
     }
+    const EngineMemorySummary& mem = r.memory;
+    for (double v : {mem.weights_mib, mem.arena_mib, mem.arena_workspace_mib, mem.other_mib(), mem.engine_delta_mib(),
+                     mem.handles_mib(), mem.plan_buffers_mib, mem.pinned_host_mib, mem.used_at_start_mib})
+      f.push_back(mem.available ? fmt(v, 3) : "");
+    f.push_back(mem.available && mem.used_after_warmup_mib >= 0 ? fmt(mem.used_after_warmup_mib, 3) : "");
     MASKRT_ASSERT(f.size() == cols.size(), "csv row/header mismatch");
     for (size_t i = 0; i < f.size(); ++i) os << (i ? "," : "") << f[i];
     os << "\n";
@@ -351,6 +412,7 @@ nlohmann::json to_json(const BenchReport& report) {
         {"throughput_img_s", r.throughput()},
         {"stages", stages},
         {"gpu", gpu_json(r.gpu)},
+        {"memory", memory_json(r.memory)},
     });
     if (const RunCost* c = cost_of(report, ri)) {
       const AchievedRates a = achieved_rates(r, *c);

@@ -59,19 +59,23 @@ enum class ReportFormat { kMarkdown, kCsv, kJson };
 
 // Markdown: metadata as a bullet list, then one table row per run (size, megapixels, batch, streams,
 // iterations, first call, median, mean, p90, p99, min, max, stddev, CV, throughput, GPU util), then a
-// table of per-stage medians (rows = runs). Times in ms with 3 decimals. When costs are given: a table
+// table of the device-memory breakdown when any run has one (BenchRun::memory: NVML peak beyond the
+// context, engine delta, weights, arena, workspace, other, handles, plan buffers, pinned host; MiB with
+// 1 decimal), then a table of per-stage medians (rows = runs). Times in ms with 3 decimals. When costs are given: a table
 // of counted GFLOPs per stage, minimum bytes, FLOP/byte and achieved TFLOP/s / GB/s per run, and a
 // per-stage table (counted work against each stage's median time).
 std::string render_markdown(const BenchReport& report);
 
 // CSV (RFC 4180 quoting): a header line, then one line per run; the columns are csv_columns().
 // Provenance columns (maskrt_commit, device, model) repeat in every row so a row stands alone.
-// Counted-cost columns (net_height ... gbytes_per_s_at_median) come last, empty without a cost.
+// Counted-cost columns (net_height ... gbytes_per_s_at_median) follow, empty without a cost; the
+// device-memory columns (mem_weights_mib ... mem_used_after_warmup_mib, MiB) come last, empty when not measured.
 std::string render_csv(const BenchReport& report);
 const std::vector<std::string>& csv_columns();
 
 // JSON: {"schema": "maskrt.bench/1", "metadata": {...}, "runs": [{config, phases with raw samples,
-// steady-state stats, per-stage raw samples and stats, throughput, gpu, cost (when given)}]}.
+// steady-state stats, per-stage raw samples and stats, throughput, gpu, memory ({"available": false} or
+// the EngineMemorySummary fields in MiB plus engine_delta_mib, handles_mib, other_mib), cost (when given)}]}.
 nlohmann::json to_json(const BenchReport& report);
 nlohmann::json to_json(const SampleStats& stats);
 

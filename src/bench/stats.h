@@ -66,6 +66,29 @@ struct GpuUtilSummary {
   double sm_clock_mean_mhz = 0;                // nvmlDeviceGetClockInfo(NVML_CLOCK_SM), MHz
 };
 
+// The engine's device-memory breakdown (maskrt::DeviceMemoryReport, maskrt/engine.h) in MiB (2^20
+// bytes), read after the run's steady state. `available == false`: not measured (CPU backend).
+// The cudaMemGetInfo readings are device-wide like NVML's, but taken at fixed points, not sampled.
+struct EngineMemorySummary {
+  bool available = false;
+  double weights_mib = 0;           // layer weights / biases uploaded at load (exact, requested bytes)
+  double arena_mib = 0;             // activation arena capacity (activations + the shared op workspace)
+  double arena_workspace_mib = 0;   // the shared op workspace inside the arena
+  double plan_buffers_mib = 0;      // per-size constants outside the arena (resize coefficients)
+  int num_plans = 0;
+  double pinned_host_mib = 0;       // page-locked host staging (host RAM, not device memory)
+  // cudaMemGetInfo used (total - free), MiB: engine construction began (context current), after the
+  // handles, after the weights, after warm-up (< 0: not read), after this run.
+  double used_at_start_mib = 0, used_after_context_mib = 0, used_after_weights_mib = 0;
+  double used_after_warmup_mib = -1, used_now_mib = 0;
+  // What the engine added since it started, by cudaMemGetInfo: used_now - used_at_start.
+  double engine_delta_mib() const { return used_now_mib - used_at_start_mib; }
+  // The rest of that delta: library handles and workspaces, loaded kernel modules, CUDA graphs,
+  // allocation rounding = delta - weights - arena - plan buffers (may be < 0 if another process freed memory).
+  double other_mib() const { return engine_delta_mib() - weights_mib - arena_mib - plan_buffers_mib; }
+  double handles_mib() const { return used_after_context_mib - used_at_start_mib; }  // stream + cuDNN/cuBLAS(Lt)
+};
+
 // One benchmark configuration (one image size / batch / stream count) and everything measured in it.
 //
 // An *iteration* runs `batch_size` images on each of `streams` streams; the steady-state loop's wall
@@ -88,6 +111,7 @@ struct BenchRun {
   std::array<std::vector<double>, kNumStages> stage_ms;  // per-stage steady-state samples
   double steady_wall_ms = 0;            // wall clock of the whole steady-state loop (0 = unknown)
   GpuUtilSummary gpu;
+  EngineMemorySummary memory;           // the engine's device-memory breakdown after this run
 
   // Routes one iteration's latency by position: the first `warmup_iterations` calls go to warmup_ms,
   // the next one to first_call_ms, every later one to steady_ms. `stages`, when given, is added to

@@ -168,6 +168,9 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
 #endif
     }
     info.warmup_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();
+#ifdef MASKRT_WITH_CUDA
+    if (impl_->cuda_model) impl_->cuda_model->record_warmup_memory();
+#endif
   }
 #ifdef MASKRT_WITH_CUDA
   if (const char* e = std::getenv("MASKRT_CUDA_PROFILER_RANGE"); e && std::string(e) == "1" && impl_->cuda_model)
@@ -194,5 +197,15 @@ std::vector<ImageResult> Engine::infer_batch(const std::vector<Image>& images) c
 }
 
 const EngineInfo& Engine::info() const { return impl_->info; }
+
+DeviceMemoryReport Engine::memory_report() const {
+#ifdef MASKRT_WITH_CUDA
+  if (impl_->cuda_model) {
+    std::lock_guard<std::mutex> lock(impl_->cuda_mutex);
+    return impl_->cuda_model->memory_report();
+  }
+#endif
+  return DeviceMemoryReport{};
+}
 
 }  // namespace maskrt

@@ -67,6 +67,20 @@ BenchReport make_report() {
   b.gpu.mem_context_baseline_mib = 600;  // peak beyond the context: 4096 - 600 = 3496
   b.gpu.power_available = true;
   b.gpu.power_mean_w = 310;
+  // Engine memory breakdown (MiB), hand-chosen: engine delta = 1910 - 600 = 1310; handles = 650 - 600 = 50;
+  // other = 1310 - 170 (weights) - 900 (arena) - 0.5 (plan buffers) = 239.5.
+  b.memory.available = true;
+  b.memory.weights_mib = 170;
+  b.memory.arena_mib = 900;
+  b.memory.arena_workspace_mib = 256;
+  b.memory.plan_buffers_mib = 0.5;
+  b.memory.num_plans = 2;
+  b.memory.pinned_host_mib = 12;
+  b.memory.used_at_start_mib = 600;
+  b.memory.used_after_context_mib = 650;
+  b.memory.used_after_weights_mib = 822;
+  b.memory.used_after_warmup_mib = 1900;
+  b.memory.used_now_mib = 1910;
   rep.runs = {a, b};
   return rep;
 }
@@ -135,6 +149,32 @@ TEST(BenchReport, JsonHasAllRawSamplesAndMetadata) {
   EXPECT_TRUE(b["gpu"]["sm_clock_mean_mhz"].is_null());  // not measured -> null, not 0
   EXPECT_DOUBLE_EQ(b["gpu"]["mem_context_baseline_mib"].get<double>(), 600);
   EXPECT_DOUBLE_EQ(b["gpu"]["mem_peak_beyond_context_mib"].get<double>(), 3496);
+  EXPECT_FALSE(a["memory"]["available"].get<bool>());
+  EXPECT_EQ(a["memory"].size(), 1u);  // no numbers when not measured
+  const auto& bm = b["memory"];
+  EXPECT_TRUE(bm["available"].get<bool>());
+  EXPECT_DOUBLE_EQ(bm["weights_mib"].get<double>(), 170);
+  EXPECT_DOUBLE_EQ(bm["arena_mib"].get<double>(), 900);
+  EXPECT_DOUBLE_EQ(bm["arena_workspace_mib"].get<double>(), 256);
+  EXPECT_DOUBLE_EQ(bm["plan_buffers_mib"].get<double>(), 0.5);
+  EXPECT_EQ(bm["num_plans"], 2);
+  EXPECT_DOUBLE_EQ(bm["pinned_host_mib"].get<double>(), 12);
+  EXPECT_DOUBLE_EQ(bm["used_at_start_mib"].get<double>(), 600);
+  EXPECT_DOUBLE_EQ(bm["used_after_context_mib"].get<double>(), 650);
+  EXPECT_DOUBLE_EQ(bm["used_after_weights_mib"].get<double>(), 822);
+  EXPECT_DOUBLE_EQ(bm["used_after_warmup_mib"].get<double>(), 1900);
+  EXPECT_DOUBLE_EQ(bm["used_now_mib"].get<double>(), 1910);
+  EXPECT_DOUBLE_EQ(bm["engine_delta_mib"].get<double>(), 1310);
+  EXPECT_DOUBLE_EQ(bm["handles_mib"].get<double>(), 50);
+  EXPECT_DOUBLE_EQ(bm["other_mib"].get<double>(), 239.5);
+}
+
+TEST(BenchReport, MemoryWarmupNotReadIsNull) {
+  BenchReport rep = make_report();
+  rep.runs[1].memory.used_after_warmup_mib = -1;  // engine created without warm-up
+  const nlohmann::json j = nlohmann::json::parse(to_json(rep).dump());
+  EXPECT_TRUE(j["runs"][1]["memory"]["used_after_warmup_mib"].is_null());
+  EXPECT_DOUBLE_EQ(j["runs"][1]["memory"]["other_mib"].get<double>(), 239.5);
 }
 
 TEST(BenchReport, CsvColumnsAndQuoting) {
@@ -162,6 +202,20 @@ TEST(BenchReport, CsvColumnsAndQuoting) {
   EXPECT_DOUBLE_EQ(std::stod(rows[2][col("gpu_mem_beyond_context_mib")]), 3496);
   EXPECT_NEAR(std::stod(rows[2][col("megapixels")]), 0.8536, 1e-9);
   EXPECT_EQ(rows[2][col("device")], "Test GPU");
+  // Memory columns come last; empty when not measured.
+  EXPECT_EQ(rows[0].back(), "mem_used_after_warmup_mib");
+  for (const char* c : {"mem_weights_mib", "mem_arena_mib", "mem_other_mib", "mem_used_after_warmup_mib"})
+    EXPECT_EQ(rows[1][col(c)], "") << c;
+  EXPECT_DOUBLE_EQ(std::stod(rows[2][col("mem_weights_mib")]), 170);
+  EXPECT_DOUBLE_EQ(std::stod(rows[2][col("mem_arena_mib")]), 900);
+  EXPECT_DOUBLE_EQ(std::stod(rows[2][col("mem_arena_workspace_mib")]), 256);
+  EXPECT_DOUBLE_EQ(std::stod(rows[2][col("mem_other_mib")]), 239.5);
+  EXPECT_DOUBLE_EQ(std::stod(rows[2][col("mem_engine_delta_mib")]), 1310);
+  EXPECT_DOUBLE_EQ(std::stod(rows[2][col("mem_handles_mib")]), 50);
+  EXPECT_DOUBLE_EQ(std::stod(rows[2][col("mem_plan_buffers_mib")]), 0.5);
+  EXPECT_DOUBLE_EQ(std::stod(rows[2][col("mem_pinned_host_mib")]), 12);
+  EXPECT_DOUBLE_EQ(std::stod(rows[2][col("mem_used_at_start_mib")]), 600);
+  EXPECT_DOUBLE_EQ(std::stod(rows[2][col("mem_used_after_warmup_mib")]), 1900);
 }
 
 TEST(BenchReport, MarkdownTableRows) {
@@ -172,8 +226,8 @@ TEST(BenchReport, MarkdownTableRows) {
   std::vector<std::string> table;
   while (std::getline(in, line))
     if (!line.empty() && line[0] == '|') table.push_back(line);
-  // main table: header, separator, 2 runs; stage table: header, separator, 2 runs
-  ASSERT_EQ(table.size(), 8u);
+  // main table, memory table, stage table: header, separator, 2 runs each
+  ASSERT_EQ(table.size(), 12u);
   auto cells = [](const std::string& l) {
     int n = 0;
     for (size_t i = 0; i < l.size(); ++i)
@@ -181,7 +235,10 @@ TEST(BenchReport, MarkdownTableRows) {
     return n - 1;
   };
   for (int i = 0; i < 4; ++i) EXPECT_EQ(cells(table[i]), cells(table[0])) << table[i];
-  for (int i = 4; i < 8; ++i) EXPECT_EQ(cells(table[i]), 8) << table[i];  // run + 7 stages
+  for (int i = 4; i < 8; ++i) EXPECT_EQ(cells(table[i]), 10) << table[i];  // run + 9 memory columns
+  for (int i = 8; i < 12; ++i) EXPECT_EQ(cells(table[i]), 8) << table[i];  // run + 7 stages
+  EXPECT_EQ(table[6], "| 640x480, b1 | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a |");
+  EXPECT_EQ(table[7], "| 1067x800 \"b2\" | 3496.0 | 1310.0 | 170.0 | 900.0 | 256.0 | 239.5 | 50.0 | 0.50 (2) | 12.0 |");
   EXPECT_NE(md.find("Test GPU"), std::string::npos);
   EXPECT_NE(md.find("NVML not available: test"), std::string::npos);
   EXPECT_NE(md.find("| n/a |"), std::string::npos);

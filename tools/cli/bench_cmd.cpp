@@ -10,11 +10,15 @@
 // with EngineOptions::stage_times on runs kStagePassIterations more iterations per size; their CUDA
 // event times replace the (empty) per-stage samples. Each run also carries the model's counted cost at
 // its network input size (bench/flops.h: GFLOPs per stage, minimum bytes), from which the reports give
-// achieved TFLOP/s and GB/s per stage and in all.
+// achieved TFLOP/s and GB/s per stage and in all. After each size's steady state the engine's device-memory
+// breakdown (Engine::memory_report(): weights, arena, its workspace, other = the cudaMemGetInfo delta
+// minus maskrt's own allocations) is recorded next to the NVML peak.
 #include <sys/resource.h>
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -44,6 +48,26 @@ using Clock = std::chrono::steady_clock;
 constexpr int kStagePassIterations = 10;  // CUDA: per-stage event timing pass per size
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// The engine's device-memory breakdown in MiB for the report (available == false on the CPU).
+bench::EngineMemorySummary memory_summary(const DeviceMemoryReport& r) {
+  bench::EngineMemorySummary m;
+  m.available = r.available;
+  if (!r.available) return m;
+  auto mib = [](uint64_t b) { return static_cast<double>(b) / (1024.0 * 1024.0); };
+  m.weights_mib = mib(r.weights_bytes);
+  m.arena_mib = mib(r.arena_bytes);
+  m.arena_workspace_mib = mib(r.arena_workspace_bytes);
+  m.plan_buffers_mib = mib(r.plan_buffer_bytes);
+  m.num_plans = r.num_plans;
+  m.pinned_host_mib = mib(r.pinned_host_bytes);
+  m.used_at_start_mib = mib(r.used_at_start);
+  m.used_after_context_mib = mib(r.used_after_context);
+  m.used_after_weights_mib = mib(r.used_after_weights);
+  m.used_after_warmup_mib = r.used_after_warmup ? mib(r.used_after_warmup) : -1;
+  m.used_now_mib = mib(r.used_now);
+  return m;
 }
 
 Image resized_copy(const Image& src, int h, int w) {
@@ -126,6 +150,10 @@ int run_bench(const BenchArgs& a) {
                          {"weights", info.weights_path},          {"engine_load_ms", std::to_string(info.load_ms)},
                          {"engine_warmup_ms", std::to_string(info.warmup_ms)}};
   for (size_t i = 0; i < a.model.opts.size(); ++i) report.meta.options["opts"] += (i ? " " : "") + a.model.opts[i];
+  if (on_cuda) {  // lazy loading decides how much kernel code the libraries put on the device ("other")
+    const char* ml = std::getenv("CUDA_MODULE_LOADING");
+    report.meta.options["cuda_module_loading"] = ml ? ml : "unset (the driver's default)";
+  }
 
   bool first_size = true;
   for (const auto& [h, w] : sizes) {
@@ -192,6 +220,7 @@ int run_bench(const BenchArgs& a) {
     for (auto& t : threads) t.join();
     run.steady_wall_ms = ms_between(ts0, Clock::now());
     bar.finish();
+    run.memory = memory_summary(engine.memory_report());
     if (nvml.available()) {
       run.gpu = nvml.stop();
       run.gpu.mem_context_baseline_mib = context_baseline_mib;

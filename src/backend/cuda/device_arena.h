@@ -35,7 +35,8 @@ class DeviceArena {
   void* alloc(size_t bytes);
   template <typename T>
   T* alloc_n(size_t count) { return static_cast<T*>(alloc(count * sizeof(T))); }
-  void reset() { offset_ = 0; }
+  // Starts a new carving: offset and peak back to 0 (peak() is the high-water offset since reset()).
+  void reset() { offset_ = 0; peak_ = 0; }
   // Stack discipline for temporaries: everything carved after offset() == `mark` is given back.
   void rewind(size_t mark) { offset_ = mark; }
 

@@ -10,6 +10,13 @@
 
 namespace maskrt::cuda {
 
+namespace {
+thread_local DeviceAllocTally* t_tally = nullptr;  // innermost live tally of this thread
+}  // namespace
+
+DeviceAllocTally::DeviceAllocTally() : outer_(t_tally) { t_tally = this; }
+DeviceAllocTally::~DeviceAllocTally() { t_tally = outer_; }
+
 DeviceBuffer::DeviceBuffer(size_t bytes, const std::string& what) : bytes_(bytes) {
   if (bytes == 0) return;
   const cudaError_t st = cudaMalloc(&ptr_, bytes);
@@ -18,6 +25,10 @@ DeviceBuffer::DeviceBuffer(size_t bytes, const std::string& what) : bytes_(bytes
     ptr_ = nullptr;
     MASKRT_FAIL(ErrorCode::kOutOfMemory, "out of device memory allocating ", bytes, " bytes for ", what, " (",
                 cudaGetErrorString(st), ")");
+  }
+  for (DeviceAllocTally* t = t_tally; t; t = t->outer_) {
+    t->bytes_ += bytes;
+    ++t->buffers_;
   }
 }
 

@@ -37,6 +37,25 @@ class DeviceBuffer {
   size_t bytes_ = 0;
 };
 
+// Counts the bytes of every DeviceBuffer allocated on the constructing thread while it is alive
+// (nested tallies each count). The engine wraps model construction in one to report the exact bytes of
+// the weights it uploaded (Engine::memory_report()); no process-wide counter exists.
+// Thread safety: thread-local; a tally sees only allocations made on the thread that created it.
+class DeviceAllocTally {
+ public:
+  DeviceAllocTally();
+  ~DeviceAllocTally();
+  DeviceAllocTally(const DeviceAllocTally&) = delete;
+  DeviceAllocTally& operator=(const DeviceAllocTally&) = delete;
+  size_t bytes() const { return bytes_; }    // requested bytes (cudaMalloc may round up)
+  size_t buffers() const { return buffers_; }
+
+ private:
+  friend class DeviceBuffer;
+  DeviceAllocTally* outer_;
+  size_t bytes_ = 0, buffers_ = 0;
+};
+
 // Host-side float32 -> float16 (round to nearest even), for weight conversion at load.
 std::vector<uint16_t> to_half(const float* src, size_t n);
 

@@ -85,11 +85,38 @@ class PinnedBuffer {
     bytes_ = bytes;
   }
   char* get() const { return static_cast<char*>(ptr_); }
+  size_t bytes() const { return bytes_; }
 
  private:
   void* ptr_ = nullptr;
   size_t bytes_ = 0;
 };
+
+// Device memory in use (total - free, whole device) and the total, by cudaMemGetInfo on the current
+// device. Never throws: a failed reading returns false and clears the error.
+bool device_used_bytes(uint64_t* used, uint64_t* total) {
+  size_t free_b = 0, total_b = 0;
+  if (cudaMemGetInfo(&free_b, &total_b) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  *used = total_b - free_b;
+  if (total) *total = total_b;
+  return true;
+}
+
+// The first reading of Engine::memory_report(): makes `device` current (creating the primary context
+// if this process has none yet) and reads the device before the engine's handles exist. Never throws;
+// CudaContext reports an unusable device.
+DeviceMemoryReport memory_at_start(int device) {
+  DeviceMemoryReport m;
+  if (cudaSetDevice(device) != cudaSuccess || cudaFree(nullptr) != cudaSuccess) {
+    cudaGetLastError();
+    return m;
+  }
+  m.available = device_used_bytes(&m.used_at_start, &m.device_total_bytes);
+  return m;
+}
 
 // The per-stage event boundaries of ImageResult::times.
 enum Stage { kStart, kPreprocessed, kBackbone, kFpn, kRpn, kBoxHead, kMaskHead, kNumEvents };
@@ -99,6 +126,7 @@ enum Stage { kStart, kPreprocessed, kBackbone, kFpn, kRpn, kBoxHead, kMaskHead, 
 struct CudaGeneralizedRCNN::Impl {
   ModelSpec spec;
   Precision precision;
+  DeviceMemoryReport mem;  // declared before ctx: its first reading precedes the handles (memory_at_start)
   CudaContext ctx;
   std::unique_ptr<CudaBackbone> backbone;
   std::unique_ptr<CudaRPN> rpn;
@@ -149,7 +177,10 @@ struct CudaGeneralizedRCNN::Impl {
   // shared_ptr: run_batch keeps the plan of an in-flight image alive across a cache eviction.
   std::map<std::pair<int, int>, std::shared_ptr<Plan>> plans;
 
-  Impl(const ModelSpec& s, WeightStore& ws, Precision p, int device) : spec(s), precision(p), ctx(device) {
+  Impl(const ModelSpec& s, WeightStore& ws, Precision p, int device)
+      : spec(s), precision(p), mem(memory_at_start(device)), ctx(device) {
+    device_used_bytes(&mem.used_after_context, nullptr);
+    DeviceAllocTally weights;  // every DeviceBuffer the layers upload below
     backbone = std::make_unique<CudaBackbone>(spec, ws, precision);
     rpn_features = spec.rpn_in_features;
     roi_features = spec.roi_in_features;
@@ -167,6 +198,9 @@ struct CudaGeneralizedRCNN::Impl {
     }
     rpn = std::make_unique<CudaRPN>(spec, ws, backbone->out_channels(), rpn_strides, precision);
     roi_heads = std::make_unique<CudaROIHeads>(spec, ws, backbone->out_channels(), roi_strides, precision);
+    mem.weights_bytes = weights.bytes();
+    mem.weight_buffers = weights.buffers();
+    device_used_bytes(&mem.used_after_weights, nullptr);
     for (auto& e : events) MASKRT_CUDA_CHECK(cudaEventCreate(&e));
     for (auto& e : done) MASKRT_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
   }
@@ -220,6 +254,10 @@ struct CudaGeneralizedRCNN::Impl {
     out.masks = spec.mask_on ? reinterpret_cast<float*>(p.out_block + p.off_masks) : nullptr;
     roi_heads->carve(c, p.roi_in, p.rh, p.rw, out, &p.roi);
     p.workspace_bytes = c.workspace;
+    // The shared workspace goes above the high-water mark of this carving, not at the current offset:
+    // rewound temporaries (backbone stages, laterals) may extend past the offset, and ops use the
+    // workspace while those temporaries are live.
+    a.rewind(a.peak());
     p.workspace = a.alloc(c.workspace);
   }
 
@@ -280,7 +318,13 @@ struct CudaGeneralizedRCNN::Impl {
     carve(p, measure);
     MASKRT_CHECK(!limit || measure.peak() <= limit, ErrorCode::kOutOfMemory, "out of device memory: a ", what,
                  " needs ", measure.peak() >> 20, " MiB, over MASKRT_CUDA_MEMORY_LIMIT_MB");
+    const bool sizes_arena = measure.peak() > arena.capacity();
     arena.reserve(measure.peak(), what);  // may throw kOutOfMemory; plan kept, generation stale
+    if (sizes_arena) {  // this plan set the arena's capacity: record what it holds (memory report)
+      mem.arena_workspace_bytes = p.workspace_bytes;  // the measuring carve's, equal to the real one's
+      mem.arena_plan_height = h;
+      mem.arena_plan_width = w;
+    }
     p.drop_graphs();  // captured addresses belong to the previous carving
     carve(p, arena);
     for (int slot = 0; slot < 2; ++slot) {  // may throw kOutOfMemory: the plan then stays invalid
@@ -427,6 +471,20 @@ struct CudaGeneralizedRCNN::Impl {
     return result;
   }
 
+  DeviceMemoryReport memory_report() const {
+    DeviceMemoryReport m = mem;
+    m.arena_bytes = arena.capacity();
+    m.num_plans = static_cast<int>(plans.size());
+    for (const auto& kv : plans) m.plan_buffer_bytes += kv.second->coeff_blob.bytes();
+    for (const PinnedBuffer* b : {&pinned_in[0], &pinned_in[1], &pinned_out[0], &pinned_out[1]})
+      m.pinned_host_bytes += b->bytes();
+    if (!m.available || cudaSetDevice(ctx.device()) != cudaSuccess || !device_used_bytes(&m.used_now, nullptr)) {
+      cudaGetLastError();
+      m.used_now = 0;
+    }
+    return m;
+  }
+
   static void check_image(const Image& image) {
     MASKRT_CHECK(!image.empty() && image.pixels.size() == static_cast<size_t>(image.height) * image.width * 3,
                  ErrorCode::kInvalidArgument, "image: expected height*width*3 bytes, got ", image.pixels.size(),
@@ -535,5 +593,13 @@ std::string CudaGeneralizedRCNN::device_name() const { return impl_->ctx.name();
 void CudaGeneralizedRCNN::set_profiler_range(bool on) { impl_->profiler_range = on; }
 
 size_t CudaGeneralizedRCNN::arena_bytes() const { return impl_->arena.capacity(); }
+
+void CudaGeneralizedRCNN::record_warmup_memory() {
+  if (!impl_->mem.available) return;
+  impl_->ctx.make_current();
+  device_used_bytes(&impl_->mem.used_after_warmup, nullptr);
+}
+
+DeviceMemoryReport CudaGeneralizedRCNN::memory_report() const { return impl_->memory_report(); }
 
 }  // namespace maskrt::cuda

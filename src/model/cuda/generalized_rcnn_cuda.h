@@ -59,6 +59,12 @@ class CudaGeneralizedRCNN {
   void prepare(int height, int width);
   std::string device_name() const;
   size_t arena_bytes() const;
+  // Device memory accounting (maskrt/engine.h DeviceMemoryReport): weights tallied at construction,
+  // arena / plan / pinned sizes now, cudaMemGetInfo readings at construction (start, after the
+  // handles, after the weights), at record_warmup_memory() and now. memory_report() never throws.
+  // Not thread-safe (like run()): the Engine calls both under its mutex.
+  void record_warmup_memory();
+  DeviceMemoryReport memory_report() const;
   // Profiling aid: when on, every later run() is bracketed by cudaProfilerStart/Stop, so
   // `ncu --profile-from-start off` (or nsys --capture-range=cudaProfilerApi) sees the steady state
   // only, not planning (cuDNN algorithm search) or warm-up. The engine turns it on after warm-up

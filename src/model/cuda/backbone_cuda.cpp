@@ -4,6 +4,7 @@
 #include <string>
 #include <map>
 #include <algorithm>
+#include <utility>
 
 #include "core/check.h"
 #include "model/backbone/fpn.h"
@@ -99,23 +100,77 @@ CudaBackbone::CudaBackbone(const ModelSpec& spec, WeightStore& ws, Precision pre
 
 void CudaBackbone::carve(Carver& c, int h, int w, Buffers* b) {
   const int in_c = precision_ == Precision::kFP16 ? ops::kPreprocessNhwcChannels : 3;
+  const int n = static_cast<int>(lateral_.size());
+  // Shapes first: the FPN outputs p2..p6 (what the RPN and ROI heads read) are carved before anything
+  // else; everything after them (input image, stem, stage outputs, block temporaries, laterals) is dead
+  // once forward_fpn() has run and is rewound at the end, so the heads reuse those bytes. Execution is
+  // sequential on one stream (and a captured graph keeps that order), so reuse is safe.
+  std::vector<std::pair<int, int>> stage_hw(stages_.size());
+  {
+    int fh = stem_pool_.out_size(stem_.out_size(h)), fw = stem_pool_.out_size(stem_.out_size(w));
+    for (size_t s = 0; s < stages_.size(); ++s) {
+      for (Block& blk : stages_[s]) {
+        fh = blk.conv2.out_size(blk.conv1.out_size(fh));
+        fw = blk.conv2.out_size(blk.conv1.out_size(fw));
+        if (blk.bottleneck) {
+          fh = blk.conv3.out_size(fh);
+          fw = blk.conv3.out_size(fw);
+        }
+      }
+      stage_hw[s] = {fh, fw};
+    }
+  }
+  b->features.clear();
+  for (int i = 0; i < n; ++i) {
+    const auto [fh, fw] = stage_hw[fpn_in_stage_[i] - 2];
+    b->features[names_[i]] = c.act(1, fpn_out_channels_, fh, fw);
+  }
+  {
+    const DeviceTensor& top = b->features[names_[n - 1]];
+    b->features[names_[n]] = c.act(1, fpn_out_channels_, (top.h - 1) / 2 + 1, (top.w - 1) / 2 + 1);
+  }
+  const size_t backbone_mark = c.arena.offset();
+
+  // Stem: the image and the stem output die once the max pool has run (pool_out is carved below them).
+  const int sh = stem_.out_size(h), sw = stem_.out_size(w);
+  b->pool_out = c.act(1, stem_.out_channels(), stem_pool_.out_size(sh), stem_pool_.out_size(sw));
+  const size_t stem_mark = c.arena.offset();
   b->image = c.act(1, in_c, h, w);
   c.plan(stem_, 1, h, w);
-  b->stem_out = c.act(1, stem_.out_channels(), stem_.out_size(h), stem_.out_size(w));
+  b->stem_out = c.act(1, stem_.out_channels(), sh, sw);
   if (c.plan_algos) stem_pool_.plan(b->stem_out);
-  b->pool_out = c.act(1, stem_.out_channels(), stem_pool_.out_size(b->stem_out.h), stem_pool_.out_size(b->stem_out.w));
+  MASKRT_ASSERT(b->pool_out.h == stem_pool_.out_size(b->stem_out.h) && b->pool_out.w == stem_pool_.out_size(b->stem_out.w));
+  c.arena.rewind(stem_mark);
+
   DeviceTensor x = b->pool_out;
   b->blocks.assign(stages_.size(), {});
   for (size_t s = 0; s < stages_.size(); ++s) {
-    for (Block& blk : stages_[s]) {
+    // The stage output (its last block's) lives until the FPN has read it; the other blocks' outputs
+    // alternate between two buffers freed after the stage (block k reads block k-1's output and, for an
+    // identity shortcut, adds it, so input and output must differ).
+    const Block& last_blk = stages_[s].back();
+    const ConvCudnn& last_conv = last_blk.bottleneck ? last_blk.conv3 : last_blk.conv2;
+    const DeviceTensor stage_out = c.act(1, last_conv.out_channels(), stage_hw[s].first, stage_hw[s].second);
+    const size_t stage_mark = c.arena.offset();
+    DeviceTensor ping[2];
+    bool have_ping[2] = {false, false};
+    const size_t nb = stages_[s].size();
+    for (size_t k = 0; k < nb; ++k) {
+      Block& blk = stages_[s][k];
       Buffers::Block bb;
-      // The block output lives on; its temporaries are rewound after the block (stack discipline:
-      // execution is sequential on one stream, so later blocks may reuse the same bytes).
       ConvCudnn& last = blk.bottleneck ? blk.conv3 : blk.conv2;
       const int oh = blk.conv1.out_size(x.h), ow = blk.conv1.out_size(x.w);
       const int oh2 = blk.conv2.out_size(oh), ow2 = blk.conv2.out_size(ow);
       const int fh = blk.bottleneck ? last.out_size(oh2) : oh2, fw = blk.bottleneck ? last.out_size(ow2) : ow2;
-      bb.out = c.act(1, last.out_channels(), fh, fw);
+      if (k + 1 == nb) {
+        bb.out = stage_out;
+      } else {
+        if (!have_ping[k % 2]) ping[k % 2] = c.act(1, last.out_channels(), fh, fw);  // carved on first use
+        have_ping[k % 2] = true;
+        bb.out = ping[k % 2];
+      }
+      MASKRT_ASSERT(bb.out.c == last.out_channels() && bb.out.h == fh && bb.out.w == fw);
+      // Block temporaries: stack discipline, given back after the block.
       const size_t mark = c.arena.offset();
       c.plan(blk.conv1, 1, x.h, x.w);
       bb.t1 = c.act(1, blk.conv1.out_channels(), oh, ow);
@@ -135,19 +190,19 @@ void CudaBackbone::carve(Carver& c, int h, int w, Buffers* b) {
       b->blocks[s].push_back(bb);
       x = bb.out;
     }
+    c.arena.rewind(stage_mark);
   }
-  // FPN.
-  const int n = static_cast<int>(lateral_.size());
+  // FPN: laterals are temporaries of the top-down pass.
   b->lateral.clear();
   for (int i = 0; i < n; ++i) {
     const DeviceTensor& r = b->blocks[fpn_in_stage_[i] - 2].back().out;
     c.plan(lateral_[i], 1, r.h, r.w);
     b->lateral.push_back(c.act(1, fpn_out_channels_, r.h, r.w));
     c.plan(output_[i], 1, r.h, r.w);
-    b->features[names_[i]] = c.act(1, fpn_out_channels_, r.h, r.w);
+    const DeviceTensor& f = b->features.at(names_[i]);
+    MASKRT_ASSERT(f.h == r.h && f.w == r.w);
   }
-  const DeviceTensor& top = b->features[names_[n - 1]];
-  b->features[names_[n]] = c.act(1, fpn_out_channels_, (top.h - 1) / 2 + 1, (top.w - 1) / 2 + 1);
+  c.arena.rewind(backbone_mark);
 }
 
 void CudaBackbone::forward_bottom_up(const CudaContext& ctx, const Buffers& b, void* ws, size_t ws_bytes) {

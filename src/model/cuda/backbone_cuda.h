@@ -21,6 +21,9 @@ class CudaBackbone {
  public:
   CudaBackbone(const ModelSpec& spec, WeightStore& ws, Precision precision);
 
+  // Only `features` outlive forward_fpn(): carve() places them first and rewinds the arena over
+  // everything else (image, stem, stage outputs, block temporaries, laterals) so that later carvings
+  // (RPN, ROI heads) reuse those bytes. The non-final blocks of a stage share two ping-pong outputs.
   struct Buffers {
     DeviceTensor image;                 // (1, 3 or 8, H, W) padded input
     DeviceTensor stem_out, pool_out;

@@ -12,26 +12,32 @@ W=/tmp/round; rm -rf $W; mkdir -p $W
 t0=$(date +%s)
 stamp() { echo "== [$(( $(date +%s) - t0 )) s] $*"; }
 stamp "gpu_check"
-BENCH_ITERS=20 scripts/gpu_check.sh > $W/gpu_check.log 2>&1; echo "gpu_check exit $?" | tee -a $W/gpu_check.log
+BENCH_ITERS=10 timeout ${CHECK_S:-250} scripts/gpu_check.sh > $W/gpu_check.log 2>&1; echo "gpu_check exit $?" | tee -a $W/gpu_check.log
 grep -E "tests passed|FAILED|ctest exit|built in" $W/gpu_check.log
 cp build-gpu.ctest.log $W/ 2>/dev/null; grep -h "\[ graph" build-gpu.ctest.log | head -30
 stamp "device_bench"
-OUT=$W/bench SKIP_CPU=1 ITERS=${ITERS:-50} scripts/device_bench.sh > $W/bench.log 2>&1
+OUT=$W/bench SKIP_CPU=1 ITERS=${ITERS:-30} timeout ${BENCH_S:-200} scripts/device_bench.sh > $W/bench.log 2>&1
 stamp "eval default model"
-OUT=$W/eval BUILD_DIR=build-gpu BACKENDS="cuda:fp32 cuda:fp16" WORKERS=16 scripts/eval_default_model.sh 2>&1 | tee $W/eval.log
+OUT=$W/eval BUILD_DIR=build-gpu BACKENDS="cuda:fp32 cuda:fp16" WORKERS=16 timeout 90 scripts/eval_default_model.sh 2>&1 | tee $W/eval.log
 stamp "conv path A/B + plans"
 M=/tmp/r50_bench
-mb() { build-gpu/maskrt bench --config $M/config.yaml --weights $M/model.pkl --images $M/image.png --format json "$@"; }
-for g in 0 default; do
-  for b in 1 16; do
-    if [ $g = 0 ]; then e=MASKRT_CONV_GRAPH=0; else e=MASKRT_NOTHING=1; fi
-    env $e build-gpu/maskrt bench --config $M/config.yaml --weights $M/model.pkl --images $M/image.png --format json \
-      --device cuda --precision fp16 --iterations 30 --batch $b -o $W/ab_graph${g}_b$b.json 2>/dev/null
-    python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; print('graph=$g batch=$b', {k: v for k, v in r.items() if isinstance(v, (int, float))}, {k: round(v, 3) for k, v in r['stats'].items() if 'p50' in k or 'median' in k})" $W/ab_graph${g}_b$b.json
-  done
+# graph path off (session 3's paths); the default-path numbers are device_bench's runs above
+for pb in fp16:1 fp16:16 tf32:16; do
+  prec=${pb%%:*}; b=${pb#*:}; f=$W/ab_${prec}_graph0_b$b.json
+  MASKRT_CONV_GRAPH=0 timeout 40 build-gpu/maskrt bench --config $M/config.yaml --weights $M/model.pkl \
+    --images $M/image.png --format json --device cuda --precision $prec --iterations 30 --batch $b -o $f 2>/dev/null
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; print('$prec MASKRT_CONV_GRAPH=0 batch=$b', 'median %.3f ms, %.1f img/s, engine creation %.0f ms' % (r['stats']['median'], r['throughput_img_s'], r['engine_creation_ms']))" $f
 done
-MASKRT_CUDNN_LOG=1 mb --device cuda --precision fp16 --iterations 3 -o $W/plans.json > /dev/null 2> $W/plans_fp16.log
-grep -c "graph" $W/plans_fp16.log
+MASKRT_CUDNN_LOG=1 timeout 30 build-gpu/maskrt bench --config $M/config.yaml --weights $M/model.pkl --images $M/image.png --format json --device cuda --precision fp16 --iterations 3 -o $W/plans.json > /dev/null 2> $W/plans_fp16.log
+grep -c "graph" $W/plans_fp16.log; grep -o "planning [0-9.]* ms host" $W/plans_fp16.log | awk '{s+=$2} END {print "graph planning host ms (fp16, one size):", s, "layers:", NR}'
+MASKRT_CUDNN_LOG=1 timeout 30 build-gpu/maskrt bench --config $M/config.yaml --weights $M/model.pkl --images $M/image.png --format json --device cuda --precision tf32 --iterations 3 -o $W/plans_tf32.json > /dev/null 2> $W/plans_tf32.log
+grep -E "cudnn plan" $W/plans_tf32.log | grep -oE ": (graph[a-z-]*|gemm|im2col-gemm|cudnn) " | sort | uniq -c
+# memory breakdown of the benchmark runs (Engine::memory_report via maskrt bench)
+(cd $W/bench && tar xzf reports.tgz 2>/dev/null; for f in mrt_*.json; do python3 -c "
+import json,sys
+for r in json.load(open(sys.argv[1]))['runs'][:1]:
+    print(sys.argv[1], r.get('label'), 'beyond ctx', r['gpu'].get('mem_peak_beyond_context_mib'), {k: v for k, v in r.get('memory', {}).items() if not isinstance(v, (dict, list))})
+" $f; done)
 stamp "done"
 (cd $W && tar czf $OUT/round.tgz .)
 cat $W/bench.log | tail -40

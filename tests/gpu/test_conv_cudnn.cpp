@@ -2,7 +2,8 @@
 // ConvCudnn vs conv2d_ref (+ bias, ReLU, residual add by hand), LinearCublas vs linear_ref,
 // DeconvCublas vs conv_transpose2x2_ref, MaxPoolCudnn vs max_pool2d_ref, over seeded random shapes
 // (groups, strides, padding, odd sizes) in fp32 (TF32 off: tight), tf32 and fp16 (loose, documented
-// below). Every tolerance is a relative L2 error ||gpu - ref|| / ||ref||.
+// below); ConvCudnn's cuDNN backend-API (graph) path in fp16 and tf32, and never in fp32. Every
+// tolerance is a relative L2 error ||gpu - ref|| / ||ref||.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -246,6 +247,81 @@ TEST(ConvCudnnGraph, Fp16MatchesScalarReference) {
         EXPECT_EQ(path.rfind("graph", 0), 0u) << "MASKRT_CONV_GRAPH=1 but the plan took " << path;
       std::printf("[ graph    ] k%d s%d c%d o%d n%d epi%d MASKRT_CONV_GRAPH=%s: path %s, rel err %.2e\n", cc.k,
                   cc.stride, cc.c, cc.o, cc.n, static_cast<int>(cc.epi), mode[0] ? mode : "(unset)", path.c_str(), err);
+    }
+  }
+  unsetenv("MASKRT_CONV_GRAPH");
+}
+
+// tf32 through cuDNN's backend (graph) API: float NCHW tensors, TF32 tensor-core engines allowed.
+// Same oracle and tolerance as the tf32 cases above. Forced (MASKRT_CONV_GRAPH=1) the 3x3 cases must
+// take the graph path (cuDNN 9.19 finalises sm90 engines for them with an H200 description); unset =
+// the default. Each 3x3 case runs twice, the second time at another input size, so that the
+// remembered winner of its layer signature is finalised first (the "pref" plans of MASKRT_CUDNN_LOG).
+TEST(ConvCudnnGraph, Tf32MatchesScalarReference) {
+  CudaContext ctx(0);
+  std::mt19937 rng(2468);
+  struct GraphCase {
+    ConvCase cc;
+    bool must_take_graph;  // when forced
+  };
+  const GraphCase cases[] = {
+      {{1, 32, 15, 17, 32, 3, 1, 1, 1, ConvEpilogue::kBiasRelu, 0}, true},     // 3x3 s1, odd sizes
+      {{2, 32, 13, 11, 64, 3, 1, 1, 1, ConvEpilogue::kBiasAddRelu, 0}, true},  // 3x3 s1 + shortcut
+      {{1, 16, 13, 11, 32, 3, 2, 1, 1, ConvEpilogue::kBias, 0}, true},         // 3x3 s2, odd sizes
+      {{3, 8, 9, 10, 8, 3, 2, 1, 1, ConvEpilogue::kBiasRelu, 0}, true},        // 3x3 s2, batch, 8 channels
+      {{5, 24, 14, 14, 24, 3, 1, 1, 1, ConvEpilogue::kBias, 0}, true},         // mask-head-like batch
+      {{1, 12, 9, 11, 16, 3, 1, 1, 1, ConvEpilogue::kBiasRelu, 0}, true},      // channels not a multiple of 8
+      {{1, 3, 37, 45, 16, 7, 2, 3, 1, ConvEpilogue::kBiasRelu, 0}, false},     // stem-like 7x7 s2, 3 channels
+      {{2, 16, 20, 18, 32, 1, 2, 0, 1, ConvEpilogue::kBias, 0}, false},        // strided 1x1 shortcut
+      {{1, 16, 13, 11, 64, 1, 1, 0, 1, ConvEpilogue::kBiasAddRelu, 0}, false}, // 1x1 + residual
+  };
+  for (const char* mode : {"1", ""}) {
+    for (const GraphCase& gc : cases) {
+      for (const int grow : {0, 6}) {  // the second size reuses the layer signature's remembered winner
+        if (grow && gc.cc.k == 1) continue;
+        ConvCase cc = gc.cc;
+        cc.h += grow;
+        cc.w += grow / 2;
+        if (mode[0]) setenv("MASKRT_CONV_GRAPH", mode, 1);
+        else unsetenv("MASKRT_CONV_GRAPH");
+        SCOPED_TRACE(::testing::Message() << "conv c=" << cc.c << " o=" << cc.o << " k=" << cc.k << " s="
+                                          << cc.stride << " n=" << cc.n << " " << cc.h << "x" << cc.w
+                                          << " epilogue=" << static_cast<int>(cc.epi)
+                                          << " MASKRT_CONV_GRAPH=" << (mode[0] ? mode : "(unset)"));
+        const auto [err, path] = run_conv_case(ctx, Precision::kTF32, cc, rng);
+        EXPECT_LE(err, tolerance(Precision::kTF32)) << "path " << path;
+        if (mode[0] == '1' && gc.must_take_graph)
+          EXPECT_EQ(path.rfind("graph", 0), 0u) << "MASKRT_CONV_GRAPH=1 but the plan took " << path;
+        std::printf("[ graph    ] tf32 k%d s%d c%d o%d n%d %dx%d epi%d MASKRT_CONV_GRAPH=%s: path %s, rel err %.2e\n",
+                    cc.k, cc.stride, cc.c, cc.o, cc.n, cc.h, cc.w, static_cast<int>(cc.epi),
+                    mode[0] ? mode : "(unset)", path.c_str(), err);
+      }
+    }
+  }
+  unsetenv("MASKRT_CONV_GRAPH");
+}
+
+// kFP32 keeps Detectron2's FMA numerics: never a graph path (its engines may use TF32 tensor cores),
+// not even when MASKRT_CONV_GRAPH=1 forces it for the other precisions; results stay at fp32 accuracy.
+TEST(ConvCudnnGraph, Fp32NeverTakesGraph) {
+  CudaContext ctx(0);
+  std::mt19937 rng(1357);
+  const ConvCase cases[] = {
+      {1, 32, 15, 17, 32, 3, 1, 1, 1, ConvEpilogue::kBiasRelu, 0},
+      {2, 32, 13, 11, 64, 3, 1, 1, 1, ConvEpilogue::kBiasAddRelu, 0},
+      {1, 16, 13, 11, 32, 3, 2, 1, 1, ConvEpilogue::kBias, 0},
+      {2, 16, 20, 18, 32, 1, 2, 0, 1, ConvEpilogue::kBias, 0},
+      {1, 64, 12, 10, 16, 1, 1, 0, 1, ConvEpilogue::kBiasRelu, 0},
+  };
+  for (const char* mode : {"1", ""}) {
+    for (const ConvCase& cc : cases) {
+      if (mode[0]) setenv("MASKRT_CONV_GRAPH", mode, 1);
+      else unsetenv("MASKRT_CONV_GRAPH");
+      SCOPED_TRACE(::testing::Message() << "conv c=" << cc.c << " o=" << cc.o << " k=" << cc.k << " s=" << cc.stride
+                                        << " MASKRT_CONV_GRAPH=" << (mode[0] ? mode : "(unset)"));
+      const auto [err, path] = run_conv_case(ctx, Precision::kFP32, cc, rng);
+      EXPECT_LE(err, tolerance(Precision::kFP32)) << "path " << path;
+      EXPECT_EQ(path, "cudnn") << "kFP32 must stay on cuDNN's legacy FMA algorithms";
     }
   }
   unsetenv("MASKRT_CONV_GRAPH");

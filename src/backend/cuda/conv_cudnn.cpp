@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -65,10 +66,82 @@ struct Scratch {
   }
 };
 
-// Backend-API candidates per graph (fused, conv-only): at most this many finalised execution plans,
-// of which at most kMaxGraphRuntimeCompiled compile kernels at finalisation (host time at planning).
-constexpr int kMaxGraphPlans = 8;
+// Backend-API candidates (see conv_cudnn.h): finalised execution plans per graph from heuristic mode
+// A (the first graph tried; the second gets kGraphPlansSecond when the first gave any), with a
+// remembered winner in mode A's list kGraphPlansRemembered in all (and the other graph not built),
+// from the fallback list only when mode A gave none; at most kMaxGraphRuntimeCompiled compile kernels
+// at finalisation (host time at planning). Winners remembered per layer signature: kGraphMemory.
+constexpr int kGraphPlansModeA = 5;
+constexpr int kGraphPlansSecond = 3;
+constexpr int kGraphPlansRemembered = 3;
+constexpr int kGraphPlansFallback = 4;
 constexpr int kMaxGraphRuntimeCompiled = 2;
+constexpr size_t kGraphMemory = 4;
+
+// One measured candidate of a choice (a legacy algorithm, a matmul algorithm, an execution plan, a path).
+struct Timed {
+  float ms;
+  size_t workspace;
+};
+
+// Frugal choice among measured candidates (ms >= 0; at least one): the smallest workspace among
+// those within max(3 %, 0.01 ms) of the fastest, when it saves at least 1 MiB over the fastest's;
+// else the fastest. Returns the index.
+int frugal_pick(const std::vector<Timed>& c) {
+  int best = -1;
+  for (int i = 0; i < static_cast<int>(c.size()); ++i)
+    if (c[i].ms >= 0.f && (best < 0 || c[i].ms < c[best].ms)) best = i;
+  if (best < 0) return 0;
+  const float limit = c[best].ms + std::max(0.03f * c[best].ms, 0.01f);
+  int pick = best;
+  for (int i = 0; i < static_cast<int>(c.size()); ++i) {
+    if (c[i].ms < 0.f || c[i].ms > limit || c[i].workspace + (size_t(1) << 20) > c[best].workspace) continue;
+    if (c[i].workspace < c[pick].workspace || (c[i].workspace == c[pick].workspace && c[i].ms < c[pick].ms))
+      pick = i;
+  }
+  return pick;
+}
+
+// Host time of every plan() in the process (for MASKRT_CUDNN_LOG); returns the new total.
+double add_planning_ms(double ms) {
+  static std::mutex m;
+  static double total = 0.0;
+  std::lock_guard<std::mutex> lock(m);
+  total += ms;
+  return total;
+}
+
+// Graph winners per layer signature (precision, channels, kernel, stride, padding, epilogue), most
+// recent first: which configuration plan_graph() finalises first for a new input size, or for
+// another layer of the same signature. Process-wide (layers of several engines share it), guarded.
+struct GraphWinner {
+  bool fused;
+  std::string key;  // GraphConvPlan::key()
+};
+struct GraphWinnerTable {
+  std::mutex m;
+  std::map<std::string, std::vector<GraphWinner>> table;
+};
+GraphWinnerTable& graph_winner_table() {
+  static GraphWinnerTable t;
+  return t;
+}
+std::vector<GraphWinner> graph_winners(const std::string& signature) {
+  GraphWinnerTable& t = graph_winner_table();
+  std::lock_guard<std::mutex> lock(t.m);
+  auto it = t.table.find(signature);
+  return it == t.table.end() ? std::vector<GraphWinner>{} : it->second;
+}
+void remember_graph_winner(const std::string& signature, const GraphWinner& win) {
+  GraphWinnerTable& t = graph_winner_table();
+  std::lock_guard<std::mutex> lock(t.m);
+  std::vector<GraphWinner>& v = t.table[signature];
+  v.erase(std::remove_if(v.begin(), v.end(),
+                         [&](const GraphWinner& o) { return o.fused == win.fused && o.key == win.key; }),
+          v.end());
+  v.insert(v.begin(), win);
+  if (v.size() > kGraphMemory) v.resize(kGraphMemory);
+}
 
 bool cudnn_log_enabled() {
   const char* log = std::getenv("MASKRT_CUDNN_LOG");
@@ -137,12 +210,11 @@ ConvCudnn::ConvCudnn(const ConvLayer& layer, Precision precision, ConvEpilogue e
   const char* gemm_env = std::getenv("MASKRT_CONV_GEMM");
   if (precision != Precision::kFP32 && groups_ == 1 && !(gemm_env && gemm_env[0] == '0')) {
     force_gemm_ = gemm_env && gemm_env[0] == '1';
-    const char* graph_env = std::getenv("MASKRT_CONV_GRAPH");
-    if (precision == Precision::kFP16)
-      graph_mode_ = !graph_env || !graph_env[0] ? GraphMode::kAuto
-                    : graph_env[0] == '0'        ? GraphMode::kOff
-                    : graph_env[0] == '1'        ? GraphMode::kForce
-                                                 : GraphMode::kAuto;
+    const char* graph_env = std::getenv("MASKRT_CONV_GRAPH");  // tf32 / fp16 (never kFP32)
+    graph_mode_ = !graph_env || !graph_env[0] ? GraphMode::kAuto
+                  : graph_env[0] == '0'        ? GraphMode::kOff
+                  : graph_env[0] == '1'        ? GraphMode::kForce
+                                               : GraphMode::kAuto;
     try {
       create_gemm_desc();
     } catch (...) {
@@ -220,10 +292,20 @@ ConvCudnn& ConvCudnn::operator=(ConvCudnn&& o) noexcept {
   return *this;
 }
 
+size_t ConvCudnn::max_workspace_bytes() {
+  static const size_t bytes = [] {
+    const char* env = std::getenv("MASKRT_CONV_WORKSPACE_MB");
+    const long mb = env && env[0] ? std::strtol(env, nullptr, 10) : 0;
+    return mb > 0 ? size_t(mb) << 20 : kMaxWorkspaceBytes;
+  }();
+  return bytes;
+}
+
 size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   const auto key = std::make_tuple(n, h, w);
   auto it = plans_.find(key);
   if (it != plans_.end()) return it->second->workspace;
+  const auto t_start = std::chrono::steady_clock::now();
   auto p = std::make_unique<Plan>();
   p->n = n;
   p->h = h;
@@ -247,33 +329,47 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   int oh = 0, ow = 0, on = 0, oc = 0;
   MASKRT_CUDA_CHECK(cudnnGetConvolution2dForwardOutputDim(p->conv, p->x, filter_desc_, &on, &oc, &oh, &ow));
   MASKRT_ASSERT(on == n && oc == out_c_ && oh == p->oh && ow == p->ow, name_);
+  const size_t cap = max_workspace_bytes();
 
   cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   int returned = 0;
   bool found = false;
   float cudnn_ms = -1.f;  // measured time of the chosen cuDNN candidate (< 0: not measured)
+  // Takes perf[] entries that succeeded, fit the cap and honour the math mode; when measured, the
+  // smallest workspace among those within the tolerance of the fastest (frugal_pick), else the first.
   auto pick = [&](bool measured) {
-    for (int i = 0; i < returned && !found; ++i) {
-      if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > kMaxWorkspaceBytes) continue;
+    std::vector<Timed> timed;
+    std::vector<size_t> wss;
+    std::vector<int> idx;
+    for (int i = 0; i < returned; ++i) {
+      if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > cap) continue;
       if (precision_ == Precision::kFP32 && perf[i].mathType != CUDNN_FMA_MATH &&
           perf[i].mathType != CUDNN_DEFAULT_MATH)
         continue;
       // Re-query the size for the math type actually set (the heuristic may report another one).
       size_t ws = 0;
       if (cudnnGetConvolutionForwardWorkspaceSize(ctx.cudnn(), p->x, filter_desc_, p->conv, p->y, perf[i].algo,
-                                                  &ws) != CUDNN_STATUS_SUCCESS)
+                                                  &ws) != CUDNN_STATUS_SUCCESS || ws > cap)
         continue;
-      p->algo = perf[i].algo;
-      p->workspace = measured ? std::max(ws, perf[i].memory) : ws;
-      if (measured) cudnn_ms = perf[i].time;
-      found = true;
+      const size_t need = measured ? std::max(ws, perf[i].memory) : ws;
+      timed.push_back({measured ? perf[i].time : 0.f, need});
+      idx.push_back(i);
+      wss.push_back(need);
+      if (!measured) break;
     }
+    if (idx.empty()) return;
+    const int k = measured ? frugal_pick(timed) : 0;
+    p->algo = perf[idx[k]].algo;
+    p->workspace = wss[k];
+    if (measured) cudnn_ms = perf[idx[k]].time;
+    found = true;
   };
   // Measured choice (cudnnFind, on scratch buffers allocated here: planning is outside the steady
-  // state); MASKRT_CUDNN_FIND=0 or a failed scratch allocation selects the heuristic instead.
+  // state; the workspace scratch never exceeds the cap); MASKRT_CUDNN_FIND=0 or a failed scratch
+  // allocation selects the heuristic instead.
   const char* env = std::getenv("MASKRT_CUDNN_FIND");
   Scratch scratch;
-  size_t ws_limit = kMaxWorkspaceBytes;
+  size_t ws_limit = cap;
   if (!(env && env[0] == '0')) {
     const size_t es = precision_ == Precision::kFP16 ? 2 : 4;
     bool ok = cudaMalloc(&scratch.x, es * n * in_c_padded_ * h * w) == cudaSuccess &&
@@ -295,72 +391,122 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
                                                              CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, perf));
     pick(false);
   }
+  const size_t legacy_ws = found ? p->workspace : 0;
+  const bool have_scratch = scratch.x && scratch.y && scratch.ws;
+  // conv_epilogue's time alone (tf32 / fp16: the legacy path, the tf32 matmul and conv-only graphs
+  // pay it), so that every path is compared as forward() runs it.
+  float epi_ms = -1.f;
+  if (precision_ != Precision::kFP32 && have_scratch) epi_ms = time_epilogue(ctx, *p, scratch.y);
+  const float epi = std::max(epi_ms, 0.f);
   float gemm_ms = -1.f;
+  bool gemm_ok = false;  // the matmul path exists (measured or not)
   if (gemm_desc_) {
-    const bool have_scratch = scratch.x && scratch.y && scratch.ws;
     gemm_ms = plan_gemm(ctx, *p, have_scratch ? scratch.x : nullptr, scratch.y, scratch.ws, ws_limit);
-    // The matmul replaces cuDNN when it measured faster, or when nothing was measured (then only the
-    // plain 1x1 matmul is taken: it is never slower in what we measured), or when cuDNN has no algorithm.
-    const bool measured = cudnn_ms >= 0.f && gemm_ms >= 0.f;
-    p->gemm = p->gemm_workspace != kNoGemm &&
-              (force_gemm_ || !found || (measured ? gemm_ms < cudnn_ms : !p->im2col));
-    if (p->gemm) {
-      p->workspace = p->col_bytes + p->gemm_workspace;
-      found = true;
-    }
+    gemm_ok = p->gemm_workspace != kNoGemm;
   }
-  // cuDNN backend-API candidates (fp16, groups 1; auto: kernels > 1 only, see conv_cudnn.h), timed
-  // on the same scratch buffers against the path chosen so far.
-  float graph_ms = -1.f, epi_ms = -1.f;
+  // cuDNN backend-API candidates (tf32 / fp16, groups 1; auto: layers the plain matmul cannot run,
+  // i.e. kernel > 1 or stride > 1, see conv_cudnn.h), timed on the same scratch buffers against the
+  // path chosen so far. MASKRT_CONV_GEMM=1 keeps its forced matmul unless MASKRT_CONV_GRAPH=1 forces
+  // the graph.
+  const bool forced_graph = graph_mode_ == GraphMode::kForce;
+  const bool try_graph = precision_ != Precision::kFP32 && groups_ == 1 &&
+                         (forced_graph || (graph_mode_ == GraphMode::kAuto && (kernel_ > 1 || stride_ > 1) &&
+                                           !(force_gemm_ && gemm_ok)));
+  // The path chosen so far, as forward() pays it (< 0: not measured): the bar for the graph candidates.
+  float legacy_total = found && cudnn_ms >= 0.f ? cudnn_ms + (precision_ == Precision::kFP32 ? 0.f : epi) : -1.f;
+  float gemm_total =
+      gemm_ok && gemm_ms >= 0.f ? gemm_ms + (precision_ == Precision::kFP16 ? 0.f : epi) : -1.f;
+  float current_ms = legacy_total;
+  if (gemm_total >= 0.f && (current_ms < 0.f || gemm_total < current_ms)) current_ms = gemm_total;
+  float graph_ms = -1.f;
+  double graph_host_ms = 0.0;
   std::string graph_log;
-  // MASKRT_CONV_GEMM=1 keeps its forced matmul unless MASKRT_CONV_GRAPH=1 forces the graph.
-  const bool try_graph = precision_ == Precision::kFP16 && groups_ == 1 &&
-                         (graph_mode_ == GraphMode::kForce ||
-                          (graph_mode_ == GraphMode::kAuto && kernel_ > 1 && !(force_gemm_ && p->gemm)));
   if (try_graph) {
     const auto t0 = std::chrono::steady_clock::now();
-    const bool have_scratch = scratch.x && scratch.y && scratch.ws;
-    graph_ms = plan_graph(ctx, *p, have_scratch ? scratch.x : nullptr, scratch.y, scratch.ws, ws_limit, &epi_ms,
-                          &graph_log);
-    const double build_ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    // The time of the path chosen so far, as forward() pays it (< 0: not measured).
-    const float current_ms = p->gemm ? gemm_ms : cudnn_ms >= 0.f ? cudnn_ms + std::max(epi_ms, 0.f) : -1.f;
-    const bool take = p->graph && (graph_mode_ == GraphMode::kForce || !found ||
-                                   (graph_ms >= 0.f && current_ms >= 0.f && graph_ms < current_ms));
-    if (take) {
-      p->gemm = false;
-      p->workspace = p->graph->workspace();
-      found = true;
-    } else {
-      p->graph.reset();
-    }
-    char buf[160];
-    std::snprintf(buf, sizeof(buf), " | planning %.1f ms host; current %.3f ms (epilogue %.3f ms) -> %s", build_ms,
-                  current_ms, epi_ms, take ? "graph" : "kept");
-    graph_log += buf;
+    graph_ms = plan_graph(ctx, *p, have_scratch ? scratch.x : nullptr, scratch.y, scratch.ws, ws_limit,
+                          forced_graph ? -1.f : current_ms, &graph_log);
+    graph_host_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }
+  // The choice. Forced paths first (tests), then, when the legacy algorithm was measured (or none
+  // exists), the frugal pick among the measured paths; else the rules without measurements (the
+  // plain 1x1 matmul over a heuristic cuDNN algorithm; the graph only when nothing else exists).
+  enum { kLegacy, kGemm, kGraph } path = kLegacy;
+  if (forced_graph && p->graph) {
+    path = kGraph;
+  } else if (force_gemm_ && gemm_ok) {
+    path = kGemm;
+  } else if (found && cudnn_ms < 0.f) {
+    path = gemm_ok && !p->im2col ? kGemm : kLegacy;
+  } else {
+    std::vector<Timed> cands;
+    std::vector<int> which;
+    auto add = [&](int w, float ms, size_t ws) {
+      if (ms < 0.f) return;
+      cands.push_back({ms, ws});
+      which.push_back(w);
+    };
+    if (found) add(kLegacy, legacy_total, legacy_ws);
+    if (gemm_ok) add(kGemm, gemm_total, p->col_bytes + p->gemm_workspace);
+    if (p->graph) add(kGraph, graph_ms, p->graph->workspace());
+    if (!cands.empty()) path = static_cast<decltype(path)>(which[frugal_pick(cands)]);
+    else if (!found && gemm_ok) path = kGemm;
+    else if (!found && p->graph) path = kGraph;
+  }
+  found = found || path != kLegacy;
+  p->gemm = path == kGemm;
+  if (path == kGemm) p->workspace = p->col_bytes + p->gemm_workspace;
+  if (path == kGraph) p->workspace = p->graph->workspace();
+  else p->graph.reset();
   MASKRT_CHECK(found, ErrorCode::kDevice, name_, ": cuDNN offers no forward algorithm for input (", n, ", ",
                in_c_padded_, ", ", h, ", ", w, ")");
+  const double plan_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_start).count();
+  const double cum_ms = add_planning_ms(plan_ms);
   if (cudnn_log_enabled()) {
     // Planning diagnostics: the candidates cuDNN returned (measured or heuristic), the graph candidates
     // (one more line) and the choice.
     std::fprintf(stderr,
-                 "maskrt: cudnn plan %s k%d s%d g%d in (%d,%d,%d,%d) out %d: %s algo %d ws %zu, gemm %.3fms, graph "
-                 "%.3fms |",
+                 "maskrt: cudnn plan %s k%d s%d g%d in (%d,%d,%d,%d) out %d: %s algo %d ws %zu; legacy %.3fms ws "
+                 "%zu, gemm %.3fms, graph %.3fms, epilogue %.3fms; planning %.1f ms host (graph %.1f), all layers "
+                 "%.0f ms |",
                  name_.c_str(), kernel_, stride_, groups_, n, in_c_padded_, h, w, out_c_, path_name(*p),
-                 static_cast<int>(p->algo), p->workspace, gemm_ms, graph_ms);
+                 static_cast<int>(p->algo), p->workspace, legacy_total, legacy_ws, gemm_total, graph_ms, epi_ms,
+                 plan_ms, graph_host_ms, cum_ms);
     for (int i = 0; i < returned; ++i)
       std::fprintf(stderr, " [a%d st%d m%d %.3fms %zuB]", static_cast<int>(perf[i].algo), static_cast<int>(perf[i].status),
                    static_cast<int>(perf[i].mathType), perf[i].time, perf[i].memory);
     std::fprintf(stderr, "\n");
     if (try_graph)
-      std::fprintf(stderr, "maskrt: cudnn graph %s in (%d,%d,%d,%d): %s\n", name_.c_str(), n, in_c_padded_, h, w,
-                   graph_log.c_str());
+      std::fprintf(stderr, "maskrt: cudnn graph %s in (%d,%d,%d,%d): %s -> %s\n", name_.c_str(), n, in_c_padded_, h, w,
+                   graph_log.c_str(), path == kGraph ? "graph" : "kept");
   }
   const size_t ws = p->workspace;
   plans_.emplace(key, std::move(p));
   return ws;
+}
+
+float ConvCudnn::time_epilogue(const CudaContext& ctx, const Plan& p, void* dy) const {
+  const bool half = precision_ == Precision::kFP16;
+  const float* bias = static_cast<const float*>(half ? bias_f32_.get() : bias_.get());
+  // The shortcut's traffic is what matters for timing: y itself stands in for z.
+  const void* z = epilogue_ == ConvEpilogue::kBiasAddRelu ? dy : nullptr;
+  EventPair ev;
+  MASKRT_CUDA_CHECK(cudaEventCreate(&ev.e0));
+  MASKRT_CUDA_CHECK(cudaEventCreate(&ev.e1));
+  auto run = [&] {
+    conv_epilogue(half, dy, z, bias, p.n, out_c_, int64_t{p.oh} * p.ow, epilogue_ != ConvEpilogue::kBias,
+                  ctx.stream());
+  };
+  run();
+  cudaEventRecord(ev.e0, ctx.stream());
+  constexpr int kReps = 2;
+  for (int r = 0; r < kReps; ++r) run();
+  cudaEventRecord(ev.e1, ctx.stream());
+  float ms = 0.f;
+  if (cudaEventSynchronize(ev.e1) != cudaSuccess || cudaEventElapsedTime(&ms, ev.e0, ev.e1) != cudaSuccess) {
+    cudaGetLastError();
+    return -1.f;
+  }
+  return ms / kReps;
 }
 
 float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit) {
@@ -375,7 +521,7 @@ float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, 
   // whole tf32 pipeline ran slower on the H200 (6.09 -> 6.53 ms, 2026-11-29): not offered.
   if (p.im2col && !half) return -1.f;
   p.col_bytes = p.im2col ? (kc * hw * p.n * es + 255) / 256 * 256 : 0;
-  if (p.col_bytes > kMaxIm2colBytes) return -1.f;
+  if (p.col_bytes > std::min(kMaxIm2colBytes, max_workspace_bytes())) return -1.f;
   if (half) {  // A = W (kc x out, op T), B = x or col (kc x rows), D = y (out x rows); rows = n*oh*ow
     const uint64_t rows = hw * p.n;
     MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.ga, dt, kc, out_c_, kc));
@@ -413,7 +559,7 @@ float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, 
   p.gemm_workspace = res[0].workspaceSize;
   if (!dx || !dws) return -1.f;  // nothing to measure on: the heuristic's first choice
   // Measure each candidate (one untimed run, then kReps timed) on the scratch buffers.
-  constexpr int kReps = 5;
+  constexpr int kReps = 3;
   EventPair ev;
   MASKRT_CUDA_CHECK(cudaEventCreate(&ev.e0));
   MASKRT_CUDA_CHECK(cudaEventCreate(&ev.e1));
@@ -424,7 +570,8 @@ float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, 
   void* mm_ws = static_cast<char*>(dws) + p.col_bytes;
   const void* a = half ? weight_.get() : src;
   const void* b = half ? src : weight_.get();
-  float best = -1.f;
+  std::vector<Timed> timed;
+  std::vector<int> idx;
   for (int i = 0; i < returned; ++i) {
     auto run = [&] {
       if (p.im2col) build_columns(p, dx, dws, ctx.stream());
@@ -441,16 +588,18 @@ float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, 
       cudaGetLastError();
       continue;
     }
-    ms /= kReps;
-    if (best < 0.f || ms < best) {
-      best = ms;
-      p.galgo = res[i].algo;
-      p.gemm_workspace = res[i].workspaceSize;
-    }
+    timed.push_back({ms / kReps, res[i].workspaceSize});
+    idx.push_back(i);
   }
   MASKRT_CUDA_CHECK(cudaStreamSynchronize(ctx.stream()));
-  if (best < 0.f) p.gemm_workspace = kNoGemm;  // no candidate ran
-  return best;
+  if (idx.empty()) {
+    p.gemm_workspace = kNoGemm;  // no candidate ran
+    return -1.f;
+  }
+  const int k = frugal_pick(timed);
+  p.galgo = res[idx[k]].algo;
+  p.gemm_workspace = res[idx[k]].workspaceSize;
+  return timed[k].ms;
 }
 
 const char* ConvCudnn::path_name(const Plan& p) {
@@ -465,9 +614,12 @@ const char* ConvCudnn::chosen_path(int n, int h, int w) const {
 }
 
 float ConvCudnn::plan_graph(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit,
-                            float* epi_ms, std::string* log) {
-  MASKRT_ASSERT(precision_ == Precision::kFP16 && groups_ == 1, name_);
+                            float bar_ms, std::string* log) {
+  // Never for kFP32: the graph engines may use TF32 tensor cores (cudnn_graph_conv.h).
+  MASKRT_ASSERT(precision_ != Precision::kFP32 && groups_ == 1, name_);
+  const bool half = precision_ == Precision::kFP16;
   GraphConvShape s;
+  s.dtype = half ? GraphConvDType::kHalfNhwc : GraphConvDType::kFloatNchw;
   s.n = p.n;
   s.c = in_c_padded_;
   s.h = p.h;
@@ -481,15 +633,43 @@ float ConvCudnn::plan_graph(const CudaContext& ctx, Plan& p, void* dx, void* dy,
   const GraphEpilogue fused = epilogue_ == ConvEpilogue::kBias       ? GraphEpilogue::kBias
                               : epilogue_ == ConvEpilogue::kBiasRelu ? GraphEpilogue::kBiasRelu
                                                                      : GraphEpilogue::kBiasAddRelu;
-  const size_t limit = dws ? std::min(ws_limit, kMaxWorkspaceBytes) : kMaxWorkspaceBytes;
-  // Fused candidates first: without measurements the first one is taken (MASKRT_CONV_GRAPH=1 only).
+  const size_t cap = max_workspace_bytes();
+  const size_t limit = dws ? std::min(ws_limit, cap) : cap;
+  // Earlier winners of this layer signature (other input sizes, other layers of the same shape):
+  // their graph kind first, their configurations first; when one is in mode A's list, few plans
+  // and not the other graph.
+  char sig[96];
+  std::snprintf(sig, sizeof(sig), "%s c%d k%d r%d s%d p%d e%d", half ? "fp16" : "tf32", in_c_padded_, out_c_, kernel_,
+                stride_, pad_, static_cast<int>(epilogue_));
+  const std::vector<GraphWinner> winners = graph_winners(sig);
+  const bool conv_only_first = !winners.empty() && !winners.front().fused;
   std::vector<std::unique_ptr<GraphConvPlan>> cands;
-  for (const GraphEpilogue e : {fused, GraphEpilogue::kConvOnly}) {
+  bool hit = false;
+  const GraphEpilogue order[2] = {conv_only_first ? GraphEpilogue::kConvOnly : fused,
+                                  conv_only_first ? fused : GraphEpilogue::kConvOnly};
+  for (const GraphEpilogue e : order) {
+    const bool is_fused = e != GraphEpilogue::kConvOnly;
+    *log += log->empty() ? "" : " ";
+    *log += is_fused ? "fused: " : "conv-only: ";
+    if (hit) {
+      *log += "not built (a remembered winner was found)";
+      continue;
+    }
+    GraphPlanOptions o;
+    o.workspace_limit = limit;
+    o.max_plans = cands.empty() ? kGraphPlansModeA : kGraphPlansSecond;
+    o.max_plans_with_preferred = kGraphPlansRemembered;
+    o.max_fallback_plans = kGraphPlansFallback;
+    o.max_runtime_compiled = kMaxGraphRuntimeCompiled;
+    for (const GraphWinner& w : winners)
+      if (w.fused == is_fused) o.preferred.push_back(w.key);
     std::string why;
-    auto built = build_graph_conv_plans(ctx.cudnn(), s, e, limit, kMaxGraphPlans, kMaxGraphRuntimeCompiled, &why);
-    *log += e == GraphEpilogue::kConvOnly ? " conv-only: " : "fused: ";
+    auto built = build_graph_conv_plans(ctx.cudnn(), s, e, o, &why);
     *log += why;
-    for (auto& c : built) cands.push_back(std::move(c));
+    for (auto& c : built) {
+      hit = hit || c->preferred();
+      cands.push_back(std::move(c));
+    }
   }
   cudaGetLastError();  // plan finalisation must not leave a CUDA error behind for later launches
   if (cands.empty()) return -1.f;
@@ -501,66 +681,93 @@ float ConvCudnn::plan_graph(const CudaContext& ctx, Plan& p, void* dx, void* dy,
   // The shortcut z of fused kBiasAddRelu graphs needs its own scratch (y's size); conv-only
   // candidates' epilogue times read it too when it exists (else y itself: same traffic).
   Scratch zs;
-  const size_t y_bytes = size_t(2) * p.n * out_c_ * p.oh * p.ow;
+  const size_t y_bytes = size_t(half ? 2 : 4) * p.n * out_c_ * p.oh * p.ow;
   if (epilogue_ == ConvEpilogue::kBiasAddRelu && cudaMalloc(&zs.x, y_bytes) != cudaSuccess) {
     cudaGetLastError();
     zs.x = nullptr;
   }
   const void* z_epi = epilogue_ != ConvEpilogue::kBiasAddRelu ? nullptr : zs.x ? zs.x : dy;
   const bool relu = epilogue_ != ConvEpilogue::kBias;
-  const float* bias32 = static_cast<const float*>(bias_f32_.get());
-  constexpr int kReps = 3;
+  const float* bias32 = static_cast<const float*>(half ? bias_f32_.get() : bias_.get());
   EventPair ev;
   MASKRT_CUDA_CHECK(cudaEventCreate(&ev.e0));
   MASKRT_CUDA_CHECK(cudaEventCreate(&ev.e1));
-  // Times `run` (one untimed call, then kReps); < 0 when a call or the events fail.
-  auto time_it = [&](auto&& run) -> float {
-    if (!run()) return -1.f;
+  // Times `reps` calls of `run` (no untimed call); < 0 when a call or the events fail.
+  auto time_runs = [&](auto&& run, int reps) -> float {
     cudaEventRecord(ev.e0, ctx.stream());
     bool ok = true;
-    for (int r = 0; r < kReps && ok; ++r) ok = run();
+    for (int r = 0; r < reps && ok; ++r) ok = run();
     cudaEventRecord(ev.e1, ctx.stream());
     float ms = 0.f;
     if (!ok || cudaEventSynchronize(ev.e1) != cudaSuccess || cudaEventElapsedTime(&ms, ev.e0, ev.e1) != cudaSuccess) {
       cudaGetLastError();
       return -1.f;
     }
-    return ms / kReps;
+    return ms / reps;
   };
-  *epi_ms = time_it([&] {
-    conv_epilogue(true, dy, z_epi, bias32, p.n, out_c_, int64_t{p.oh} * p.ow, relu, ctx.stream());
-    return true;
-  });
+  // Each candidate: one timed warm run; when it is more than 2x the best so far (graph candidates,
+  // and the path chosen so far unless forced), one more run confirms (the first run of a kernel can
+  // include lazy module loading) and the candidate is dropped when that is slow too; else two timed
+  // runs.
+  constexpr int kTimed = 2;
+  std::vector<Timed> timed;
+  std::vector<size_t> timed_idx;
   float best = -1.f;
-  for (auto& c : cands) {
-    GraphConvPlan& g = *c;
+  for (size_t i = 0; i < cands.size(); ++i) {
+    GraphConvPlan& g = *cands[i];
     const bool conv_only = g.epilogue() == GraphEpilogue::kConvOnly;
     cudnnStatus_t last = CUDNN_STATUS_SUCCESS;
+    auto run = [&] {
+      last = g.execute(ctx.cudnn(), dx, weight_.get(), dy, bias_.get(), zs.x, dws);
+      if (last != CUDNN_STATUS_SUCCESS) return false;
+      if (conv_only) conv_epilogue(half, dy, z_epi, bias32, p.n, out_c_, int64_t{p.oh} * p.ow, relu, ctx.stream());
+      return true;
+    };
+    const char* kind = conv_only ? "conv+epi" : "fused";
+    char buf[384];
+    if (g.epilogue() == GraphEpilogue::kBiasAddRelu && !zs.x) {
+      std::snprintf(buf, sizeof(buf), " [%s %s: no z scratch]", kind, g.label().c_str());
+      *log += buf;
+      continue;
+    }
+    float ref = best;
+    if (bar_ms >= 0.f && (ref < 0.f || bar_ms < ref)) ref = bar_ms;
+    const float warm = time_runs(run, 1);
     float ms = -1.f;
-    if (g.epilogue() != GraphEpilogue::kBiasAddRelu || zs.x) {
-      ms = time_it([&] {
-        last = g.execute(ctx.cudnn(), dx, weight_.get(), dy, bias_.get(), zs.x, dws);
-        if (last != CUDNN_STATUS_SUCCESS) return false;
-        if (conv_only) conv_epilogue(true, dy, z_epi, bias32, p.n, out_c_, int64_t{p.oh} * p.ow, relu, ctx.stream());
-        return true;
-      });
+    if (warm >= 0.f && ref >= 0.f && warm > 2.f * ref) {
+      const float again = time_runs(run, 1);
+      if (again >= 0.f && again > 2.f * ref) {
+        std::snprintf(buf, sizeof(buf), " [%s %s warm %.3f/%.3fms > 2x %.3fms: skipped early, ws %zu]", kind,
+                      g.label().c_str(), warm, again, ref, g.workspace());
+        *log += buf;
+        continue;
+      }
+      const float more = again >= 0.f ? time_runs(run, 1) : -1.f;
+      ms = more >= 0.f ? 0.5f * (again + more) : -1.f;
+    } else if (warm >= 0.f) {
+      ms = time_runs(run, kTimed);
     }
-    char buf[320];
     if (ms >= 0.f)
-      std::snprintf(buf, sizeof(buf), " [%s %s %.3fms ws %zu]", conv_only ? "conv+epi" : "fused", g.label().c_str(),
-                    ms, g.workspace());
+      std::snprintf(buf, sizeof(buf), " [%s %s %.3fms (warm %.3f) ws %zu]", kind, g.label().c_str(), ms, warm,
+                    g.workspace());
     else
-      std::snprintf(buf, sizeof(buf), " [%s %s failed: %s]", conv_only ? "conv+epi" : "fused", g.label().c_str(),
-                    last != CUDNN_STATUS_SUCCESS ? cudnnGetErrorString(last) : "no z scratch / timing");
+      std::snprintf(buf, sizeof(buf), " [%s %s failed: %s]", kind, g.label().c_str(),
+                    last != CUDNN_STATUS_SUCCESS ? cudnnGetErrorString(last) : "timing");
     *log += buf;
-    if (ms >= 0.f && (best < 0.f || ms < best)) {
-      best = ms;
-      p.graph = std::move(c);
-    }
+    if (ms < 0.f) continue;
+    timed.push_back({ms, g.workspace()});
+    timed_idx.push_back(i);
+    if (best < 0.f || ms < best) best = ms;
   }
   MASKRT_CUDA_CHECK(cudaStreamSynchronize(ctx.stream()));
-  if (p.graph) *log += " | best " + p.graph->label();
-  return best;
+  if (timed.empty()) return -1.f;
+  const int k = frugal_pick(timed);
+  p.graph = std::move(cands[timed_idx[k]]);
+  remember_graph_winner(sig, {p.graph->epilogue() != GraphEpilogue::kConvOnly, p.graph->key()});
+  char buf[96];
+  std::snprintf(buf, sizeof(buf), " | best %.3fms ws %zu: ", timed[k].ms, timed[k].workspace);
+  *log += buf + p.graph->label();
+  return timed[k].ms;
 }
 
 void ConvCudnn::build_columns(const Plan& p, const void* x, void* col, cudaStream_t stream) const {

@@ -22,41 +22,56 @@
 // Algorithms: chosen once per input shape (n, h, w) by plan() with cudnnFindConvolutionForwardAlgorithmEx
 // (measured on scratch buffers that plan() allocates and frees: planning runs at warm-up / for a new
 // image size, never in the steady state), or, with MASKRT_CUDNN_FIND=0 or when the scratch does not
-// fit, cudnnGetConvolutionForwardAlgorithm_v7 (heuristic); the fastest candidate whose workspace is
-// <= kMaxWorkspaceBytes and which honours the math mode is cached with the descriptors; plan()
-// returns the workspace bytes that forward() needs. plan() synchronises the stream (Find runs on it).
+// fit, cudnnGetConvolutionForwardAlgorithm_v7 (heuristic); candidates whose workspace is <= the cap
+// (max_workspace_bytes(): kMaxWorkspaceBytes = 64 MiB, MASKRT_CONV_WORKSPACE_MB overrides; the
+// measurement scratch is that size too) and which honour the math mode are kept with the
+// descriptors; plan() returns the workspace bytes that forward() needs and synchronises the stream.
+// Frugal choice (every choice among measured candidates: legacy algorithms, matmul algorithms,
+// graph plans, and the path itself): the smallest workspace among the candidates within
+// max(3 %, 0.01 ms) of the fastest, when that saves at least 1 MiB; else the fastest (the layers
+// share one workspace sized by the largest need, and legacy algorithms asking 30-110 MB were seen).
 // MASKRT_CUDNN_LOG=1 prints each plan: the candidates cuDNN returned (algo, status, math type, time,
-// workspace) and the choice.
+// workspace), each path's time, the choice, and planning host time (this layer, all layers so far).
 // Matmul path (tf32 / fp16, groups 1): a layer can run as one cuBLASLt matmul instead, on the input
 // itself (1x1 stride 1: the bottleneck's conv1/conv3/shortcut, FPN lateral, RPN and mask predictors) or,
 // fp16 only, on a column matrix built by im2col.h in the workspace (other layers, when it fits
-// kMaxIm2colBytes; tf32 with im2col measured slower end to end, so tf32 takes only the 1x1 matmul).
-// cuDNN 9.14's legacy algorithms took 85-330 us for 1x1 layers worth a few us of tensor-core work on
-// the H200, and tf32 NCHW 3x3 layers ran its non-tensor-core implicit_convolve_sgemm (MASKRT_CUDNN_LOG,
-// ncu, 2026-11-29). plan() measures the heuristic's matmul candidates (im2col included) on the same
-// scratch buffers and keeps the matmul when it is faster than the chosen cuDNN algorithm (or when
-// nothing was measured, or when cuDNN offers no algorithm). fp16 NHWC: one matmul over n*oh*ow rows
+// kMaxIm2colBytes and the cap; tf32 with im2col measured slower end to end, so tf32 takes only the
+// 1x1 matmul). cuDNN 9.14's legacy algorithms took 85-330 us for 1x1 layers worth a few us of
+// tensor-core work on the H200, and tf32 NCHW 3x3 layers ran its non-tensor-core
+// implicit_convolve_sgemm (MASKRT_CUDNN_LOG, ncu, 2026-11-29). plan() measures the heuristic's matmul
+// candidates (im2col included) on the same scratch buffers. fp16 NHWC: one matmul over n*oh*ow rows
 // with bias, shortcut (as C, beta = 1) and ReLU in cuBLASLt's epilogue, i.e. relu(conv + z + b) summed
 // in float32 and rounded once, bias in float16; tf32 NCHW: a strided-batched matmul per image, then
-// conv_epilogue. MASKRT_CONV_GEMM=0 keeps every layer on cuDNN, =1 takes the matmul for every eligible
-// layer without measuring (tests). kFP32 never uses it (Detectron2's fp32 numerics stay with cuDNN's
-// FMA algorithms).
-// Graph path (fp16 NHWC, groups 1; cudnn_graph_conv.h): cuDNN's backend (graph) API reaches the sm90
-// implicit-GEMM and fusion engines that the legacy API does not (R50-FPN fp16 on the H200 spent 18% in
-// im2col and 13% in legacy kernels for the p2 3x3 convs, ncu). plan() builds two operation graphs,
-// conv fused with the epilogue (bias [, shortcut z] [, ReLU], float32 intermediates, one fp16
-// rounding; z is added before the bias, the order cuDNN's fusion engines accept) and conv alone
-// (then conv_epilogue), finalises up to 8 execution plans each from the heuristics (mode A, then the
-// fallback list; engines with fp16 accumulation, down-converted inputs or non-determinism skipped;
-// workspace <= the measurement scratch), times them on the same scratch buffers (conv-only ones with
-// conv_epilogue), and takes the fastest when it beats the path chosen so far (legacy time +
-// epilogue time, or the matmul's time). forward() then runs cudnnBackendExecute with a variant pack
-// cached per plan, rebuilt (host memory only) when the tensor pointers change. Any cuDNN failure
-// while building a candidate drops that candidate, never the layer. Default: tried for kernels > 1
-// (1x1 layers keep the matmul, which already fuses the epilogue); MASKRT_CONV_GRAPH=0 disables it,
-// =1 takes it for every fp16 layer some engine supports (tests; overrides MASKRT_CONV_GEMM=1).
+// conv_epilogue. MASKRT_CONV_GEMM=0 keeps every layer on cuDNN's legacy API, =1 takes the matmul for
+// every eligible layer without measuring (tests). kFP32 never uses it (Detectron2's fp32 numerics stay
+// with cuDNN's FMA algorithms).
+// Graph path (tf32 / fp16, groups 1; cudnn_graph_conv.h): cuDNN's backend (graph) API reaches the
+// sm90 implicit-GEMM and fusion engines that the legacy API does not (R50-FPN fp16 on the H200 spent
+// 18% in im2col and 13% in legacy kernels for the p2 3x3 convs; tf32 spent 8.5 of 13.1 ms kernel time
+// in legacy non-tensor-core NCHW 3x3 kernels, ncu). fp16: NHWC half tensors; tf32: NCHW float tensors
+// (TF32 tensor-core engines, which transpose internally: their workspace is about the layer's input
+// plus output, so at large sizes only other engines fit the cap). kFP32 never takes this path (its
+// engines may use TF32 tensor cores). plan() builds two operation graphs, conv fused with the
+// epilogue (bias [, shortcut z] [, ReLU], float32 intermediates, one rounding; z is added before the
+// bias, the order cuDNN's fusion engines accept) and conv alone (then conv_epilogue), and finalises
+// execution plans from heuristic mode A: 5 for the first graph, 3 for the second; the fallback list
+// (engines measured 0.5-44 ms per run where mode A's took 0.01-0.1 ms) only when mode A gives none.
+// Winners are remembered per layer signature (precision, channels, kernel, stride, padding,
+// epilogue; process-wide): for a new input size, or another layer of the same signature, the
+// remembered configurations are finalised first and, when mode A lists one, 3 plans in all and the
+// other graph not built. Engines with fp16 accumulation, down-converted inputs or non-determinism
+// are skipped. Each plan is timed on the same scratch buffers (conv-only ones with conv_epilogue):
+// one warm run, then two timed runs, or, when the warm run (and a confirming second run: the first
+// run of a kernel may include lazy module loading) exceeds 2x the best so far (graph plans and the
+// path chosen so far), dropped early. The frugal pick among the graph plans then competes with the
+// legacy path (+ epilogue time) and the matmul. forward() runs cudnnBackendExecute with a variant
+// pack cached per plan, rebuilt (host memory only) when the tensor pointers change. Any cuDNN
+// failure while building a candidate drops that candidate, never the layer. Default: tried for layers
+// the plain matmul cannot run (kernel > 1 or stride > 1); MASKRT_CONV_GRAPH=0 disables it, =1 takes
+// it for every tf32 / fp16 layer some engine supports (tests; overrides MASKRT_CONV_GEMM=1).
 // MASKRT_CUDNN_LOG=1 adds one "maskrt: cudnn graph ..." line per plan: build summary, each candidate
-// (fused / conv+epi, mode#rank, engine id, knobs, time, workspace) and the decision.
+// (fused / conv+epi, mode#rank, engine id, knobs, "pref" when remembered, time and warm time or
+// "skipped early", workspace) and the decision.
 // chosen_path() reports the path a shape took.
 // forward() for an unplanned shape is a bug (asserts); so are graph-path tensors that are not
 // 16-byte aligned. Nothing here allocates device memory or synchronises.
@@ -83,9 +98,12 @@ enum class ConvEpilogue { kBias, kBiasRelu, kBiasAddRelu };
 
 class ConvCudnn {
  public:
-  static constexpr size_t kMaxWorkspaceBytes = size_t(256) << 20;
+  // Workspace cap of every path (and plan()'s measurement scratch); MASKRT_CONV_WORKSPACE_MB
+  // overrides it (max_workspace_bytes()).
+  static constexpr size_t kMaxWorkspaceBytes = size_t(64) << 20;
   static constexpr size_t kMaxGemmWorkspaceBytes = size_t(32) << 20;
-  static constexpr size_t kMaxIm2colBytes = size_t(128) << 20;  // column matrix cap (matmul path)
+  static constexpr size_t kMaxIm2colBytes = size_t(128) << 20;  // column matrix cap (matmul path; also <= the cap)
+  static size_t max_workspace_bytes();
 
   ConvCudnn();
   // `layer.params.relu` is ignored: the epilogue decides. Uploads the weights (synchronous).
@@ -119,15 +137,19 @@ class ConvCudnn {
   static constexpr size_t kNoGemm = ~size_t(0);
   void release() noexcept;
   void create_gemm_desc();
-  // Sets up the matmul of a 1x1 plan; measures the heuristic's candidates when scratch buffers are given
-  // (returns the best time in ms, else -1). p.gemm_workspace == kNoGemm when cuBLASLt offers none.
+  // Sets up the matmul of a plan; measures the heuristic's candidates when scratch buffers are given
+  // and keeps the frugal pick (returns its time in ms, else -1). p.gemm_workspace == kNoGemm when
+  // cuBLASLt offers none.
   float plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit);
+  // conv_epilogue's time on the scratch output dy (ms, < 0 on failure). tf32 / fp16 only.
+  float time_epilogue(const CudaContext& ctx, const Plan& p, void* dy) const;
   void build_columns(const Plan& p, const void* x, void* col, cudaStream_t stream) const;
-  // fp16: builds the backend-API candidates (fused and conv-only graphs) and, given scratch buffers,
-  // times each (conv-only ones with conv_epilogue) and keeps the fastest in p.graph; returns its time
-  // in ms (-1: none measured; then p.graph is the first candidate, if any). *epi_ms: conv_epilogue's
-  // time alone (-1 if not measured). Appends the candidates and times to *log.
-  float plan_graph(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit, float* epi_ms,
+  // tf32 / fp16: builds the backend-API candidates (fused and conv-only graphs) and, given scratch
+  // buffers, times each (conv-only ones with conv_epilogue; candidates whose warm runs exceed 2x
+  // min(best so far, bar_ms) are dropped early; bar_ms < 0: no bar) and keeps the frugal pick in
+  // p.graph; returns its time in ms (-1: none measured; then p.graph is the first candidate, if any).
+  // Appends the candidates and times to *log.
+  float plan_graph(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit, float bar_ms,
                    std::string* log);
   static const char* path_name(const Plan& p);
 
@@ -137,7 +159,7 @@ class ConvCudnn {
   int in_c_ = 0, in_c_padded_ = 0, out_c_ = 0, kernel_ = 1, stride_ = 1, pad_ = 0, groups_ = 1;
   bool fused_ok_ = true;
   bool force_gemm_ = false;  // MASKRT_CONV_GEMM=1: the matmul whenever the layer allows it (tests)
-  // MASKRT_CONV_GRAPH (fp16 only): 0 off, 1 force (every layer some engine supports), else auto.
+  // MASKRT_CONV_GRAPH (tf32 / fp16; kFP32 never): 0 off, 1 force (every layer some engine supports), else auto.
   enum class GraphMode { kOff, kAuto, kForce };
   GraphMode graph_mode_ = GraphMode::kOff;
   DeviceBuffer weight_, bias_;

@@ -1,5 +1,6 @@
 #include "backend/cuda/cudnn_graph_conv.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -74,11 +75,17 @@ cudnnStatus_t set_attr(const BackendDescriptor& d, cudnnBackendAttributeName_t n
   return cudnnBackendSetAttribute(d.get(), name, type, count, values);
 }
 
-// A finalised 4-D tensor descriptor: dims (n, c, h, w); `nhwc` selects channels-last strides.
+// A finalised 4-D tensor descriptor: dims (n, c, h, w); `nhwc` selects channels-last strides (KRSC
+// for filters), else NCHW (KCRS).
 bool make_tensor(Steps& s, BackendDescriptor& t, int64_t uid, cudnnDataType_t dtype, int64_t n, int64_t c, int64_t h,
-                 int64_t w, bool is_virtual) {
+                 int64_t w, bool is_virtual, bool nhwc) {
   const int64_t dims[4] = {n, c, h, w};
-  const int64_t strides[4] = {h * w * c, 1, w * c, c};  // NHWC (KRSC for filters)
+  int64_t strides[4] = {h * w * c, 1, w * c, c};
+  if (!nhwc) {
+    strides[1] = h * w;
+    strides[2] = w;
+    strides[3] = 1;
+  }
   const bool virt = is_virtual;
   return s.ok(t.create(CUDNN_BACKEND_TENSOR_DESCRIPTOR), "create tensor") &&
          s.ok(set_attr(t, CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &dtype), "tensor data type") &&
@@ -124,18 +131,20 @@ bool build_graph(cudnnHandle_t handle, const GraphConvShape& sh, GraphEpilogue e
   Steps s{log};
   g.epilogue = epi;
   const bool fused = epi != GraphEpilogue::kConvOnly;
-  const cudnnDataType_t half = CUDNN_DATA_HALF, f32 = CUDNN_DATA_FLOAT;
+  const bool nhwc = sh.dtype == GraphConvDType::kHalfNhwc;
+  const cudnnDataType_t io = nhwc ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT, f32 = CUDNN_DATA_FLOAT;
   BackendDescriptor x, w, y, bias, z, conv_out, bias_out, add_out;
-  if (!make_tensor(s, x, kUidX, half, sh.n, sh.c, sh.h, sh.w, false) ||
-      !make_tensor(s, w, kUidW, half, sh.k, sh.c, sh.r, sh.s, false) ||
-      !make_tensor(s, y, kUidY, half, sh.n, sh.k, sh.oh, sh.ow, false))
+  if (!make_tensor(s, x, kUidX, io, sh.n, sh.c, sh.h, sh.w, false, nhwc) ||
+      !make_tensor(s, w, kUidW, io, sh.k, sh.c, sh.r, sh.s, false, nhwc) ||
+      !make_tensor(s, y, kUidY, io, sh.n, sh.k, sh.oh, sh.ow, false, nhwc))
     return false;
-  if (fused && !make_tensor(s, conv_out, kUidConvOut, f32, sh.n, sh.k, sh.oh, sh.ow, true)) return false;
-  if (fused && !make_tensor(s, bias, kUidBias, half, 1, sh.k, 1, 1, false)) return false;
+  if (fused && !make_tensor(s, conv_out, kUidConvOut, f32, sh.n, sh.k, sh.oh, sh.ow, true, nhwc)) return false;
+  if (fused && !make_tensor(s, bias, kUidBias, io, 1, sh.k, 1, 1, false, nhwc)) return false;
   const bool relu = epi == GraphEpilogue::kBiasRelu || epi == GraphEpilogue::kBiasAddRelu;
-  if (relu && !make_tensor(s, bias_out, kUidBiasOut, f32, sh.n, sh.k, sh.oh, sh.ow, true)) return false;
-  if (epi == GraphEpilogue::kBiasAddRelu && (!make_tensor(s, z, kUidZ, half, sh.n, sh.k, sh.oh, sh.ow, false) ||
-                                             !make_tensor(s, add_out, kUidAddOut, f32, sh.n, sh.k, sh.oh, sh.ow, true)))
+  if (relu && !make_tensor(s, bias_out, kUidBiasOut, f32, sh.n, sh.k, sh.oh, sh.ow, true, nhwc)) return false;
+  if (epi == GraphEpilogue::kBiasAddRelu &&
+      (!make_tensor(s, z, kUidZ, io, sh.n, sh.k, sh.oh, sh.ow, false, nhwc) ||
+       !make_tensor(s, add_out, kUidAddOut, f32, sh.n, sh.k, sh.oh, sh.ow, true, nhwc)))
     return false;
 
   // Convolution descriptor: 2 spatial dims, float32 compute, cross-correlation, dilation 1.
@@ -294,12 +303,14 @@ ConfigInfo inspect_config(const BackendDescriptor& cfg) {
 // ---- GraphConvPlan --------------------------------------------------------------------------------
 
 GraphConvPlan::GraphConvPlan(std::shared_ptr<const Graph> graph, BackendDescriptor config, BackendDescriptor plan,
-                             size_t workspace, std::string label)
+                             size_t workspace, std::string label, std::string key, bool preferred)
     : graph_(std::move(graph)),
       config_(std::move(config)),
       plan_(std::move(plan)),
       workspace_(workspace),
-      label_(std::move(label)) {}
+      label_(std::move(label)),
+      key_(std::move(key)),
+      preferred_(preferred) {}
 
 GraphConvPlan::~GraphConvPlan() = default;
 
@@ -336,61 +347,93 @@ cudnnStatus_t GraphConvPlan::execute(cudnnHandle_t handle, const void* x, const 
 
 // ---- candidates -----------------------------------------------------------------------------------
 
+namespace {
+
+// One heuristic mode's engine configurations for the graph, in its order (empty on failure).
+std::vector<BackendDescriptor> heuristic_configs(Steps& s, const GraphConvPlan::Graph& graph,
+                                                 cudnnBackendHeurMode_t mode) {
+  std::vector<BackendDescriptor> configs;
+  BackendDescriptor heur;
+  const cudnnBackendDescriptor_t gd = graph.op_graph.get();
+  int64_t count = 0;
+  if (!s.ok(heur.create(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR), "create heuristics") ||
+      !s.ok(set_attr(heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &gd),
+            "heuristics graph") ||
+      !s.ok(set_attr(heur, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode), "heuristics mode") ||
+      !s.ok(cudnnBackendFinalize(heur.get()), mode == CUDNN_HEUR_MODE_A ? "heuristics A" : "heuristics fallback") ||
+      !s.ok(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0,
+                                     &count, nullptr),
+            "heuristics count") ||
+      count <= 0)
+    return configs;
+  configs.resize(static_cast<size_t>(count));
+  std::vector<cudnnBackendDescriptor_t> cd;
+  for (BackendDescriptor& c : configs) {
+    if (!s.ok(c.create(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR), "create engine config")) return {};
+    cd.push_back(c.get());
+  }
+  int64_t got = 0;
+  if (!s.ok(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, count,
+                                     &got, cd.data()),
+            "heuristics results"))
+    return {};
+  configs.resize(static_cast<size_t>(std::max<int64_t>(0, std::min(got, count))));
+  return configs;
+}
+
+}  // namespace
+
 std::vector<std::unique_ptr<GraphConvPlan>> build_graph_conv_plans(cudnnHandle_t handle, const GraphConvShape& shape,
-                                                                   GraphEpilogue epilogue, size_t workspace_limit,
-                                                                   int max_plans, int max_runtime_compiled,
-                                                                   std::string* log) {
+                                                                   GraphEpilogue epilogue,
+                                                                   const GraphPlanOptions& options, std::string* log) {
   std::vector<std::unique_ptr<GraphConvPlan>> plans;
   auto graph = std::make_shared<GraphConvPlan::Graph>();
   if (!build_graph(handle, shape, epilogue, *graph, log)) return plans;
   Steps s{log};
   std::set<std::string> seen;
   int rtc_tried = 0;
-  int n_configs = 0, n_notes = 0, n_workspace = 0, n_rtc_cap = 0, n_unsupported = 0;
-  // Mode A's list tends to be one engine with several knob settings: it gets 3/4 of the plans and
-  // the fallback list (other engines) the rest, or more when mode A offers fewer.
+  int n_configs = 0, n_notes = 0, n_workspace = 0, n_rtc_cap = 0, n_unsupported = 0, n_preferred = 0;
+  bool used_fallback = false;
+  // Mode A first; the fallback list only when mode A gave no usable plan.
   for (const cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
-    const int cap = mode == CUDNN_HEUR_MODE_A ? max_plans - max_plans / 4 : max_plans;
-    if (static_cast<int>(plans.size()) >= cap) break;
-    const char* mode_name = mode == CUDNN_HEUR_MODE_A ? "A" : "F";
-    BackendDescriptor heur;
-    const cudnnBackendDescriptor_t gd = graph->op_graph.get();
-    int64_t count = 0;
-    if (!s.ok(heur.create(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR), "create heuristics") ||
-        !s.ok(set_attr(heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &gd),
-              "heuristics graph") ||
-        !s.ok(set_attr(heur, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode), "heuristics mode") ||
-        !s.ok(cudnnBackendFinalize(heur.get()), mode == CUDNN_HEUR_MODE_A ? "heuristics A" : "heuristics fallback") ||
-        !s.ok(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0,
-                                       &count, nullptr),
-              "heuristics count"))
-      continue;
-    if (count <= 0) continue;
-    std::vector<BackendDescriptor> configs(static_cast<size_t>(count));
-    std::vector<cudnnBackendDescriptor_t> cd;
-    bool created = true;
-    for (BackendDescriptor& c : configs) {
-      created = created && s.ok(c.create(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR), "create engine config");
-      cd.push_back(c.get());
+    if (mode == CUDNN_HEUR_MODE_FALLBACK) {
+      if (!plans.empty() || options.max_fallback_plans <= 0) break;
+      used_fallback = true;
     }
-    int64_t got = 0;
-    if (!created || !s.ok(cudnnBackendGetAttribute(heur.get(), CUDNN_ATTR_ENGINEHEUR_RESULTS,
-                                                   CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &got, cd.data()),
-                          "heuristics results"))
-      continue;
-    for (int64_t i = 0; i < got && i < count && static_cast<int>(plans.size()) < cap; ++i) {
-      ++n_configs;
-      const ConfigInfo info = inspect_config(configs[i]);
-      if (!seen.insert(info.key).second) continue;  // already tried (mode A and the fallback overlap)
+    const char* mode_name = mode == CUDNN_HEUR_MODE_A ? "A" : "F";
+    std::vector<BackendDescriptor> configs = heuristic_configs(s, *graph, mode);
+    std::vector<ConfigInfo> infos;
+    for (const BackendDescriptor& c : configs) infos.push_back(inspect_config(c));
+    n_configs += static_cast<int>(configs.size());
+    // The order to try: preferred configurations first (mode A only), then the heuristic's order.
+    std::vector<size_t> order;
+    int cap = mode == CUDNN_HEUR_MODE_A ? options.max_plans : options.max_fallback_plans;
+    std::vector<bool> is_pref(configs.size(), false);
+    if (mode == CUDNN_HEUR_MODE_A) {
+      for (const std::string& want : options.preferred)
+        for (size_t i = 0; i < infos.size(); ++i)
+          if (!is_pref[i] && infos[i].key == want) {
+            is_pref[i] = true;
+            order.push_back(i);
+            break;
+          }
+      if (!order.empty()) cap = options.max_plans_with_preferred;
+    }
+    for (size_t i = 0; i < configs.size(); ++i)
+      if (!is_pref[i]) order.push_back(i);
+    for (const size_t i : order) {
+      if (static_cast<int>(plans.size()) >= cap) break;
+      const ConfigInfo& info = infos[i];
+      if (!seen.insert(info.key).second) continue;  // duplicate configuration
       if (info.excluded) {
         ++n_notes;
         continue;
       }
-      if (info.workspace > static_cast<int64_t>(workspace_limit)) {
+      if (info.workspace > static_cast<int64_t>(options.workspace_limit)) {
         ++n_workspace;
         continue;
       }
-      if (info.runtime_compiled && rtc_tried >= max_runtime_compiled) {
+      if (info.runtime_compiled && rtc_tried >= options.max_runtime_compiled) {
         ++n_rtc_cap;
         continue;
       }
@@ -409,21 +452,25 @@ std::vector<std::unique_ptr<GraphConvPlan>> build_graph_conv_plans(cudnnHandle_t
         ++n_unsupported;
         continue;
       }
-      if (static_cast<size_t>(ws) > workspace_limit) {
+      if (static_cast<size_t>(ws) > options.workspace_limit) {
         ++n_workspace;
         continue;
       }
+      n_preferred += is_pref[i] ? 1 : 0;
       std::string label = std::string(mode_name) + "#" + std::to_string(i) + " " + info.key +
-                          (info.runtime_compiled ? " rtc" : "");
+                          (info.runtime_compiled ? " rtc" : "") + (is_pref[i] ? " pref" : "");
       plans.push_back(std::make_unique<GraphConvPlan>(graph, std::move(configs[i]), std::move(plan),
-                                                      static_cast<size_t>(ws), std::move(label)));
+                                                      static_cast<size_t>(ws), std::move(label), info.key,
+                                                      is_pref[i]));
     }
   }
   if (log) {
-    char buf[200];
+    char buf[240];
     std::snprintf(buf, sizeof(buf),
-                  "%d configs, %zu plans, skipped: %d notes, %d workspace, %d rtc cap, %d not finalised", n_configs,
-                  plans.size(), n_notes, n_workspace, n_rtc_cap, n_unsupported);
+                  "%d configs, %zu plans (%d preferred%s), skipped: %d notes, %d workspace, %d rtc cap, %d not "
+                  "finalised",
+                  n_configs, plans.size(), n_preferred, used_fallback ? ", fallback list" : "", n_notes, n_workspace,
+                  n_rtc_cap, n_unsupported);
     if (!log->empty()) *log += "; ";
     *log += buf;
   }

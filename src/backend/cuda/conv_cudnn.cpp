@@ -330,6 +330,11 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   MASKRT_CUDA_CHECK(cudnnGetConvolution2dForwardOutputDim(p->conv, p->x, filter_desc_, &on, &oc, &oh, &ow));
   MASKRT_ASSERT(on == n && oc == out_c_ && oh == p->oh && ow == p->ow, name_);
   const size_t cap = max_workspace_bytes();
+  // Graph plans may use the cap per image (tf32's tensor-core engines transpose the input and the
+  // output in their workspace, so a flat cap would exclude them at batch 16; batch 1: the same cap).
+  const bool may_graph = precision_ != Precision::kFP32 && groups_ == 1 && graph_mode_ != GraphMode::kOff &&
+                         (graph_mode_ == GraphMode::kForce || kernel_ > 1 || stride_ > 1);
+  const size_t graph_cap = may_graph ? cap * static_cast<size_t>(std::max(n, 1)) : cap;
 
   cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   int returned = 0;
@@ -365,11 +370,12 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
     found = true;
   };
   // Measured choice (cudnnFind, on scratch buffers allocated here: planning is outside the steady
-  // state; the workspace scratch never exceeds the cap); MASKRT_CUDNN_FIND=0 or a failed scratch
-  // allocation selects the heuristic instead.
+  // state; the workspace scratch is the cap, or the graph cap when graph plans are tried, and Find and
+  // the matmul see at most the cap); MASKRT_CUDNN_FIND=0 or a failed scratch allocation selects the
+  // heuristic instead.
   const char* env = std::getenv("MASKRT_CUDNN_FIND");
   Scratch scratch;
-  size_t ws_limit = cap;
+  size_t ws_limit = graph_cap;
   if (!(env && env[0] == '0')) {
     const size_t es = precision_ == Precision::kFP16 ? 2 : 4;
     bool ok = cudaMalloc(&scratch.x, es * n * in_c_padded_ * h * w) == cudaSuccess &&
@@ -382,7 +388,8 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
     ok = ok && scratch.ws != nullptr;
     if (ok && cudnnFindConvolutionForwardAlgorithmEx(ctx.cudnn(), p->x, scratch.x, filter_desc_, weight_.get(),
                                                      p->conv, p->y, scratch.y, CUDNN_CONVOLUTION_FWD_ALGO_COUNT,
-                                                     &returned, perf, scratch.ws, ws_limit) == CUDNN_STATUS_SUCCESS)
+                                                     &returned, perf, scratch.ws, std::min(ws_limit, cap)) ==
+                  CUDNN_STATUS_SUCCESS)
       pick(true);
     cudaGetLastError();
   }
@@ -401,7 +408,7 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   float gemm_ms = -1.f;
   bool gemm_ok = false;  // the matmul path exists (measured or not)
   if (gemm_desc_) {
-    gemm_ms = plan_gemm(ctx, *p, have_scratch ? scratch.x : nullptr, scratch.y, scratch.ws, ws_limit);
+    gemm_ms = plan_gemm(ctx, *p, have_scratch ? scratch.x : nullptr, scratch.y, scratch.ws, std::min(ws_limit, cap));
     gemm_ok = p->gemm_workspace != kNoGemm;
   }
   // cuDNN backend-API candidates (tf32 / fp16, groups 1; auto: layers the plain matmul cannot run,
@@ -409,9 +416,7 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   // path chosen so far. MASKRT_CONV_GEMM=1 keeps its forced matmul unless MASKRT_CONV_GRAPH=1 forces
   // the graph.
   const bool forced_graph = graph_mode_ == GraphMode::kForce;
-  const bool try_graph = precision_ != Precision::kFP32 && groups_ == 1 &&
-                         (forced_graph || (graph_mode_ == GraphMode::kAuto && (kernel_ > 1 || stride_ > 1) &&
-                                           !(force_gemm_ && gemm_ok)));
+  const bool try_graph = may_graph && (forced_graph || !(force_gemm_ && gemm_ok));
   // The path chosen so far, as forward() pays it (< 0: not measured): the bar for the graph candidates.
   float legacy_total = found && cudnn_ms >= 0.f ? cudnn_ms + (precision_ == Precision::kFP32 ? 0.f : epi) : -1.f;
   float gemm_total =
@@ -423,7 +428,7 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   std::string graph_log;
   if (try_graph) {
     const auto t0 = std::chrono::steady_clock::now();
-    graph_ms = plan_graph(ctx, *p, have_scratch ? scratch.x : nullptr, scratch.y, scratch.ws, ws_limit,
+    graph_ms = plan_graph(ctx, *p, have_scratch ? scratch.x : nullptr, scratch.y, scratch.ws, ws_limit, graph_cap,
                           forced_graph ? -1.f : current_ms, &graph_log);
     graph_host_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   }
@@ -614,7 +619,7 @@ const char* ConvCudnn::chosen_path(int n, int h, int w) const {
 }
 
 float ConvCudnn::plan_graph(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit,
-                            float bar_ms, std::string* log) {
+                            size_t graph_cap, float bar_ms, std::string* log) {
   // Never for kFP32: the graph engines may use TF32 tensor cores (cudnn_graph_conv.h).
   MASKRT_ASSERT(precision_ != Precision::kFP32 && groups_ == 1, name_);
   const bool half = precision_ == Precision::kFP16;
@@ -633,8 +638,7 @@ float ConvCudnn::plan_graph(const CudaContext& ctx, Plan& p, void* dx, void* dy,
   const GraphEpilogue fused = epilogue_ == ConvEpilogue::kBias       ? GraphEpilogue::kBias
                               : epilogue_ == ConvEpilogue::kBiasRelu ? GraphEpilogue::kBiasRelu
                                                                      : GraphEpilogue::kBiasAddRelu;
-  const size_t cap = max_workspace_bytes();
-  const size_t limit = dws ? std::min(ws_limit, cap) : cap;
+  const size_t limit = dws ? std::min(ws_limit, graph_cap) : graph_cap;
   // Earlier winners of this layer signature (other input sizes, other layers of the same shape):
   // their graph kind first, their configurations first; when one is in mode A's list, few plans
   // and not the other graph.

@@ -23,9 +23,10 @@
 // (measured on scratch buffers that plan() allocates and frees: planning runs at warm-up / for a new
 // image size, never in the steady state), or, with MASKRT_CUDNN_FIND=0 or when the scratch does not
 // fit, cudnnGetConvolutionForwardAlgorithm_v7 (heuristic); candidates whose workspace is <= the cap
-// (max_workspace_bytes(): kMaxWorkspaceBytes = 64 MiB, MASKRT_CONV_WORKSPACE_MB overrides; the
-// measurement scratch is that size too) and which honour the math mode are kept with the
-// descriptors; plan() returns the workspace bytes that forward() needs and synchronises the stream.
+// (max_workspace_bytes(): kMaxWorkspaceBytes = 64 MiB, MASKRT_CONV_WORKSPACE_MB overrides; graph
+// plans: the cap per image, because tf32's tensor-core graph engines need about the layer's input
+// plus output; the measurement scratch is the larger of the two) and which honour the math mode are
+// kept with the descriptors; plan() returns the workspace bytes that forward() needs and synchronises the stream.
 // Frugal choice (every choice among measured candidates: legacy algorithms, matmul algorithms,
 // graph plans, and the path itself): the smallest workspace among the candidates within
 // max(3 %, 0.01 ms) of the fastest, when that saves at least 1 MiB; else the fastest (the layers
@@ -149,8 +150,9 @@ class ConvCudnn {
   // min(best so far, bar_ms) are dropped early; bar_ms < 0: no bar) and keeps the frugal pick in
   // p.graph; returns its time in ms (-1: none measured; then p.graph is the first candidate, if any).
   // Appends the candidates and times to *log.
-  float plan_graph(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit, float bar_ms,
-                   std::string* log);
+  // Plans' workspaces <= min(ws_limit, graph_cap) (graph_cap alone without scratch).
+  float plan_graph(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit, size_t graph_cap,
+                   float bar_ms, std::string* log);
   static const char* path_name(const Plan& p);
 
   std::string name_;

@@ -85,17 +85,17 @@ struct Timed {
 };
 
 // Frugal choice among measured candidates (ms >= 0; at least one): the smallest workspace among
-// those within max(3 %, 0.01 ms) of the fastest, when it saves at least 1 MiB over the fastest's;
+// those within max(3 %, 0.003 ms) of the fastest, when it saves at least 4 MiB over the fastest's;
 // else the fastest. Returns the index.
 int frugal_pick(const std::vector<Timed>& c) {
   int best = -1;
   for (int i = 0; i < static_cast<int>(c.size()); ++i)
     if (c[i].ms >= 0.f && (best < 0 || c[i].ms < c[best].ms)) best = i;
   if (best < 0) return 0;
-  const float limit = c[best].ms + std::max(0.03f * c[best].ms, 0.01f);
+  const float limit = c[best].ms + std::max(0.03f * c[best].ms, 0.003f);
   int pick = best;
   for (int i = 0; i < static_cast<int>(c.size()); ++i) {
-    if (c[i].ms < 0.f || c[i].ms > limit || c[i].workspace + (size_t(1) << 20) > c[best].workspace) continue;
+    if (c[i].ms < 0.f || c[i].ms > limit || c[i].workspace + (size_t(4) << 20) > c[best].workspace) continue;
     if (c[i].workspace < c[pick].workspace || (c[i].workspace == c[pick].workspace && c[i].ms < c[pick].ms))
       pick = i;
   }

@@ -29,7 +29,7 @@
 // kept with the descriptors; plan() returns the workspace bytes that forward() needs and synchronises the stream.
 // Frugal choice (every choice among measured candidates: legacy algorithms, matmul algorithms,
 // graph plans, and the path itself): the smallest workspace among the candidates within
-// max(3 %, 0.01 ms) of the fastest, when that saves at least 1 MiB; else the fastest (the layers
+// max(3 %, 0.003 ms) of the fastest, when that saves at least 4 MiB; else the fastest (the layers
 // share one workspace sized by the largest need, and legacy algorithms asking 30-110 MB were seen).
 // MASKRT_CUDNN_LOG=1 prints each plan: the candidates cuDNN returned (algo, status, math type, time,
 // workspace), each path's time, the choice, and planning host time (this layer, all layers so far).

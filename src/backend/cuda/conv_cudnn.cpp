@@ -215,6 +215,11 @@ ConvCudnn::ConvCudnn(const ConvLayer& layer, Precision precision, ConvEpilogue e
                   : graph_env[0] == '0'        ? GraphMode::kOff
                   : graph_env[0] == '1'        ? GraphMode::kForce
                                                : GraphMode::kAuto;
+    // tf32 graph plans are experimental: on the H200 (cuDNN 9.14, 2026-11-29) a tf32 graph layer
+    // ended in cudaErrorIllegalAddress (gpu test ConvCudnnGraph.Tf32MatchesScalarReference and the
+    // tf32 end-to-end parity tests), cause not found yet. Off unless MASKRT_CONV_GRAPH_TF32=1.
+    const char* tf32_env = std::getenv("MASKRT_CONV_GRAPH_TF32");
+    if (precision == Precision::kTF32 && !(tf32_env && tf32_env[0] == '1')) graph_mode_ = GraphMode::kOff;
     try {
       create_gemm_desc();
     } catch (...) {
@@ -292,13 +297,13 @@ ConvCudnn& ConvCudnn::operator=(ConvCudnn&& o) noexcept {
   return *this;
 }
 
-size_t ConvCudnn::max_workspace_bytes() {
-  static const size_t bytes = [] {
+size_t ConvCudnn::max_workspace_bytes(Precision precision) {
+  static const long env_mb = [] {
     const char* env = std::getenv("MASKRT_CONV_WORKSPACE_MB");
-    const long mb = env && env[0] ? std::strtol(env, nullptr, 10) : 0;
-    return mb > 0 ? size_t(mb) << 20 : kMaxWorkspaceBytes;
+    return env && env[0] ? std::strtol(env, nullptr, 10) : 0L;
   }();
-  return bytes;
+  if (env_mb > 0) return size_t(env_mb) << 20;
+  return precision == Precision::kFP16 ? kMaxWorkspaceBytes : kMaxWorkspaceBytesFloat;
 }
 
 size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
@@ -329,11 +334,14 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   int oh = 0, ow = 0, on = 0, oc = 0;
   MASKRT_CUDA_CHECK(cudnnGetConvolution2dForwardOutputDim(p->conv, p->x, filter_desc_, &on, &oc, &oh, &ow));
   MASKRT_ASSERT(on == n && oc == out_c_ && oh == p->oh && ow == p->ow, name_);
-  const size_t cap = max_workspace_bytes();
+  const size_t cap = max_workspace_bytes(precision_);
   // Graph plans may use the cap per image (tf32's tensor-core engines transpose the input and the
   // output in their workspace, so a flat cap would exclude them at batch 16; batch 1: the same cap).
+  // tf32 (experimental, see the constructor): only channel counts that are multiples of 8 (the failing
+  // H200 cases had 3 and 12 input channels).
   const bool may_graph = precision_ != Precision::kFP32 && groups_ == 1 && graph_mode_ != GraphMode::kOff &&
-                         (graph_mode_ == GraphMode::kForce || kernel_ > 1 || stride_ > 1);
+                         (graph_mode_ == GraphMode::kForce || kernel_ > 1 || stride_ > 1) &&
+                         (precision_ != Precision::kTF32 || (in_c_ % 8 == 0 && out_c_ % 8 == 0));
   const size_t graph_cap = may_graph ? cap * static_cast<size_t>(std::max(n, 1)) : cap;
 
   cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
@@ -526,7 +534,7 @@ float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, 
   // whole tf32 pipeline ran slower on the H200 (6.09 -> 6.53 ms, 2026-11-29): not offered.
   if (p.im2col && !half) return -1.f;
   p.col_bytes = p.im2col ? (kc * hw * p.n * es + 255) / 256 * 256 : 0;
-  if (p.col_bytes > std::min(kMaxIm2colBytes, max_workspace_bytes())) return -1.f;
+  if (p.col_bytes > std::min(kMaxIm2colBytes, max_workspace_bytes(precision_))) return -1.f;
   if (half) {  // A = W (kc x out, op T), B = x or col (kc x rows), D = y (out x rows); rows = n*oh*ow
     const uint64_t rows = hw * p.n;
     MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.ga, dt, kc, out_c_, kc));

@@ -23,7 +23,7 @@
 // (measured on scratch buffers that plan() allocates and frees: planning runs at warm-up / for a new
 // image size, never in the steady state), or, with MASKRT_CUDNN_FIND=0 or when the scratch does not
 // fit, cudnnGetConvolutionForwardAlgorithm_v7 (heuristic); candidates whose workspace is <= the cap
-// (max_workspace_bytes(): kMaxWorkspaceBytes = 64 MiB, MASKRT_CONV_WORKSPACE_MB overrides; graph
+// (max_workspace_bytes(): 64 MiB for fp16, 256 MiB for fp32 / tf32, MASKRT_CONV_WORKSPACE_MB overrides; graph
 // plans: the cap per image, because tf32's tensor-core graph engines need about the layer's input
 // plus output; the measurement scratch is the larger of the two) and which honour the math mode are
 // kept with the descriptors; plan() returns the workspace bytes that forward() needs and synchronises the stream.
@@ -99,12 +99,15 @@ enum class ConvEpilogue { kBias, kBiasRelu, kBiasAddRelu };
 
 class ConvCudnn {
  public:
-  // Workspace cap of every path (and plan()'s measurement scratch); MASKRT_CONV_WORKSPACE_MB
-  // overrides it (max_workspace_bytes()).
+  // Workspace cap of every path (and plan()'s measurement scratch): kMaxWorkspaceBytes for fp16,
+  // kMaxWorkspaceBytesFloat for fp32 / tf32 (their fast legacy NCHW algorithms need large workspaces:
+  // with 64 MiB, tf32 batch 16 ran at half speed on the H200, 2026-11-29); MASKRT_CONV_WORKSPACE_MB
+  // overrides both (max_workspace_bytes()).
   static constexpr size_t kMaxWorkspaceBytes = size_t(64) << 20;
+  static constexpr size_t kMaxWorkspaceBytesFloat = size_t(256) << 20;
   static constexpr size_t kMaxGemmWorkspaceBytes = size_t(32) << 20;
   static constexpr size_t kMaxIm2colBytes = size_t(128) << 20;  // column matrix cap (matmul path; also <= the cap)
-  static size_t max_workspace_bytes();
+  static size_t max_workspace_bytes(Precision precision);
 
   ConvCudnn();
   // `layer.params.relu` is ignored: the epilogue decides. Uploads the weights (synchronous).
@@ -161,7 +164,8 @@ class ConvCudnn {
   int in_c_ = 0, in_c_padded_ = 0, out_c_ = 0, kernel_ = 1, stride_ = 1, pad_ = 0, groups_ = 1;
   bool fused_ok_ = true;
   bool force_gemm_ = false;  // MASKRT_CONV_GEMM=1: the matmul whenever the layer allows it (tests)
-  // MASKRT_CONV_GRAPH (tf32 / fp16; kFP32 never): 0 off, 1 force (every layer some engine supports), else auto.
+  // MASKRT_CONV_GRAPH (fp16; tf32 only with MASKRT_CONV_GRAPH_TF32=1, experimental; kFP32 never): 0 off,
+  // 1 force (every layer some engine supports), else auto.
   enum class GraphMode { kOff, kAuto, kForce };
   GraphMode graph_mode_ = GraphMode::kOff;
   DeviceBuffer weight_, bias_;

@@ -260,8 +260,9 @@ TEST(ConvCudnnGraph, Fp16MatchesScalarReference) {
 // DISABLED (known bug, issue 3): on the H200 (cuDNN 9.14, 2026-11-29) this test ends in
 // cudaErrorIllegalAddress after a few cases pass, at a different case in each run (n=5 c=24, then, with
 // 3/12-channel layers excluded, n=3 c=8 stride 2), and the tf32 end-to-end parity tests fail the same
-// way with MASKRT_CONV_GRAPH_TF32=1. The tf32 graph path is therefore opt-in and off by default; run
-// with --gtest_also_run_disabled_tests (ctest does) plus MASKRT_CONV_GRAPH_TF32=1 when debugging it.
+// way with MASKRT_CONV_GRAPH_TF32=1. Cause found afterwards by reading (7d3faa2: a conv-only graph
+// plan's epilogue ran as fp16 with a null bias); re-enable this test once it passes on the device:
+// --gtest_also_run_disabled_tests --gtest_filter='ConvCudnnGraph.*Tf32*' (the test sets the env).
 TEST(ConvCudnnGraph, DISABLED_Tf32MatchesScalarReference) {
   // tf32 graph plans are opt-in (MASKRT_CONV_GRAPH_TF32=1; tf32 graphs need channel counts that are
   // multiples of 8).

@@ -21,7 +21,8 @@ FastDatasetMapper keeps everything that decides the result and only changes how 
   which goes through the same nearest-neighbour scale code as mode "L"), cached per size pair, and
   composed with the flip (xmap reversed). Each mask is then produced only inside the output rectangle
   whose source indices fall in the object's RLE bounding box (pycocotools toBbox, plus a 1-pixel
-  margin): one integer gather of the crop, written into a zero-initialised bool (N, new_h, new_w)
+  margin), decoded from the compressed RLE only there (decode_crop, a numpy RLE decoder checked
+  against pycocotools.mask.decode): one integer gather of the crop, written into a zeroed bool (N, new_h, new_w)
   tensor. Outside that rectangle the default's mask is 0 too (its source pixels are outside the
   object's extent). Emptiness is taken from the crops.
 Anything else (polygons, keypoints, proposals, sem_seg, cropping/recompute_boxes, other transforms,

@@ -9,6 +9,7 @@
 #include <csetjmp>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <vector>
@@ -355,6 +356,8 @@ Image decode_image(const uint8_t* data, size_t size, const std::string& name, in
 }  // namespace io
 
 Image read_image(const std::string& path, int64_t max_pixels) {
+  std::error_code dir_ec;  // a directory opens and seeks to a huge "size" on Linux (was std::bad_alloc)
+  if (std::filesystem::is_directory(path, dir_ec)) io::fail(ErrorCode::kIo, path, "is a directory, not an image file");
   std::ifstream file(path, std::ios::binary | std::ios::ate);
   if (!file) io::fail(ErrorCode::kIo, path, std::string("cannot open: ") + std::strerror(errno));
   const std::streamoff size = file.tellg();

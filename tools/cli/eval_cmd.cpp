@@ -158,7 +158,8 @@ int run_eval(const EvalArgs& a) {
   if (!a.output.empty()) {
     std::ofstream os(a.output);
     MASKRT_CHECK(os.good(), ErrorCode::kIo, a.output, ": cannot open for writing");
-    os << doc.dump(1) << "\n";
+    // error_handler replace: a non-UTF-8 file name must not lose every result (U+FFFD instead).
+    os << doc.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     std::printf("metrics: %s\n", a.output.c_str());
   }
   return errors.empty() ? 0 : 1;

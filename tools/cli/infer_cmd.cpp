@@ -221,7 +221,8 @@ int run_infer(const InferArgs& a) {
   doc["errors"] = errors;
   std::ofstream os(a.output);
   MASKRT_CHECK(os.good(), ErrorCode::kIo, a.output, ": cannot open for writing");
-  os << doc.dump(1) << "\n";
+  // error_handler replace: a non-UTF-8 file name must not lose every result (U+FFFD instead).
+  os << doc.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
   os.close();
   MASKRT_CHECK(os.good(), ErrorCode::kIo, a.output, ": write failed");
   std::printf("results: %s (%zu images, %zu errors)\n", a.output.c_str(), doc["images"].size(), errors.size());

@@ -452,7 +452,9 @@ void write_report(const std::string& path, const BenchReport& report, ReportForm
   switch (format) {
     case ReportFormat::kMarkdown: text = render_markdown(report); break;
     case ReportFormat::kCsv: text = render_csv(report); break;
-    case ReportFormat::kJson: text = to_json(report).dump(2) + "\n"; break;
+    case ReportFormat::kJson:  // replace: a non-UTF-8 image path must not throw away the whole report
+      text = to_json(report).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+      break;
   }
   std::ofstream f(path, std::ios::binary);
   MASKRT_CHECK(f.good(), ErrorCode::kIo, "cannot open bench report '", path, "' for writing");

@@ -267,7 +267,8 @@ int run_bench(const BenchArgs& a) {
   }
   const bench::ReportFormat fmt = bench::parse_report_format(a.format);
   if (a.output.empty()) {
-    if (fmt == bench::ReportFormat::kJson) std::cout << bench::to_json(report).dump(1) << "\n";
+    if (fmt == bench::ReportFormat::kJson)
+      std::cout << bench::to_json(report).dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     else if (fmt == bench::ReportFormat::kCsv) std::cout << bench::render_csv(report);
     else std::cout << bench::render_markdown(report);
   } else {

@@ -28,7 +28,8 @@ enum class Precision { kFP32, kTF32, kFP16 };
 
 struct EngineOptions {
   std::string config_path;               // Detectron2 .yaml; "" = the embedded default model
-  std::string weights_path;              // .pkl / .pth; "" = MODEL.WEIGHTS of the config (or the default model's)
+  std::string weights_path;              // .pkl / .pth; "" = MODEL.WEIGHTS of the config after opts (default
+                                         // model: MODEL.WEIGHTS when opts set it, else its model.pkl)
   std::vector<std::string> opts;         // KEY VALUE ... overrides, like Detectron2's --opts
   Device device = Device::kAuto;         // kAuto: CUDA when a GPU and the CUDA backend are present, else CPU
   Precision precision = Precision::kFP32;  // CPU supports kFP32 only

@@ -108,7 +108,11 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
   if (config_path.empty()) {
     const std::string dir = default_model_dir();
     config_path = dir + "/config.yaml";
-    if (weights_path.empty()) weights_path = dir + "/model.pkl";
+    // --weights wins, then MODEL.WEIGHTS given in opts (read from the loaded config below, as
+    // Detectron2 would), then the default model's own model.pkl.
+    bool weights_in_opts = false;
+    for (size_t i = 0; i + 1 < options.opts.size(); i += 2) weights_in_opts |= options.opts[i] == "MODEL.WEIGHTS";
+    if (weights_path.empty() && !weights_in_opts) weights_path = dir + "/model.pkl";
     model_name = "default";
   } else {
     model_name = fs::path(config_path).stem().string();

@@ -1,11 +1,24 @@
 #include "model/weights.h"
 
+#include <algorithm>
+
 #include <sstream>
 
 namespace maskrt {
 
 WeightStore::WeightStore(std::map<std::string, CheckpointTensor> tensors, std::string source)
-    : tensors_(std::move(tensors)), source_(std::move(source)) {}
+    : tensors_(std::move(tensors)), source_(std::move(source)) {
+  // A model saved while wrapped in DistributedDataParallel: every key starts with "module.". Strip it
+  // once, only when all keys have it (fvcore Checkpointer's rule for the same prefix).
+  const std::string prefix = "module.";
+  const bool all_prefixed = std::all_of(tensors_.begin(), tensors_.end(), [&](const auto& kv) {
+    return kv.first.empty() || kv.first.compare(0, prefix.size(), prefix) == 0;
+  });
+  if (!all_prefixed || tensors_.empty()) return;
+  std::map<std::string, CheckpointTensor> stripped;
+  for (auto& kv : tensors_) stripped.emplace(kv.first.substr(std::min(prefix.size(), kv.first.size())), std::move(kv.second));
+  tensors_ = std::move(stripped);
+}
 
 Tensor WeightStore::take(const std::string& name, const Shape& expected) {
   auto it = tensors_.find(name);

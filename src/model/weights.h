@@ -5,6 +5,11 @@
 // not thrown one at a time, so that `finish()` can report every missing tensor, every shape mismatch
 // (name, expected, found) and every tensor the model does not use, in one kBadCheckpoint error.
 // Loading is all-or-nothing: a partially matching checkpoint never runs.
+//
+// Key prefix: when every key starts with "module." (a state_dict saved from a model wrapped in
+// DistributedDataParallel), that prefix is removed once at construction, as fvcore's Checkpointer
+// (used by Detectron2's DetectionCheckpointer) does; names in messages are then the stripped ones.
+// Keys are left as they are when any key lacks the prefix.
 #include <map>
 #include <set>
 #include <string>

@@ -75,4 +75,27 @@ TEST(DefaultModel, RotatedContentGivesRotatedDetections) {
   EXPECT_GE(found, confident * 6 / 10);
 }
 
+// Without --config, MODEL.WEIGHTS given in opts replaces the default model's checkpoint (as in
+// Detectron2, where --opts MODEL.WEIGHTS is the way to choose weights); --weights still wins.
+TEST(DefaultModel, WeightsFromOptsAreUsed) {
+  const fs::path missing = fs::temp_directory_path() / "maskrt_no_such_dir" / "weights.pkl";
+  maskrt::EngineOptions o;
+  o.device = maskrt::Device::kCPU;
+  o.warmup = false;
+  o.opts = {"MODEL.WEIGHTS", missing.string()};
+  try {
+    maskrt::Engine engine(o);
+    FAIL() << "MODEL.WEIGHTS from opts was ignored (the default model.pkl was loaded)";
+  } catch (const maskrt::Error& e) {
+    EXPECT_NE(std::string(e.what()).find(missing.string()), std::string::npos) << e.what();
+  }
+  const fs::path copy = fs::temp_directory_path() / "maskrt_opts_weights.pkl";
+  fs::copy_file(kRepo / "models" / "default" / "model.pkl", copy, fs::copy_options::overwrite_existing);
+  o.opts = {"MODEL.ROI_HEADS.SCORE_THRESH_TEST", "0.5", "MODEL.WEIGHTS", copy.string()};
+  EXPECT_EQ(maskrt::Engine(o).info().weights_path, copy.string());
+  o.weights_path = (kRepo / "models" / "default" / "model.pkl").string();  // --weights wins over opts
+  EXPECT_EQ(maskrt::Engine(o).info().weights_path, o.weights_path);
+  fs::remove(copy);
+}
+
 }  // namespace

@@ -17,7 +17,8 @@ std::string fmt(double v, int decimals = 3) {
   return buf;
 }
 
-std::string size_str(const BenchRun& r) { return std::to_string(r.image_width) + "x" + std::to_string(r.image_height); }
+// HEIGHTxWIDTH, as --sizes, the run labels and the "net input (HxW)" column.
+std::string size_str(const BenchRun& r) { return std::to_string(r.image_height) + "x" + std::to_string(r.image_width); }
 
 std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
 
@@ -178,7 +179,7 @@ std::string render_markdown(const BenchReport& report) {
   }
   os << "\nTimes in ms; statistics over steady-state iterations only (warm-up and the first call after "
         "warm-up are reported apart). Percentiles interpolate linearly between closest ranks.\n\n";
-  os << "| run | size (WxH) | MP | batch | streams | iters | warm-up | engine create | first call | median | "
+  os << "| run | size (HxW) | MP | batch | streams | iters | warm-up | engine create | first call | median | "
         "mean | p90 | p99 | min | max | stddev | CV | img/s | GPU util | GPU MiB peak (+beyond context) |\n";
   os << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const BenchRun& r : report.runs) {

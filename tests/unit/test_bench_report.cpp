@@ -35,7 +35,7 @@ BenchReport make_report() {
   rep.meta.options = {{"precision", "fp32"}, {"sizes", "480x640,800x1067"}};
 
   BenchRun a;
-  a.label = "640x480, b1";  // comma forces CSV quoting
+  a.label = "480x640, b1";  // comma forces CSV quoting
   a.image_width = 640;
   a.image_height = 480;
   a.warmup_iterations = 2;
@@ -53,7 +53,7 @@ BenchReport make_report() {
   a.gpu.reason = "NVML not available: test";
 
   BenchRun b;
-  b.label = "1067x800 \"b2\"";  // quote forces CSV escaping
+  b.label = "800x1067 \"b2\"";  // quote forces CSV escaping
   b.image_width = 1067;
   b.image_height = 800;
   b.batch_size = 2;
@@ -184,8 +184,8 @@ TEST(BenchReport, CsvColumnsAndQuoting) {
   const size_t ncol = csv_columns().size();
   for (const auto& r : rows) EXPECT_EQ(r.size(), ncol);
   EXPECT_EQ(rows[0][0], "run");
-  EXPECT_EQ(rows[1][0], "640x480, b1");
-  EXPECT_EQ(rows[2][0], "1067x800 \"b2\"");
+  EXPECT_EQ(rows[1][0], "480x640, b1");
+  EXPECT_EQ(rows[2][0], "800x1067 \"b2\"");
   auto col = [&](const std::string& name) {
     for (size_t i = 0; i < rows[0].size(); ++i)
       if (rows[0][i] == name) return i;
@@ -235,10 +235,14 @@ TEST(BenchReport, MarkdownTableRows) {
     return n - 1;
   };
   for (int i = 0; i < 4; ++i) EXPECT_EQ(cells(table[i]), cells(table[0])) << table[i];
+  // Sizes are HEIGHTxWIDTH everywhere (as --sizes and the net input column): run a is 480 high, 640 wide.
+  EXPECT_EQ(table[0].rfind("| run | size (HxW) |", 0), 0u) << table[0];
+  EXPECT_NE(table[2].find(" | 480x640 | "), std::string::npos) << table[2];
+  EXPECT_NE(table[3].find(" | 800x1067 | "), std::string::npos) << table[3];
   for (int i = 4; i < 8; ++i) EXPECT_EQ(cells(table[i]), 10) << table[i];  // run + 9 memory columns
   for (int i = 8; i < 12; ++i) EXPECT_EQ(cells(table[i]), 8) << table[i];  // run + 7 stages
-  EXPECT_EQ(table[6], "| 640x480, b1 | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a |");
-  EXPECT_EQ(table[7], "| 1067x800 \"b2\" | 3496.0 | 1310.0 | 170.0 | 900.0 | 256.0 | 239.5 | 50.0 | 0.50 (2) | 12.0 |");
+  EXPECT_EQ(table[6], "| 480x640, b1 | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a |");
+  EXPECT_EQ(table[7], "| 800x1067 \"b2\" | 3496.0 | 1310.0 | 170.0 | 900.0 | 256.0 | 239.5 | 50.0 | 0.50 (2) | 12.0 |");
   EXPECT_NE(md.find("Test GPU"), std::string::npos);
   EXPECT_NE(md.find("NVML not available: test"), std::string::npos);
   EXPECT_NE(md.find("| n/a |"), std::string::npos);

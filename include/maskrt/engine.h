@@ -8,7 +8,8 @@
 //
 // Errors: the constructor throws maskrt::Error (kBadConfig / kUnsupported naming the config key,
 // kBadCheckpoint naming the file and listing tensors, kIo). infer() throws maskrt::Error for an
-// invalid image (kInvalidArgument) or out-of-memory (kOutOfMemory, with the size); the engine stays usable.
+// invalid image (kInvalidArgument; also an image so thin that ResizeShortestEdge gives it 0 rows or
+// columns, e.g. 1x3000 at MIN_SIZE_TEST 800) or out-of-memory (kOutOfMemory, with the size); the engine stays usable.
 // Thread safety: infer() and infer_batch() may be called concurrently from several threads on one
 // Engine; results are identical to single-threaded calls.
 #include <cstdint>

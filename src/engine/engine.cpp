@@ -13,6 +13,7 @@
 #include "io/config.h"
 #include "model/meta_arch/generalized_rcnn.h"
 #include "model/weights.h"
+#include "ops/resize/resize.h"
 #ifdef MASKRT_WITH_CUDA
 #include "model/cuda/generalized_rcnn_cuda.h"
 #endif
@@ -72,6 +73,16 @@ struct Engine::Impl {
 };
 
 namespace {
+// Detectron2's ResizeShortestEdge rounds a very thin image's short side to 0 (e.g. 1x3000 at
+// MIN_SIZE_TEST 800 / MAX_SIZE_TEST 1333); such an image cannot run: say so, naming its size.
+void check_resizable(const Image& image, const ModelSpec& spec) {
+  if (image.height < 1 || image.width < 1) return;  // an empty image is reported by the model
+  const auto [rh, rw] = ops::resize_shortest_edge_shape(image.height, image.width, spec.min_size_test, spec.max_size_test);
+  MASKRT_CHECK(rh >= 1 && rw >= 1, ErrorCode::kInvalidArgument, "image ", image.height, "x", image.width,
+               " (HxW) too thin: resizes to 0 ", rh < 1 ? "rows" : "columns", " at INPUT.MIN_SIZE_TEST ",
+               spec.min_size_test, ", MAX_SIZE_TEST ", spec.max_size_test);
+}
+
 const char* precision_name(Precision p) {
   switch (p) {
     case Precision::kFP32: return "fp32";
@@ -185,6 +196,7 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
 Engine::~Engine() = default;
 
 ImageResult Engine::infer(const Image& image) const {
+  check_resizable(image, impl_->config.spec);
   try {
     return impl_->run(image);
   } catch (const std::bad_alloc&) {
@@ -193,6 +205,7 @@ ImageResult Engine::infer(const Image& image) const {
 }
 
 std::vector<ImageResult> Engine::infer_batch(const std::vector<Image>& images) const {
+  for (const Image& image : images) check_resizable(image, impl_->config.spec);
   try {
     return impl_->run_batch(images);
   } catch (const std::bad_alloc&) {

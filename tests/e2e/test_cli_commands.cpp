@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -216,6 +218,39 @@ TEST(CliUsage, BadOutputsAndRangesAreRefusedBeforeAnyWork) {
       << slurp(d / "log6.txt");
   EXPECT_TRUE(fs::exists(d / "pics" / "000016.png"));
   EXPECT_TRUE(fs::exists(d / "pics" / "000016_1.png"));
+}
+
+nlohmann::json read_json(const fs::path& p) {
+  std::ifstream is(p);
+  return nlohmann::json::parse(is);
+}
+
+// Detectron2's list syntax in --opts: a "[a, b, c]" word is one value (a Python list literal), equal to
+// the tuple form, for every command that builds a model (the same option is shared by infer/eval/bench).
+TEST(CliOpts, BracketListValuesWorkLikeTuples) {
+  const fs::path d = fresh_dir("maskrt_cli_opts_list");
+  const std::string img = (kRepo / "samples" / "images" / "000016.jpg").string();
+  auto infer_hash = [&](const std::string& opts, const std::string& tag) {
+    const int rc = run("infer --device cpu -o " + (d / (tag + ".json")).string() + " " + img + " " + opts, d / (tag + ".log"));
+    EXPECT_EQ(rc, 0) << slurp(d / (tag + ".log"));
+    return rc == 0 ? read_json(d / (tag + ".json"))["model"]["config_hash"].get<std::string>() : std::string("failed");
+  };
+  const std::string list = infer_hash("--opts MODEL.PIXEL_MEAN \"[100.5, 110.5, 120.5]\"", "list");
+  const std::string tuple = infer_hash("--opts MODEL.PIXEL_MEAN \"(100.5, 110.5, 120.5)\"", "tuple");
+  const std::string plain = infer_hash("", "plain");
+  EXPECT_EQ(list, tuple);
+  EXPECT_NE(list, plain) << "the override must change the config";
+  // Several list values and other pairs after them.
+  EXPECT_NE(infer_hash("--opts MODEL.PIXEL_STD \"[1.0, 2.0, 3.0]\" MODEL.PIXEL_MEAN \"[100.5, 110.5, 120.5]\" "
+                       "MODEL.ROI_HEADS.SCORE_THRESH_TEST 0.5",
+                       "two"),
+            "failed");
+  ASSERT_EQ(run("bench --device cpu --warmup 1 --iterations 1 --sizes 64x96 --format json -o " + (d / "b.json").string() +
+                    " --opts MODEL.PIXEL_MEAN \"[100.5, 110.5, 120.5]\"",
+                d / "bench.log"),
+            0)
+      << slurp(d / "bench.log");
+  EXPECT_EQ(read_json(d / "b.json")["metadata"]["config_hash"], list);
 }
 
 }  // namespace

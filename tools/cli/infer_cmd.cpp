@@ -24,7 +24,13 @@ namespace fs = std::filesystem;
 void add_model_options(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--config", a.config, "Detectron2 config .yaml (default: the embedded default model)");
   cmd->add_option("--weights", a.weights, "checkpoint: model-zoo .pkl or torch.save .pth (default: MODEL.WEIGHTS)");
-  cmd->add_option("--opts", a.opts, "config overrides KEY VALUE ..., as Detectron2's command line")->expected(0, -1);
+  // No allow_extra_args: CLI11 splits a "[a, b, c]" word into separate values when extra arguments are
+  // allowed; without it the word is kept whole and parsed as a Python list literal, as Detectron2 does.
+  // The bound (2^20 words) must stay finite: without allow_extra_args CLI11 (2.1) cuts an "unlimited"
+  // maximum down to a single value.
+  cmd->add_option("--opts", a.opts, "config overrides KEY VALUE ..., as Detectron2's command line")
+      ->expected(0, 1 << 20)
+      ->allow_extra_args(false);
   cmd->add_option("--device", a.device, "auto | cpu | cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--precision", a.precision, "fp32 | tf32 | fp16 (tf32/fp16: cuda only)")
       ->check(CLI::IsMember({"fp32", "tf32", "fp16"}));

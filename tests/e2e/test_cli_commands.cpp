@@ -253,4 +253,36 @@ TEST(CliOpts, BracketListValuesWorkLikeTuples) {
   EXPECT_EQ(read_json(d / "b.json")["metadata"]["config_hash"], list);
 }
 
+// Annotation-file and --images problems stop `eval` before any image is read (exit 2, named).
+TEST(CliEval, AnnotationProblemsAreFoundBeforeAnyImageIsRead) {
+  const fs::path d = fresh_dir("maskrt_cli_eval_validate");
+  const fs::path ann_path = kRepo / "samples" / "shapes" / "annotations" / "val.json";
+  const std::string imgs = (kRepo / "samples" / "shapes" / "val").string();
+  const nlohmann::json ann = read_json(ann_path);
+  auto expect_refused = [&](const nlohmann::json& bad, const std::string& images, const std::string& tag,
+                            const std::vector<std::string>& needles) {
+    std::ofstream(d / (tag + ".json")) << bad.dump();
+    const int rc = run("eval --device cpu --annotations " + (d / (tag + ".json")).string() + " --images " + images,
+                       d / (tag + ".log"));
+    const std::string log = slurp(d / (tag + ".log"));
+    EXPECT_EQ(rc, 2) << tag << ": " << log;
+    for (const auto& n : needles) EXPECT_NE(log.find(n), std::string::npos) << tag << ": wants '" << n << "' in " << log;
+    EXPECT_EQ(log.find("images evaluated"), std::string::npos) << tag << ": inference ran first: " << log;
+  };
+  nlohmann::json no_name = ann;
+  no_name["images"][0].erase("file_name");
+  expect_refused(no_name, imgs, "no_name",
+                 {"images[0] (id " + std::to_string(ann["images"][0]["id"].get<int>()) + "): no file_name"});
+  nlohmann::json no_bbox = ann;
+  no_bbox["annotations"][3].erase("bbox");
+  expect_refused(no_bbox, imgs, "no_bbox",
+                 {"annotation id " + std::to_string(ann["annotations"][3]["id"].get<int>()) + ": has no 'bbox'"});
+  nlohmann::json no_segm = ann;
+  no_segm["annotations"][5].erase("segmentation");
+  expect_refused(no_segm, imgs, "no_segm",
+                 {"annotation id " + std::to_string(ann["annotations"][5]["id"].get<int>()) + ": has no 'segmentation'"});
+  const std::string missing_dir = (d / "no_such_images").string();
+  expect_refused(ann, missing_dir, "no_dir", {"--images " + missing_dir + ": no such directory"});
+}
+
 }  // namespace

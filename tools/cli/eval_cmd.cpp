@@ -44,6 +44,14 @@ nlohmann::json metrics_json(const eval::EvalResult& r, const eval::CocoDataset& 
   return j;
 }
 
+// Every check evaluate() makes on the ground truth (a bbox on each annotation; each segmentation
+// rasterised when `segm`), run up front with no detections so that a bad annotation file fails before
+// any image is read or any metric is printed.
+void validate_ground_truth(const eval::CocoDataset& gt, bool segm) {
+  eval::evaluate(gt, {}, eval::IouType::kBbox);
+  if (segm) eval::evaluate(gt, {}, eval::IouType::kSegm);
+}
+
 }  // namespace
 
 int run_eval(const EvalArgs& a) {
@@ -62,10 +70,17 @@ int run_eval(const EvalArgs& a) {
     dets = eval::load_coco_results(a.results, gt);
   } else {
     MASKRT_CHECK(!a.images.empty(), ErrorCode::kInvalidArgument, "eval: --images is required unless --results is given");
+    std::error_code ec;
+    MASKRT_CHECK(fs::is_directory(a.images, ec), ErrorCode::kIo, "--images ", a.images,
+                 fs::exists(a.images, ec) ? ": is not a directory" : ": no such directory");
+    for (size_t i = 0; i < gt.images.size(); ++i)
+      MASKRT_CHECK(!gt.images[i].file_name.empty(), ErrorCode::kInvalidArgument, a.annotations, ": images[", i,
+                   "] (id ", gt.images[i].id, "): no file_name (needed to find the image under --images)");
     Engine engine(engine_options(a.model));
     MASKRT_CHECK(engine.info().num_classes == static_cast<int>(cat_ids.size()), ErrorCode::kInvalidArgument,
                  a.annotations, ": has ", cat_ids.size(), " categories but the model has MODEL.ROI_HEADS.NUM_CLASSES ",
                  engine.info().num_classes);
+    validate_ground_truth(gt, engine.info().mask_on);
     model_info = {{"name", engine.info().model_name}, {"weights", engine.info().weights_path},
                   {"config_hash", engine.info().config_hash}, {"device", engine.info().device},
                   {"precision", engine.info().precision}};

@@ -193,8 +193,9 @@ EvalResult evaluate(const CocoDataset& gt, const std::vector<CocoDetection>& res
                                                                                             img.width, what);
     } else {
       MASKRT_CHECK(d.segmentation.kind != CocoSegmentation::Kind::kNone, ErrorCode::kInvalidArgument, what,
-                   ": has no 'segmentation' (results[0] has none of 'bbox' for this evaluation, so every result needs ",
-                   "a mask)");
+                   ": has no 'segmentation': ",
+                   drop_bbox ? "mask (segm) AP needs one in every result (Detectron2 evaluates masks without boxes)"
+                             : "results[0] has no 'bbox', so every result needs a mask (pycocotools' loadRes)");
       o.rle = segmentation_to_rle(d.segmentation, img.height, img.width, what);
       o.area = static_cast<double>(rle_area(o.rle));
       o.bbox = (d.has_bbox && !drop_bbox) ? d.bbox : rle_to_bbox(o.rle);

@@ -285,4 +285,41 @@ TEST(CliEval, AnnotationProblemsAreFoundBeforeAnyImageIsRead) {
   expect_refused(ann, missing_dir, "no_dir", {"--images " + missing_dir + ": no such directory"});
 }
 
+// A results file where only some results carry a mask: box AP is computed (pycocotools' loadRes needs
+// only boxes for bbox), mask AP is reported as not computable, naming the file, before any metric.
+TEST(CliEval, ResultsWithoutSomeMasksGiveBoxApOnly) {
+  const fs::path d = fresh_dir("maskrt_cli_eval_nomask");
+  const std::string ann = (kRepo / "samples" / "shapes" / "annotations" / "val.json").string();
+  nlohmann::json res = nlohmann::json::array();  // the ground truth itself as results: box AP is exactly 1
+  const nlohmann::json gt = read_json(ann);
+  for (const auto& a : gt["annotations"])
+    res.push_back({{"image_id", a["image_id"]}, {"category_id", a["category_id"]}, {"score", 0.9},
+                   {"bbox", a["bbox"]}, {"segmentation", a["segmentation"]}});
+  res[2].erase("segmentation");
+  const fs::path rpath = d / "partial.json";
+  std::ofstream(rpath) << res.dump();
+  const int rc = run("eval --annotations " + ann + " --results " + rpath.string() + " -o " + (d / "m.json").string(),
+                     d / "log.txt");
+  const std::string log = slurp(d / "log.txt");
+  EXPECT_EQ(rc, 1) << log;
+  const size_t err = log.find(rpath.string() + ": results[2]");
+  ASSERT_NE(err, std::string::npos) << log;
+  EXPECT_NE(log.find("mask (segm) AP cannot be computed"), std::string::npos) << log;
+  EXPECT_LT(err, log.find("== bbox ==")) << "reported before the metrics: " << log;
+  const auto m = read_json(d / "m.json");
+  EXPECT_DOUBLE_EQ(m["bbox"]["AP"].get<double>(), 1.0);
+  EXPECT_TRUE(m["segm"].is_null());
+  ASSERT_EQ(m["errors"].size(), 1u);
+  EXPECT_EQ(m["errors"][0]["file"], rpath.string());
+  EXPECT_EQ(m["images_in_annotations"], 5);
+  // Boxes only (no result has a mask): a box-AP evaluation, not an error.
+  for (auto& r : res) r.erase("segmentation");
+  std::ofstream(d / "boxes.json") << res.dump();
+  EXPECT_EQ(run("eval --annotations " + ann + " --results " + (d / "boxes.json").string() + " -o " + (d / "m2.json").string(),
+                d / "log2.txt"),
+            0)
+      << slurp(d / "log2.txt");
+  EXPECT_DOUBLE_EQ(read_json(d / "m2.json")["bbox"]["AP"].get<double>(), 1.0);
+}
+
 }  // namespace

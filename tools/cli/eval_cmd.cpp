@@ -65,9 +65,29 @@ int run_eval(const EvalArgs& a) {
   std::vector<eval::CocoDetection> dets;
   nlohmann::json errors = nlohmann::json::array();
   nlohmann::json model_info;
-  size_t covered = gt.images.size();
+  const size_t n_images = gt.images.size();
+  size_t covered = n_images;
+  bool segm_unavailable = false;  // --results with masks on some results only
   if (!a.results.empty()) {
     dets = eval::load_coco_results(a.results, gt);
+    // pycocotools' loadRes for segm evaluation needs a segmentation in every result (bbox evaluation
+    // needs only boxes): with masks on some results only, box AP is computed and mask AP is not.
+    const auto no_mask = std::find_if(dets.begin(), dets.end(), [](const eval::CocoDetection& d) {
+      return d.segmentation.kind == eval::CocoSegmentation::Kind::kNone;
+    });
+    const size_t n_no_mask = std::count_if(dets.begin(), dets.end(), [](const eval::CocoDetection& d) {
+      return d.segmentation.kind == eval::CocoSegmentation::Kind::kNone;
+    });
+    if (no_mask != dets.end() && n_no_mask < dets.size()) {
+      segm_unavailable = true;
+      const std::string msg = detail::concat(
+          a.results, ": results[", no_mask - dets.begin(), "] (image_id ", no_mask->image_id, ") has no 'segmentation' (",
+          n_no_mask, " of ", dets.size(), " results lack one): mask (segm) AP cannot be computed, as pycocotools' "
+          "loadRes needs a segmentation in every result; box AP only");
+      std::fprintf(stderr, "maskrt: error: %s\n", msg.c_str());
+      errors.push_back({{"file", a.results}, {"error", msg}});
+    }
+    validate_ground_truth(gt, no_mask == dets.end() && !dets.empty());
   } else {
     MASKRT_CHECK(!a.images.empty(), ErrorCode::kInvalidArgument, "eval: --images is required unless --results is given");
     std::error_code ec;
@@ -152,22 +172,32 @@ int run_eval(const EvalArgs& a) {
       std::ofstream(a.save_detections) << out.dump() << "\n";
     }
   }
-  const bool have_masks = std::any_of(dets.begin(), dets.end(), [](const eval::CocoDetection& d) {
+  const bool have_masks = !segm_unavailable && std::any_of(dets.begin(), dets.end(), [](const eval::CocoDetection& d) {
     return d.segmentation.kind != eval::CocoSegmentation::Kind::kNone;
   });
   nlohmann::json doc;
   doc["annotations"] = a.annotations;
   doc["images_evaluated"] = covered;
-  doc["images_in_annotations"] = covered + errors.size();
+  doc["images_in_annotations"] = n_images;
   doc["detections"] = dets.size();
   if (!model_info.is_null()) doc["model"] = model_info;
-  std::printf("images evaluated: %zu of %zu, detections: %zu%s\n", covered, covered + errors.size(), dets.size(),
-              errors.empty() ? "" : "  (PARTIAL: AP below covers only the images that could be read)");
+  std::printf("images evaluated: %zu of %zu, detections: %zu%s\n", covered, n_images, dets.size(),
+              covered == n_images ? "" : "  (PARTIAL: AP below covers only the images that could be read)");
   for (eval::IouType t : {eval::IouType::kBbox, eval::IouType::kSegm}) {
     if (t == eval::IouType::kSegm && !have_masks) continue;
-    const eval::EvalResult r = eval::evaluate(gt, dets, t);
+    eval::EvalResult r;
+    try {
+      r = eval::evaluate(gt, dets, t);
+    } catch (const Error& e) {  // the ground truth was checked up front: with --results, name the results file
+      if (a.results.empty()) throw;
+      throw Error(e.code(), a.results + ": " + e.what());
+    }
     std::printf("== %s ==\n%s\n", eval::iou_type_name(t), r.summary().c_str());
     doc[eval::iou_type_name(t)] = metrics_json(r, gt);
+  }
+  if (segm_unavailable) {
+    std::printf("== segm ==\nnot computed: some results have no 'segmentation' (see the error above)\n");
+    doc["segm"] = nullptr;
   }
   doc["errors"] = errors;
   if (!a.output.empty()) {

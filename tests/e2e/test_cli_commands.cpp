@@ -322,4 +322,21 @@ TEST(CliEval, ResultsWithoutSomeMasksGiveBoxApOnly) {
   EXPECT_DOUBLE_EQ(read_json(d / "m2.json")["bbox"]["AP"].get<double>(), 1.0);
 }
 
+// A directory with no image file: a warning naming it, an (empty) RESULTS.json, exit status 1.
+TEST(CliInfer, DirectoryWithoutImagesWarnsAndExitsOne) {
+  const fs::path d = fresh_dir("maskrt_cli_empty_dir");
+  fs::create_directories(d / "empty");
+  fs::create_directories(d / "text_only" / "sub");
+  std::ofstream(d / "text_only" / "notes.txt") << "not an image";
+  fs::copy_file(kRepo / "samples" / "images" / "000016.jpg", d / "text_only" / "sub" / "a.jpg");  // not searched
+  for (const char* sub : {"empty", "text_only"}) {
+    const fs::path dir = d / sub;
+    const int rc = run("infer --device cpu -o " + (d / "r.json").string() + " " + dir.string(), d / "log.txt");
+    const std::string log = slurp(d / "log.txt");
+    EXPECT_EQ(rc, 1) << sub << ": " << log;
+    EXPECT_NE(log.find("warning: " + dir.string() + ": no .jpg/.jpeg/.png file"), std::string::npos) << log;
+    EXPECT_TRUE(read_json(d / "r.json")["images"].empty());
+  }
+}
+
 }  // namespace

@@ -108,6 +108,9 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
         std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
         if (ext == ".jpg" || ext == ".jpeg" || ext == ".png") found.push_back(e.path().string());
       }
+      if (found.empty())
+        std::fprintf(stderr, "maskrt: warning: %s: no .jpg/.jpeg/.png file in this directory (subdirectories are not searched)\n",
+                     in.c_str());
       std::sort(found.begin(), found.end());
       files.insert(files.end(), found.begin(), found.end());
     } else {
@@ -157,6 +160,7 @@ int run_infer(const InferArgs& a) {
     for (std::string line; std::getline(is, line);)
       if (!line.empty()) class_names.push_back(line);
   }
+  const std::vector<std::string> files = expand_inputs(a.inputs);
   Engine engine(engine_options(a.model));
   const EngineInfo& info = engine.info();
   MASKRT_CHECK(class_names.empty() || static_cast<int>(class_names.size()) == info.num_classes, ErrorCode::kInvalidArgument,
@@ -164,7 +168,6 @@ int run_infer(const InferArgs& a) {
                " classes");
   std::fprintf(stderr, "maskrt: model %s (%s), device %s, loaded in %.0f ms, warm-up %.0f ms\n",
                info.model_name.c_str(), info.weights_path.c_str(), info.device.c_str(), info.load_ms, info.warmup_ms);
-  const std::vector<std::string> files = expand_inputs(a.inputs);
   nlohmann::json images = nlohmann::json::array();
   nlohmann::json errors = nlohmann::json::array();
   std::set<std::string> picture_names;
@@ -233,7 +236,8 @@ int run_infer(const InferArgs& a) {
   MASKRT_CHECK(os.good(), ErrorCode::kIo, a.output, ": write failed");
   std::printf("results: %s (%zu images, %zu errors)\n", a.output.c_str(), doc["images"].size(), errors.size());
   if (!a.visualize_dir.empty()) std::printf("pictures: %s\n", a.visualize_dir.c_str());
-  return errors.empty() ? 0 : 1;
+  if (files.empty()) std::fprintf(stderr, "maskrt: warning: no image was processed (exit status 1)\n");
+  return errors.empty() && !files.empty() ? 0 : 1;
 }
 
 }  // namespace maskrt::cli

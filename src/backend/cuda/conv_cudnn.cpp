@@ -337,14 +337,21 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   MASKRT_CUDA_CHECK(cudnnGetConvolution2dForwardOutputDim(p->conv, p->x, filter_desc_, &on, &oc, &oh, &ow));
   MASKRT_ASSERT(on == n && oc == out_c_ && oh == p->oh && ow == p->ow, name_);
   const size_t cap = max_workspace_bytes(precision_);
-  // Graph plans may use the cap per image (tf32's tensor-core engines transpose the input and the
+  // Graph plans may use more than the cap (tf32's tensor-core engines transpose the input and the
   // output in their workspace, so a flat cap would exclude them at batch 16; batch 1: the same cap).
   // tf32 (experimental, see the constructor): only channel counts that are multiples of 8 (the failing
   // H200 cases had 3 and 12 input channels).
   const bool may_graph = precision_ != Precision::kFP32 && groups_ == 1 && graph_mode_ != GraphMode::kOff &&
                          (graph_mode_ == GraphMode::kForce || kernel_ > 1 || stride_ > 1) &&
                          (precision_ != Precision::kTF32 || (in_c_ % 8 == 0 && out_c_ % 8 == 0));
-  const size_t graph_cap = may_graph ? cap * static_cast<size_t>(std::max(n, 1)) : cap;
+  // Graph cap: the cap plus the layer's input and output bytes (what tf32's transposing engines need),
+  // at most the cap per image. Not cap * n alone: for head convs n is the ROI count (100 mask ROIs ->
+  // 6.4 GiB of measurement scratch per layer in fp16; reviewer's note).
+  const size_t elem_bytes = precision_ == Precision::kFP16 ? 2 : 4;
+  const size_t io_bytes = elem_bytes * static_cast<size_t>(n) *
+                          (static_cast<size_t>(in_c_padded_) * h * w + static_cast<size_t>(out_c_) * p->oh * p->ow);
+  const size_t graph_cap = may_graph ? std::max(cap, std::min(cap * static_cast<size_t>(std::max(n, 1)), cap + io_bytes))
+                                     : cap;
 
   cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   int returned = 0;

@@ -24,8 +24,9 @@
 // image size, never in the steady state), or, with MASKRT_CUDNN_FIND=0 or when the scratch does not
 // fit, cudnnGetConvolutionForwardAlgorithm_v7 (heuristic); candidates whose workspace is <= the cap
 // (max_workspace_bytes(): 64 MiB for fp16, 256 MiB for fp32 / tf32, MASKRT_CONV_WORKSPACE_MB overrides; graph
-// plans: the cap per image, because tf32's tensor-core graph engines need about the layer's input
-// plus output; the measurement scratch is the larger of the two) and which honour the math mode are
+// plans: the cap plus the layer's input and output bytes, at most the cap per image (n), because
+// tf32's tensor-core graph engines need about the layer's input plus output; the measurement scratch
+// is the larger of the two) and which honour the math mode are
 // kept with the descriptors; plan() returns the workspace bytes that forward() needs and synchronises the stream.
 // Frugal choice (every choice among measured candidates: legacy algorithms, matmul algorithms,
 // graph plans, and the path itself): the smallest workspace among the candidates within

@@ -348,10 +348,10 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   // at most the cap per image. Not cap * n alone: for head convs n is the ROI count (100 mask ROIs ->
   // 6.4 GiB of measurement scratch per layer in fp16; reviewer's note).
   const size_t elem_bytes = precision_ == Precision::kFP16 ? 2 : 4;
-  const size_t io_bytes = elem_bytes * static_cast<size_t>(n) *
-                          (static_cast<size_t>(in_c_padded_) * h * w + static_cast<size_t>(out_c_) * p->oh * p->ow);
-  const size_t graph_cap = may_graph ? std::max(cap, std::min(cap * static_cast<size_t>(std::max(n, 1)), cap + io_bytes))
-                                     : cap;
+  const size_t x_bytes = elem_bytes * static_cast<size_t>(n) * in_c_padded_ * h * w;
+  const size_t y_bytes = elem_bytes * static_cast<size_t>(n) * out_c_ * p->oh * p->ow;
+  const size_t graph_cap =
+      may_graph ? std::max(cap, std::min(cap * static_cast<size_t>(std::max(n, 1)), cap + x_bytes + y_bytes)) : cap;
 
   cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
   int returned = 0;
@@ -361,7 +361,6 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   // smallest workspace among those within the tolerance of the fastest (frugal_pick), else the first.
   auto pick = [&](bool measured) {
     std::vector<Timed> timed;
-    std::vector<size_t> wss;
     std::vector<int> idx;
     for (int i = 0; i < returned; ++i) {
       if (perf[i].status != CUDNN_STATUS_SUCCESS || perf[i].memory > cap) continue;
@@ -376,13 +375,12 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
       const size_t need = measured ? std::max(ws, perf[i].memory) : ws;
       timed.push_back({measured ? perf[i].time : 0.f, need});
       idx.push_back(i);
-      wss.push_back(need);
       if (!measured) break;
     }
     if (idx.empty()) return;
     const int k = measured ? frugal_pick(timed) : 0;
     p->algo = perf[idx[k]].algo;
-    p->workspace = wss[k];
+    p->workspace = timed[k].workspace;
     if (measured) cudnn_ms = perf[idx[k]].time;
     found = true;
   };
@@ -394,9 +392,7 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   Scratch scratch;
   size_t ws_limit = graph_cap;
   if (!(env && env[0] == '0')) {
-    const size_t es = precision_ == Precision::kFP16 ? 2 : 4;
-    bool ok = cudaMalloc(&scratch.x, es * n * in_c_padded_ * h * w) == cudaSuccess &&
-              cudaMalloc(&scratch.y, es * n * out_c_ * p->oh * p->ow) == cudaSuccess;
+    bool ok = cudaMalloc(&scratch.x, x_bytes) == cudaSuccess && cudaMalloc(&scratch.y, y_bytes) == cudaSuccess;
     while (ok && cudaMalloc(&scratch.ws, ws_limit) != cudaSuccess && ws_limit > (size_t(1) << 20)) {
       cudaGetLastError();
       scratch.ws = nullptr;
@@ -506,18 +502,19 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   return ws;
 }
 
-float ConvCudnn::time_epilogue(const CudaContext& ctx, const Plan& p, void* dy) const {
+void ConvCudnn::run_epilogue(void* y, const void* z, int n, int64_t hw, cudaStream_t stream) const {
   const bool half = precision_ == Precision::kFP16;
-  const float* bias = static_cast<const float*>(half ? bias_f32_.get() : bias_.get());
+  conv_epilogue(half, y, z, static_cast<const float*>(half ? bias_f32_.get() : bias_.get()), n, out_c_, hw,
+                epilogue_ != ConvEpilogue::kBias, stream);
+}
+
+float ConvCudnn::time_epilogue(const CudaContext& ctx, const Plan& p, void* dy) const {
   // The shortcut's traffic is what matters for timing: y itself stands in for z.
   const void* z = epilogue_ == ConvEpilogue::kBiasAddRelu ? dy : nullptr;
   EventPair ev;
   MASKRT_CUDA_CHECK(cudaEventCreate(&ev.e0));
   MASKRT_CUDA_CHECK(cudaEventCreate(&ev.e1));
-  auto run = [&] {
-    conv_epilogue(half, dy, z, bias, p.n, out_c_, int64_t{p.oh} * p.ow, epilogue_ != ConvEpilogue::kBias,
-                  ctx.stream());
-  };
+  auto run = [&] { run_epilogue(dy, z, p.n, int64_t{p.oh} * p.ow, ctx.stream()); };
   run();
   cudaEventRecord(ev.e0, ctx.stream());
   constexpr int kReps = 2;
@@ -708,8 +705,6 @@ float ConvCudnn::plan_graph(const CudaContext& ctx, Plan& p, void* dx, void* dy,
     zs.x = nullptr;
   }
   const void* z_epi = epilogue_ != ConvEpilogue::kBiasAddRelu ? nullptr : zs.x ? zs.x : dy;
-  const bool relu = epilogue_ != ConvEpilogue::kBias;
-  const float* bias32 = static_cast<const float*>(half ? bias_f32_.get() : bias_.get());
   EventPair ev;
   MASKRT_CUDA_CHECK(cudaEventCreate(&ev.e0));
   MASKRT_CUDA_CHECK(cudaEventCreate(&ev.e1));
@@ -741,7 +736,7 @@ float ConvCudnn::plan_graph(const CudaContext& ctx, Plan& p, void* dx, void* dy,
     auto run = [&] {
       last = g.execute(ctx.cudnn(), dx, weight_.get(), dy, bias_.get(), zs.x, dws);
       if (last != CUDNN_STATUS_SUCCESS) return false;
-      if (conv_only) conv_epilogue(half, dy, z_epi, bias32, p.n, out_c_, int64_t{p.oh} * p.ow, relu, ctx.stream());
+      if (conv_only) run_epilogue(dy, z_epi, p.n, int64_t{p.oh} * p.ow, ctx.stream());
       return true;
     };
     const char* kind = conv_only ? "conv+epi" : "fused";
@@ -820,13 +815,8 @@ void ConvCudnn::forward(const CudaContext& ctx, const DeviceTensor& x, const Dev
     MASKRT_ASSERT(is_aligned16(x.ptr) && is_aligned16(y.ptr) && (!z || is_aligned16(z->ptr)), name_);
     MASKRT_CUDA_CHECK(p.graph->execute(ctx.cudnn(), x.ptr, weight_.get(), y.ptr, bias_.get(), z ? z->ptr : nullptr,
                                        workspace));
-    if (p.graph->epilogue() == GraphEpilogue::kConvOnly) {
-      // fp16: NHWC half y, float copy of the bias; tf32: NCHW float y, the float bias itself
-      // (bias_f32_ exists for fp16 only: a null bias here was the tf32 illegal address).
-      const bool half = precision_ == Precision::kFP16;
-      conv_epilogue(half, y.ptr, z ? z->ptr : nullptr, static_cast<const float*>(half ? bias_f32_.get() : bias_.get()),
-                    y.n, y.c, int64_t{y.h} * y.w, epilogue_ != ConvEpilogue::kBias, ctx.stream());
-    }
+    if (p.graph->epilogue() == GraphEpilogue::kConvOnly)
+      run_epilogue(y.ptr, z ? z->ptr : nullptr, y.n, int64_t{y.h} * y.w, ctx.stream());
     return;
   }
   if (p.gemm) {
@@ -841,9 +831,7 @@ void ConvCudnn::forward(const CudaContext& ctx, const DeviceTensor& x, const Dev
                                      half ? src : weight_.get(), p.gb, add_z ? &one : &zero,
                                      add_z ? z->ptr : y.ptr, p.gd, y.ptr, p.gd, &p.galgo,
                                      static_cast<char*>(workspace) + p.col_bytes, p.gemm_workspace, ctx.stream()));
-    if (!half)
-      conv_epilogue(false, y.ptr, z ? z->ptr : nullptr, static_cast<const float*>(bias_.get()), y.n, y.c,
-                    int64_t{y.h} * y.w, epilogue_ != ConvEpilogue::kBias, ctx.stream());
+    if (!half) run_epilogue(y.ptr, z ? z->ptr : nullptr, y.n, int64_t{y.h} * y.w, ctx.stream());
     return;
   }
   cudnnHandle_t h = ctx.cudnn();
@@ -852,9 +840,7 @@ void ConvCudnn::forward(const CudaContext& ctx, const DeviceTensor& x, const Dev
     // conv+bias+ReLU would run its non-tensor-core IMPLICIT_PRECOMP_GEMM kernel (conv_epilogue.h).
     MASKRT_CUDA_CHECK(cudnnConvolutionForward(h, &one, p.x, x.ptr, filter_desc_, weight_.get(), p.conv, p.algo,
                                               workspace, p.workspace, &zero, p.y, y.ptr));
-    const bool half = precision_ == Precision::kFP16;  // fp16 keeps a float copy of the bias for the epilogue
-    conv_epilogue(half, y.ptr, z ? z->ptr : nullptr, static_cast<const float*>(half ? bias_f32_.get() : bias_.get()),
-                  y.n, y.c, int64_t{y.h} * y.w, epilogue_ != ConvEpilogue::kBias, ctx.stream());
+    run_epilogue(y.ptr, z ? z->ptr : nullptr, y.n, int64_t{y.h} * y.w, ctx.stream());
     return;
   }
   if (epilogue_ != ConvEpilogue::kBias && fused_ok_) {

@@ -146,6 +146,10 @@ class ConvCudnn {
   // and keeps the frugal pick (returns its time in ms, else -1). p.gemm_workspace == kNoGemm when
   // cuBLASLt offers none.
   float plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit);
+  // conv_epilogue (bias, shortcut z, ReLU as epilogue_ says) on y = (n, out_channels, hw pixels) in
+  // this precision's layout and float bias: fp16 NHWC half with bias_f32_, tf32 NCHW float with bias_.
+  // tf32 / fp16 only; the one place that maps precision to layout and bias for every path.
+  void run_epilogue(void* y, const void* z, int n, int64_t hw, cudaStream_t stream) const;
   // conv_epilogue's time on the scratch output dy (ms, < 0 on failure). tf32 / fp16 only.
   float time_epilogue(const CudaContext& ctx, const Plan& p, void* dy) const;
   void build_columns(const Plan& p, const void* x, void* col, cudaStream_t stream) const;

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "ops/roi_align/roi_align.h"
+#include "ops/roi_align/roi_align_taps.h"
 
 namespace maskrt::ops::roi_align_detail {
 
@@ -59,39 +60,10 @@ inline float sample_coord(float start, int b, float bin, int i, int grid) {
   return start + static_cast<float>(b) * bin + static_cast<float>(i + .5f) * bin / static_cast<float>(grid);
 }
 
-struct Taps {
-  int p1, p2, p3, p4;
-  float w1, w2, w3, w4;
-};
-
+// Zero taps (value 0) outside [-1, H] x [-1, W]; see roi_align_taps.h.
 inline Taps bilinear_taps(int H, int W, float y, float x) {
   Taps t{0, 0, 0, 0, 0.f, 0.f, 0.f, 0.f};
-  if (!(y >= -1.0f && y <= static_cast<float>(H) && x >= -1.0f && x <= static_cast<float>(W))) return t;
-  if (y <= 0) y = 0;
-  if (x <= 0) x = 0;
-  int y_low = static_cast<int>(y), x_low = static_cast<int>(x), y_high, x_high;
-  if (y_low >= H - 1) {
-    y_high = y_low = H - 1;
-    y = static_cast<float>(y_low);
-  } else {
-    y_high = y_low + 1;
-  }
-  if (x_low >= W - 1) {
-    x_high = x_low = W - 1;
-    x = static_cast<float>(x_low);
-  } else {
-    x_high = x_low + 1;
-  }
-  const float ly = y - static_cast<float>(y_low), lx = x - static_cast<float>(x_low);
-  const float hy = 1.f - ly, hx = 1.f - lx;
-  t.p1 = y_low * W + x_low;
-  t.p2 = y_low * W + x_high;
-  t.p3 = y_high * W + x_low;
-  t.p4 = y_high * W + x_high;
-  t.w1 = hy * hx;
-  t.w2 = hy * lx;
-  t.w3 = ly * hx;
-  t.w4 = ly * lx;
+  bilinear_taps_into(H, W, y, x, t);
   return t;
 }
 

@@ -12,6 +12,7 @@
 #include "backend/cuda/launch_util.h"
 #include "core/check.h"
 #include "ops/nms/nms_cuda.cuh"
+#include "ops/roi_align/roi_align_taps.h"
 
 namespace maskrt::ops {
 namespace {
@@ -78,45 +79,16 @@ __device__ __forceinline__ RoiGeometry roi_geometry(const RoiAlignMultiLevelCuda
   return g;
 }
 
-// Bilinear corners of one sample point; false when the sample lies outside [-1, H] x [-1, W] (value 0).
-struct Corners {
-  int p1, p2, p3, p4;  // pixel indices y*W+x: (low,low) (low,high) (high,low) (high,high)
-  float w1, w2, w3, w4;
-};
+// Bilinear corners of one sample point (roi_align_taps.h, shared with the host ops); false when the
+// sample lies outside [-1, H] x [-1, W] (value 0).
+using Corners = roi_align_detail::Taps;
 
 __device__ __forceinline__ bool sample_corners(const RoiGeometry& g, int ph, int pw, int iy, int ix, Corners& k) {
-  float y = fadd(fadd(g.start_y, fmul(static_cast<float>(ph), g.bin_h)),
-                 fdiv(fmul(static_cast<float>(iy + .5f), g.bin_h), static_cast<float>(g.grid_h)));
-  float x = fadd(fadd(g.start_x, fmul(static_cast<float>(pw), g.bin_w)),
-                 fdiv(fmul(static_cast<float>(ix + .5f), g.bin_w), static_cast<float>(g.grid_w)));
-  const int H = g.H, W = g.W;
-  if (!(y >= -1.0f && y <= static_cast<float>(H) && x >= -1.0f && x <= static_cast<float>(W))) return false;
-  if (y <= 0) y = 0;
-  if (x <= 0) x = 0;
-  int y_low = static_cast<int>(y), x_low = static_cast<int>(x), y_high, x_high;
-  if (y_low >= H - 1) {
-    y_high = y_low = H - 1;
-    y = static_cast<float>(y_low);
-  } else {
-    y_high = y_low + 1;
-  }
-  if (x_low >= W - 1) {
-    x_high = x_low = W - 1;
-    x = static_cast<float>(x_low);
-  } else {
-    x_high = x_low + 1;
-  }
-  const float ly = fsub(y, static_cast<float>(y_low)), lx = fsub(x, static_cast<float>(x_low));
-  const float hy = fsub(1.f, ly), hx = fsub(1.f, lx);
-  k.w1 = fmul(hy, hx);
-  k.w2 = fmul(hy, lx);
-  k.w3 = fmul(ly, hx);
-  k.w4 = fmul(ly, lx);
-  k.p1 = y_low * W + x_low;
-  k.p2 = y_low * W + x_high;
-  k.p3 = y_high * W + x_low;
-  k.p4 = y_high * W + x_high;
-  return true;
+  const float y = fadd(fadd(g.start_y, fmul(static_cast<float>(ph), g.bin_h)),
+                       fdiv(fmul(static_cast<float>(iy + .5f), g.bin_h), static_cast<float>(g.grid_h)));
+  const float x = fadd(fadd(g.start_x, fmul(static_cast<float>(pw), g.bin_w)),
+                       fdiv(fmul(static_cast<float>(ix + .5f), g.bin_w), static_cast<float>(g.grid_w)));
+  return roi_align_detail::bilinear_taps_into(g.H, g.W, y, x, k);
 }
 
 __device__ __forceinline__ float bilinear(const Corners& k, float v1, float v2, float v3, float v4) {

@@ -6,6 +6,7 @@
 #   run tool: kind "nvidia-h200", carry ["d2src", ".whl"], timeout_s 600,
 #             command "bash tools/train/device_stage4.sh"      (optional env: PROCS=4 TOTAL_S=560)
 #   two GPUs: kind "nvidia-h200-x2", command "NGPUS=2 bash tools/train/device_stage4.sh"
+#   (STAGE=N only labels the log: later stages continue from models/default the same way)
 #
 # Why: the training step is bound by Detectron2's per-image Python work on each process's main
 # thread, not by the GPU, so several processes on one GPU should see more images per second.
@@ -47,7 +48,7 @@ CORES=$(nproc)
 WORKERS=$(( (CORES - NPROC_ALL) / NPROC_ALL )); if [ "$WORKERS" -lt 1 ]; then WORKERS=1; fi
 if [ "$DRY" = 1 ]; then WORKERS=1; fi  # the CPU check machine has 2 cores
 source tools/train/device_common.sh
-stage_start "# stage 4 (from models/default/model.pkl; $NGPUS GPU(s) x $PROCS processes, tools/train/device_stage4.sh)"
+stage_start "# stage ${STAGE:-4} (from models/default/model.pkl; $NGPUS GPU(s) x $PROCS processes, tools/train/device_stage4.sh)"
 say "GPUs $NGPUS, processes per GPU $PROCS, batch $BATCH ($PER per process), base LR $LR, $CORES cores, $WORKERS loader workers per process"
 say "GLOO/NCCL env: $(env | grep -E '^(GLOO|NCCL)_' | tr '\n' ' ')"
 make_shapes_data /tmp/stage4_dry_shapes

@@ -40,7 +40,13 @@ struct EngineOptions {
   bool stage_times = false;              // CUDA: fill ImageResult::times per stage with CUDA events (the
                                          // CPU always fills them; CUDA always fills total and postprocess)
   int cuda_device = 0;                   // CUDA device index
+  int cuda_streams = 0;                  // CUDA: images of one infer_batch() in flight at once, each on
+                                         // its own stream with its own activation arena (1..8; 0 = the
+                                         // default, kDefaultCudaStreams). Results never depend on it;
+                                         // each extra stream costs about the batch-1 activation memory,
+                                         // allocated on the first batch that uses it. infer() uses one.
 };
+inline constexpr int kDefaultCudaStreams = 2;
 
 struct EngineInfo {
   std::string model_name;     // config file stem, or "default"
@@ -61,8 +67,10 @@ struct EngineInfo {
 // Exact counts of what maskrt itself allocates:
 //   weights_bytes        every layer weight / bias (and the fp32 epilogue biases of fp16 convolutions,
 //                        the RPN's cell anchors) uploaded at load, one cudaMalloc each (requested bytes)
-//   arena_bytes          the activation arena: one allocation sized for the largest planned image; it
-//                        holds every activation of a plan plus one workspace region shared by all ops
+//   arena_bytes          the activation arenas: per stream (lanes, EngineOptions::cuda_streams) one
+//                        allocation sized for the largest image planned on it; it holds every
+//                        activation of a plan plus one workspace region shared by all ops
+//   lanes                streams that hold an arena (1 until a batch runs several images at once)
 //   arena_workspace_bytes  that workspace region (the largest cuDNN / cuBLASLt / im2col scratch of any
 //                        op) in the plan that sized the arena; arena_bytes - this = activations + outputs
 //   arena_plan_height/width  the original image size whose plan sized the arena (0 = none yet)
@@ -89,7 +97,8 @@ struct DeviceMemoryReport {
   uint64_t arena_workspace_bytes = 0;
   int arena_plan_height = 0, arena_plan_width = 0;
   uint64_t plan_buffer_bytes = 0;
-  int num_plans = 0;
+  int num_plans = 0;  // image sizes planned on the first stream
+  int lanes = 0;
   uint64_t pinned_host_bytes = 0;
   uint64_t device_total_bytes = 0;
   uint64_t used_at_start = 0, used_after_context = 0, used_after_weights = 0, used_after_warmup = 0, used_now = 0;

@@ -84,6 +84,7 @@ nlohmann::json memory_json(const EngineMemorySummary& m) {
           {"arena_workspace_mib", m.arena_workspace_mib},
           {"plan_buffers_mib", m.plan_buffers_mib},
           {"num_plans", m.num_plans},
+          {"lanes", m.lanes},
           {"pinned_host_mib", m.pinned_host_mib},
           {"used_at_start_mib", m.used_at_start_mib},
           {"used_after_context_mib", m.used_after_context_mib},

@@ -76,6 +76,7 @@ struct EngineMemorySummary {
   double arena_workspace_mib = 0;   // the shared op workspace inside the arena
   double plan_buffers_mib = 0;      // per-size constants outside the arena (resize coefficients)
   int num_plans = 0;
+  int lanes = 0;  // CUDA streams holding an arena (concurrent images in batches)
   double pinned_host_mib = 0;       // page-locked host staging (host RAM, not device memory)
   // cudaMemGetInfo used (total - free), MiB: engine construction began (context current), after the
   // handles, after the weights, after warm-up (< 0: not read), after this run.

@@ -110,6 +110,8 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
   }
   MASKRT_CHECK(use_cuda || options.precision == Precision::kFP32, ErrorCode::kUnsupported,
                "precision: the CPU backend runs fp32 only (tf32/fp16 need --device cuda)");
+  MASKRT_CHECK(options.cuda_streams >= 0 && options.cuda_streams <= 8, ErrorCode::kInvalidArgument,
+               "cuda_streams: expected 0 (default) to 8, got ", options.cuda_streams);
   impl_->stage_times = options.stage_times;
   if (options.num_threads > 0) omp_set_num_threads(options.num_threads);
 
@@ -136,7 +138,10 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
   WeightStore ws(load_checkpoint(weights_path), weights_path);
 #ifdef MASKRT_WITH_CUDA
   if (use_cuda)
+  {
     impl_->cuda_model = std::make_unique<cuda::CudaGeneralizedRCNN>(cfg.spec, ws, options.precision, options.cuda_device);
+    impl_->cuda_model->set_concurrent_images(options.cuda_streams > 0 ? options.cuda_streams : kDefaultCudaStreams);
+  }
   else
 #endif
     impl_->model = std::make_unique<GeneralizedRCNN>(cfg.spec, ws);

@@ -141,6 +141,20 @@ TEST(EngineBehaviour, ClassCountMismatchIsAHardErrorNamingTheTensor) {
   }
 }
 
+TEST(EngineBehaviour, CudaStreamsOutOfRangeIsAnErrorNamingTheOption) {
+  for (int n : {-1, 9}) {
+    maskrt::EngineOptions o = golden_options();
+    o.cuda_streams = n;
+    try {
+      maskrt::Engine engine(o);
+      FAIL() << "expected an error for cuda_streams " << n;
+    } catch (const maskrt::Error& e) {
+      EXPECT_EQ(e.code(), maskrt::ErrorCode::kInvalidArgument);
+      EXPECT_NE(std::string(e.what()).find("cuda_streams"), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(EngineBehaviour, UnusedAndMissingTensorsAreListed) {
   try {  // MASK_ON False with a Mask R-CNN checkpoint: the mask head's tensors are unused.
     maskrt::Engine engine(golden_options({"MODEL.MASK_ON", "False"}));

@@ -257,16 +257,12 @@ TEST(ConvCudnnGraph, Fp16MatchesScalarReference) {
 // take the graph path (cuDNN 9.19 finalises sm90 engines for them with an H200 description); unset =
 // the default. Each 3x3 case runs twice, the second time at another input size, so that the
 // remembered winner of its layer signature is finalised first (the "pref" plans of MASKRT_CUDNN_LOG).
-// DISABLED (known bug, issue 3): on the H200 (cuDNN 9.14, 2026-11-29) this test ends in
-// cudaErrorIllegalAddress after a few cases pass, at a different case in each run (n=5 c=24, then, with
-// 3/12-channel layers excluded, n=3 c=8 stride 2), and the tf32 end-to-end parity tests fail the same
-// way with MASKRT_CONV_GRAPH_TF32=1. Cause found afterwards by reading (7d3faa2: a conv-only graph
-// plan's epilogue ran as fp16 with a null bias); re-enable this test once it passes on the device:
-// --gtest_also_run_disabled_tests --gtest_filter='ConvCudnnGraph.*Tf32*' (the test sets the env).
-TEST(ConvCudnnGraph, DISABLED_Tf32MatchesScalarReference) {
-  // tf32 graph plans are opt-in (MASKRT_CONV_GRAPH_TF32=1; tf32 graphs need channel counts that are
-  // multiples of 8).
-  setenv("MASKRT_CONV_GRAPH_TF32", "1", 1);
+// History: this test ended in cudaErrorIllegalAddress on the H200 until 7d3faa2 (a conv-only graph
+// plan's epilogue ran as fp16 with a null bias); it passed there in session 5 and tf32 graphs are now
+// on by default (MASKRT_CONV_GRAPH_TF32=0 turns them off, see Tf32GraphCanBeTurnedOff).
+TEST(ConvCudnnGraph, Tf32MatchesScalarReference) {
+  // The default (MASKRT_CONV_GRAPH_TF32 unset); tf32 graphs need channel counts that are multiples of 8.
+  unsetenv("MASKRT_CONV_GRAPH_TF32");
   CudaContext ctx(0);
   std::mt19937 rng(2468);
   struct GraphCase {
@@ -313,17 +309,18 @@ TEST(ConvCudnnGraph, DISABLED_Tf32MatchesScalarReference) {
   unsetenv("MASKRT_CONV_GRAPH_TF32");
 }
 
-// Without MASKRT_CONV_GRAPH_TF32=1, tf32 never takes a graph plan, even when MASKRT_CONV_GRAPH=1.
-TEST(ConvCudnnGraph, Tf32GraphIsOptIn) {
-  unsetenv("MASKRT_CONV_GRAPH_TF32");
+// With MASKRT_CONV_GRAPH_TF32=0, tf32 never takes a graph plan, even when MASKRT_CONV_GRAPH=1.
+TEST(ConvCudnnGraph, Tf32GraphCanBeTurnedOff) {
+  setenv("MASKRT_CONV_GRAPH_TF32", "0", 1);
   setenv("MASKRT_CONV_GRAPH", "1", 1);
   CudaContext ctx(0);
   std::mt19937 rng(97531);
   const ConvCase cc{1, 32, 15, 17, 32, 3, 1, 1, 1, ConvEpilogue::kBiasRelu, 0};
   const auto [err, path] = run_conv_case(ctx, Precision::kTF32, cc, rng);
   EXPECT_LE(err, tolerance(Precision::kTF32)) << "path " << path;
-  EXPECT_NE(path.rfind("graph", 0), 0u) << "tf32 took a graph plan without MASKRT_CONV_GRAPH_TF32=1";
+  EXPECT_NE(path.rfind("graph", 0), 0u) << "tf32 took a graph plan with MASKRT_CONV_GRAPH_TF32=0";
   unsetenv("MASKRT_CONV_GRAPH");
+  unsetenv("MASKRT_CONV_GRAPH_TF32");
 }
 
 // kFP32 keeps Detectron2's FMA numerics: never a graph path (its engines may use TF32 tensor cores),

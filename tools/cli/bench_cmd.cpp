@@ -61,6 +61,7 @@ bench::EngineMemorySummary memory_summary(const DeviceMemoryReport& r) {
   m.arena_workspace_mib = mib(r.arena_workspace_bytes);
   m.plan_buffers_mib = mib(r.plan_buffer_bytes);
   m.num_plans = r.num_plans;
+  m.lanes = r.lanes;
   m.pinned_host_mib = mib(r.pinned_host_bytes);
   m.used_at_start_mib = mib(r.used_at_start);
   m.used_after_context_mib = mib(r.used_after_context);
@@ -145,6 +146,7 @@ int run_bench(const BenchArgs& a) {
   report.meta.gpu_sampling = nvml.available() ? "NVML, every 20 ms" : "unavailable: " + nvml.reason();
   report.meta.options = {{"precision", info.precision},         {"batch", std::to_string(a.model.batch)},
                          {"streams", std::to_string(a.streams)},  {"warmup", std::to_string(a.warmup)},
+                         {"cuda_streams", std::to_string(a.model.cuda_streams ? a.model.cuda_streams : kDefaultCudaStreams)},
                          {"iterations", std::to_string(a.iterations)}, {"duration_s", std::to_string(a.duration_s)},
                          {"sizes", a.sizes},                      {"image", files.front()},
                          {"weights", info.weights_path},          {"engine_load_ms", std::to_string(info.load_ms)},

@@ -21,6 +21,7 @@ struct ModelArgs {
   std::string precision = "fp32";
   int threads = 0;
   int batch = 1;
+  int cuda_streams = 0;  // --cuda-streams: images of one batch in flight at once on CUDA (0 = default)
   std::string prepare_sizes;  // --prepare-sizes HxW,...: original image sizes planned at engine creation
 };
 // One outcome per image: its result, or the error (what()) that image raised.

@@ -36,6 +36,10 @@ void add_model_options(CLI::App* cmd, ModelArgs& a) {
       ->check(CLI::IsMember({"fp32", "tf32", "fp16"}));
   cmd->add_option("--threads", a.threads, "CPU threads (0 = all cores)")->check(CLI::Range(0, 1024));
   cmd->add_option("--batch", a.batch, "images per engine call")->check(CLI::Range(1, 4096));
+  cmd->add_option("--cuda-streams", a.cuda_streams,
+                  "CUDA: images of one --batch in flight at once, each on its own stream and activation "
+                  "arena (0 = default " + std::to_string(kDefaultCudaStreams) + "; results never depend on it)")
+      ->check(CLI::Range(0, 8));
   cmd->add_option("--prepare-sizes", a.prepare_sizes,
                   "original image sizes HxW,... to plan at start-up (CUDA: algorithms, memory, graphs), "
                   "so the first image of each size runs at steady speed (default 480x640)");
@@ -49,6 +53,7 @@ EngineOptions engine_options(const ModelArgs& a) {
   o.device = a.device == "cpu" ? Device::kCPU : a.device == "cuda" ? Device::kCUDA : Device::kAuto;
   o.precision = a.precision == "fp16" ? Precision::kFP16 : a.precision == "tf32" ? Precision::kTF32 : Precision::kFP32;
   o.num_threads = a.threads;
+  o.cuda_streams = a.cuda_streams;
   if (!a.prepare_sizes.empty()) o.warmup_sizes = parse_sizes(a.prepare_sizes, "--prepare-sizes");
   return o;
 }

@@ -69,8 +69,9 @@
 // legacy path (+ epilogue time) and the matmul. forward() runs cudnnBackendExecute with a variant
 // pack cached per plan, rebuilt (host memory only) when the tensor pointers change. Any cuDNN
 // failure while building a candidate drops that candidate, never the layer. Default: tried for layers
-// the plain matmul cannot run (kernel > 1 or stride > 1); MASKRT_CONV_GRAPH=0 disables it, =1 takes
-// it for every tf32 / fp16 layer some engine supports (tests; overrides MASKRT_CONV_GEMM=1).
+// the plain matmul cannot run (kernel > 1 or stride > 1; tf32: channel counts that are multiples of
+// 8); MASKRT_CONV_GRAPH=0 disables it, =1 takes it for every tf32 / fp16 layer some engine supports
+// (tests; overrides MASKRT_CONV_GEMM=1); MASKRT_CONV_GRAPH_TF32=0 disables it for tf32 only.
 // MASKRT_CUDNN_LOG=1 adds one "maskrt: cudnn graph ..." line per plan: build summary, each candidate
 // (fused / conv+epi, mode#rank, engine id, knobs, "pref" when remembered, time and warm time or
 // "skipped early", workspace) and the decision.
@@ -169,7 +170,7 @@ class ConvCudnn {
   int in_c_ = 0, in_c_padded_ = 0, out_c_ = 0, kernel_ = 1, stride_ = 1, pad_ = 0, groups_ = 1;
   bool fused_ok_ = true;
   bool force_gemm_ = false;  // MASKRT_CONV_GEMM=1: the matmul whenever the layer allows it (tests)
-  // MASKRT_CONV_GRAPH (fp16; tf32 only with MASKRT_CONV_GRAPH_TF32=1, experimental; kFP32 never): 0 off,
+  // MASKRT_CONV_GRAPH (fp16 and tf32, tf32 off with MASKRT_CONV_GRAPH_TF32=0; kFP32 never): 0 off,
   // 1 force (every layer some engine supports), else auto.
   enum class GraphMode { kOff, kAuto, kForce };
   GraphMode graph_mode_ = GraphMode::kOff;

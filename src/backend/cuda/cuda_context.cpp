@@ -23,10 +23,12 @@ CudaContext::CudaContext(int device) : device_(device) {
   MASKRT_CUDA_CHECK(cudaSetDevice(device_));
   MASKRT_CUDA_CHECK(cudaGetDeviceProperties(&props_, device_));
   try {
-    MASKRT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    MASKRT_CUDA_CHECK(cudaStreamCreateWithFlags(&own_stream_, cudaStreamNonBlocking));
+    stream_ = own_stream_;
     MASKRT_CUDA_CHECK(cudnnCreate(&cudnn_));
     MASKRT_CUDA_CHECK(cudnnSetStream(cudnn_, stream_));
-    MASKRT_CUDA_CHECK(cublasCreate(&cublas_));
+    MASKRT_CUDA_CHECK(cublasCreate(&own_cublas_));
+    cublas_ = own_cublas_;
     MASKRT_CUDA_CHECK(cublasSetStream(cublas_, stream_));
     MASKRT_CUDA_CHECK(cublasLtCreate(&cublaslt_));
   } catch (...) {
@@ -38,15 +40,22 @@ CudaContext::CudaContext(int device) : device_(device) {
 CudaContext::~CudaContext() { release(); }
 
 void CudaContext::release() noexcept {
-  if (stream_) cudaStreamSynchronize(stream_);
+  if (own_stream_) cudaStreamSynchronize(own_stream_);
   if (cublaslt_) cublasLtDestroy(cublaslt_);
-  if (cublas_) cublasDestroy(cublas_);
+  if (own_cublas_) cublasDestroy(own_cublas_);
   if (cudnn_) cudnnDestroy(cudnn_);
-  if (stream_) cudaStreamDestroy(stream_);
+  if (own_stream_) cudaStreamDestroy(own_stream_);
   cublaslt_ = nullptr;
-  cublas_ = nullptr;
+  cublas_ = own_cublas_ = nullptr;
   cudnn_ = nullptr;
-  stream_ = nullptr;
+  stream_ = own_stream_ = nullptr;
+}
+
+void CudaContext::bind(cudaStream_t stream, cublasHandle_t cublas) {
+  if (stream == stream_ && cublas == cublas_) return;
+  MASKRT_CUDA_CHECK(cudnnSetStream(cudnn_, stream));
+  stream_ = stream;
+  cublas_ = cublas;
 }
 
 std::string CudaContext::name() const {

@@ -132,13 +132,9 @@ struct CudaGeneralizedRCNN::Impl {
   std::unique_ptr<CudaRPN> rpn;
   std::unique_ptr<CudaROIHeads> roi_heads;
   std::vector<std::string> rpn_features, roi_features;
-  DeviceArena arena;
-  // Two slots of pinned staging + completion events: run_batch keeps one image in flight while the
-  // previous one is decoded on the host.
-  PinnedBuffer pinned_in[2], pinned_out[2];
   cudaEvent_t events[kNumEvents] = {};
-  cudaEvent_t done[2] = {};
   bool use_graphs = graphs_enabled();
+  int max_lanes = 1;  // set_concurrent_images()
   bool profiler_range = false;
 
   struct Plan {
@@ -174,8 +170,65 @@ struct CudaGeneralizedRCNN::Impl {
     }
     ~Plan() { drop_graphs(); }
   };
-  // shared_ptr: run_batch keeps the plan of an in-flight image alive across a cache eviction.
-  std::map<std::pair<int, int>, std::shared_ptr<Plan>> plans;
+
+  // A lane: one stream with its own activation arena, plans (carvings + CUDA graphs), two slots of
+  // pinned staging and their completion events (run_batch keeps an image in flight per slot while
+  // an earlier one is decoded on the host). Lane 0 runs on the context's own stream and cuBLAS
+  // handle; lanes 1.. (concurrent images in run_batch) own theirs. The layers, their weights and
+  // their algorithm plans are shared, so every lane runs the same kernels and an image's results
+  // do not depend on its lane.
+  struct Lane {
+    int index = 0;
+    cudaStream_t stream = nullptr;
+    cublasHandle_t cublas = nullptr;
+    bool owns = false;
+    DeviceArena arena;
+    PinnedBuffer pinned_in[2], pinned_out[2];
+    cudaEvent_t done[2] = {};
+    int next_slot = 0;
+    // shared_ptr: run_batch keeps the plan of an in-flight image alive across a cache eviction.
+    std::map<std::pair<int, int>, std::shared_ptr<Plan>> plans;
+
+    Lane(CudaContext& ctx, int i) : index(i) {
+      try {
+        if (i == 0) {
+          stream = ctx.own_stream();
+          cublas = ctx.cublas();
+        } else {
+          owns = true;
+          MASKRT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+          MASKRT_CUDA_CHECK(cublasCreate(&cublas));
+          MASKRT_CUDA_CHECK(cublasSetStream(cublas, stream));
+        }
+        for (auto& e : done) MASKRT_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+      } catch (...) {
+        release();
+        throw;
+      }
+    }
+    ~Lane() { release(); }
+    Lane(const Lane&) = delete;
+    Lane& operator=(const Lane&) = delete;
+    void release() noexcept {
+      if (stream) cudaStreamSynchronize(stream);
+      for (auto& e : done)
+        if (e) cudaEventDestroy(e);
+      if (owns && cublas) cublasDestroy(cublas);
+      if (owns && stream) cudaStreamDestroy(stream);
+      for (auto& e : done) e = nullptr;
+      cublas = nullptr;
+      stream = nullptr;
+    }
+  };
+  // lanes[0] always exists; lanes are destroyed before ctx (declared after it).
+  std::vector<std::unique_ptr<Lane>> lanes;
+
+  // Points the context (stream, cuBLAS handle, cuDNN's stream) at lane i and returns it.
+  Lane& use_lane(size_t i) {
+    Lane& l = *lanes.at(i);
+    ctx.bind(l.stream, l.cublas);
+    return l;
+  }
 
   Impl(const ModelSpec& s, WeightStore& ws, Precision p, int device)
       : spec(s), precision(p), mem(memory_at_start(device)), ctx(device) {
@@ -202,13 +255,12 @@ struct CudaGeneralizedRCNN::Impl {
     mem.weight_buffers = weights.buffers();
     device_used_bytes(&mem.used_after_weights, nullptr);
     for (auto& e : events) MASKRT_CUDA_CHECK(cudaEventCreate(&e));
-    for (auto& e : done) MASKRT_CUDA_CHECK(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    lanes.push_back(std::make_unique<Lane>(ctx, 0));
   }
   ~Impl() {
-    cudaStreamSynchronize(ctx.stream());
+    for (auto& l : lanes) l->release();
+    ctx.bind_own();
     for (auto& e : events)
-      if (e) cudaEventDestroy(e);
-    for (auto& e : done)
       if (e) cudaEventDestroy(e);
   }
 
@@ -267,11 +319,15 @@ struct CudaGeneralizedRCNN::Impl {
     return e ? static_cast<size_t>(std::strtoull(e, nullptr, 10)) << 20 : 0;
   }
 
-  Plan& plan_for(int h, int w) {
+  // The plan of lane `L` (the context bound to it) for an original image size.
+  Plan& plan_for(Lane& L, int h, int w) {
+    auto& plans = L.plans;
+    DeviceArena& arena = L.arena;
     const auto key = std::make_pair(h, w);
     auto it = plans.find(key);
     if (it != plans.end() && it->second->generation == arena.generation()) return *it->second;
-    const std::string what = std::to_string(h) + "x" + std::to_string(w) + " image";
+    const std::string what = std::to_string(h) + "x" + std::to_string(w) + " image" +
+                             (L.index ? " (concurrent stream " + std::to_string(L.index) + ")" : "");
     if (it == plans.end()) {
       if (plans.size() >= 256) plans.clear();  // bound the cache (coefficients are per size)
       auto p = std::make_shared<Plan>();
@@ -298,8 +354,9 @@ struct CudaGeneralizedRCNN::Impl {
       const ops::PillowCoeffs hc = ops::make_pillow_coeffs(w, p->rw), vc = ops::make_pillow_coeffs(h, p->rh);
       p->coeff_blob = DeviceBuffer::upload(ops::pack_pillow_coeffs(hc, vc), "resize coefficients");
       p->coeffs = ops::device_pillow_coeffs(hc, vc, p->coeff_blob.get());
-      std::fprintf(stderr, "maskrt: cuda plan for %dx%d (resized %dx%d, padded %dx%d)\n", h, w, p->rh, p->rw, p->ph,
-                   p->pw);
+      if (L.index == 0)
+        std::fprintf(stderr, "maskrt: cuda plan for %dx%d (resized %dx%d, padded %dx%d)\n", h, w, p->rh, p->rw, p->ph,
+                     p->pw);
       it = plans.emplace(key, std::move(p)).first;
     }
     Plan& p = *it->second;
@@ -320,7 +377,7 @@ struct CudaGeneralizedRCNN::Impl {
                  " needs ", measure.peak() >> 20, " MiB, over MASKRT_CUDA_MEMORY_LIMIT_MB");
     const bool sizes_arena = measure.peak() > arena.capacity();
     arena.reserve(measure.peak(), what);  // may throw kOutOfMemory; plan kept, generation stale
-    if (sizes_arena) {  // this plan set the arena's capacity: record what it holds (memory report)
+    if (sizes_arena && L.index == 0) {  // this plan set the arena's capacity: record what it holds
       mem.arena_workspace_bytes = p.workspace_bytes;  // the measuring carve's, equal to the real one's
       mem.arena_plan_height = h;
       mem.arena_plan_width = w;
@@ -328,8 +385,8 @@ struct CudaGeneralizedRCNN::Impl {
     p.drop_graphs();  // captured addresses belong to the previous carving
     carve(p, arena);
     for (int slot = 0; slot < 2; ++slot) {  // may throw kOutOfMemory: the plan then stays invalid
-      pinned_in[slot].reserve(static_cast<size_t>(h) * w * 3, "the input image");
-      pinned_out[slot].reserve(p.out_bytes, "the detections");
+      L.pinned_in[slot].reserve(static_cast<size_t>(h) * w * 3, "the input image");
+      L.pinned_out[slot].reserve(p.out_bytes, "the detections");
     }
     p.generation = arena.generation();
     return p;
@@ -399,8 +456,12 @@ struct CudaGeneralizedRCNN::Impl {
 
   // Uploads one image and enqueues its whole pipeline + the result download into slot `slot`
   // (pinned staging buffers and completion event of that slot). Nothing here waits for the GPU.
-  void enqueue(Plan& p, const Image& image, int slot, bool stage_times) {
+  void enqueue(Lane& L, Plan& p, const Image& image, int slot, bool stage_times) {
     cudaStream_t s = ctx.stream();
+    MASKRT_ASSERT(s == L.stream, "enqueue: the context is not bound to the lane");
+    PinnedBuffer* pinned_in = L.pinned_in;
+    PinnedBuffer* pinned_out = L.pinned_out;
+    cudaEvent_t* done = L.done;
     if (stage_times) MASKRT_CUDA_CHECK(cudaEventRecord(events[kStart], s));
     std::memcpy(pinned_in[slot].get(), image.pixels.data(), image.pixels.size());
     MASKRT_CUDA_CHECK(
@@ -421,13 +482,14 @@ struct CudaGeneralizedRCNN::Impl {
   }
 
   // Waits for slot `slot` and turns its download into instances in original-image pixels.
-  ImageResult finish(const Plan& p, int slot, int height, int width, bool stage_times, CudaDebugOutputs* debug) {
-    MASKRT_CUDA_CHECK(cudaEventSynchronize(done[slot]));
+  ImageResult finish(Lane& L, const Plan& p, int slot, int height, int width, bool stage_times,
+                     CudaDebugOutputs* debug) {
+    MASKRT_CUDA_CHECK(cudaEventSynchronize(L.done[slot]));
     ImageResult result;
     result.height = height;
     result.width = width;
     const auto t_post = std::chrono::steady_clock::now();
-    const char* h = pinned_out[slot].get();
+    const char* h = L.pinned_out[slot].get();
     const int D = std::min(*reinterpret_cast<const int*>(h), roi_heads->detection_capacity());
     MASKRT_ASSERT(D >= 0, "negative detection count");
     const int M = roi_heads->mask_size();
@@ -473,11 +535,15 @@ struct CudaGeneralizedRCNN::Impl {
 
   DeviceMemoryReport memory_report() const {
     DeviceMemoryReport m = mem;
-    m.arena_bytes = arena.capacity();
-    m.num_plans = static_cast<int>(plans.size());
-    for (const auto& kv : plans) m.plan_buffer_bytes += kv.second->coeff_blob.bytes();
-    for (const PinnedBuffer* b : {&pinned_in[0], &pinned_in[1], &pinned_out[0], &pinned_out[1]})
-      m.pinned_host_bytes += b->bytes();
+    m.num_plans = static_cast<int>(lanes[0]->plans.size());
+    m.lanes = 0;
+    for (const auto& l : lanes) {
+      m.arena_bytes += l->arena.capacity();
+      if (l->arena.capacity() > 0) ++m.lanes;
+      for (const auto& kv : l->plans) m.plan_buffer_bytes += kv.second->coeff_blob.bytes();
+      for (const PinnedBuffer* b : {&l->pinned_in[0], &l->pinned_in[1], &l->pinned_out[0], &l->pinned_out[1]})
+        m.pinned_host_bytes += b->bytes();
+    }
     if (!m.available || cudaSetDevice(ctx.device()) != cudaSuccess || !device_used_bytes(&m.used_now, nullptr)) {
       cudaGetLastError();
       m.used_now = 0;
@@ -491,27 +557,35 @@ struct CudaGeneralizedRCNN::Impl {
                  " for ", image.height, "x", image.width);
   }
 
-  // A plan for the image, made safe to use while earlier images may still be in flight: (re)planning
-  // reallocates the arena and pinned buffers, so it first waits for the stream.
-  bool plan_ready(const Image& image) const {
-    const auto it = plans.find({image.height, image.width});
-    return it != plans.end() && it->second->generation == arena.generation();
+  // A plan for the image on lane L (the context bound to it), made safe to use while earlier images
+  // may still be in flight: (re)planning reallocates the lane's arena and pinned buffers, so it first
+  // waits for the lane's stream.
+  static bool plan_ready(const Lane& L, const Image& image) {
+    const auto it = L.plans.find({image.height, image.width});
+    return it != L.plans.end() && it->second->generation == L.arena.generation();
   }
-  Plan& ready_plan(const Image& image) {
-    if (!plan_ready(image)) ctx.synchronize();
-    return plan_for(image.height, image.width);
+  Plan& ready_plan(Lane& L, const Image& image) {
+    if (!plan_ready(L, image)) ctx.synchronize();
+    return plan_for(L, image.height, image.width);
+  }
+
+  void sync_lanes() noexcept {
+    for (auto& l : lanes)
+      if (l->stream) cudaStreamSynchronize(l->stream);
+    cudaGetLastError();
   }
 
   ImageResult run(const Image& image, bool stage_times, CudaDebugOutputs* debug) {
     check_image(image);
     const auto t_start = std::chrono::steady_clock::now();
     ctx.make_current();
-    Plan& p = ready_plan(image);
+    Lane& L = use_lane(0);
+    Plan& p = ready_plan(L, image);
     if (profiler_range) cudaProfilerStart();
     ImageResult result;
     try {
-      enqueue(p, image, 0, stage_times);
-      result = finish(p, 0, image.height, image.width, stage_times, debug);
+      enqueue(L, p, image, 0, stage_times);
+      result = finish(L, p, 0, image.height, image.width, stage_times, debug);
     } catch (...) {  // nothing of this image may stay in flight (its staging buffers are reused)
       cudaStreamSynchronize(ctx.stream());
       cudaGetLastError();
@@ -523,8 +597,28 @@ struct CudaGeneralizedRCNN::Impl {
     return result;
   }
 
-  // Pipelined: image i+1 is uploaded and enqueued before image i's results are waited for and
-  // encoded, so host work (decode of the download, RLE) overlaps the GPU. Same results as run().
+  // Lanes for a batch of n images: up to max_lanes, created on first use (a lane that cannot be
+  // created is logged and the batch runs on fewer).
+  size_t lanes_for(size_t n) {
+    const size_t want = std::min<size_t>(std::max(1, max_lanes), std::max<size_t>(n, 1));
+    while (lanes.size() < want) {
+      try {
+        lanes.push_back(std::make_unique<Lane>(ctx, static_cast<int>(lanes.size())));
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "maskrt: cannot create concurrent stream %zu (%s); using %zu\n", lanes.size(), e.what(),
+                     lanes.size());
+        max_lanes = static_cast<int>(lanes.size());
+        break;
+      }
+    }
+    return std::min(want, lanes.size());
+  }
+
+  // Pipelined over the lanes: image i goes to lane i % lanes (its own stream and arena), so up to
+  // `lanes` images run on the GPU at once, and each lane keeps a second image queued while the host
+  // decodes an earlier one (download, RLE). Results come back in input order and equal run().
+  // A lane > 0 that runs out of device memory for an image's plan hands that image to lane 0
+  // (logged once per size), so concurrency never turns a servable image into an error.
   std::vector<ImageResult> run_batch(const std::vector<Image>& images, bool stage_times) {
     std::vector<ImageResult> out;
     out.reserve(images.size());
@@ -533,8 +627,10 @@ struct CudaGeneralizedRCNN::Impl {
       return out;
     }
     ctx.make_current();
+    const size_t nl = lanes_for(images.size());
     struct InFlight {
       std::shared_ptr<const Plan> plan;
+      size_t lane;
       int slot, h, w;
       std::chrono::steady_clock::time_point t0;
     };
@@ -542,30 +638,53 @@ struct CudaGeneralizedRCNN::Impl {
     auto drain_one = [&]() {
       const InFlight f = pending.front();
       pending.erase(pending.begin());
-      out.push_back(finish(*f.plan, f.slot, f.h, f.w, false, nullptr));
+      out.push_back(finish(*lanes[f.lane], *f.plan, f.slot, f.h, f.w, false, nullptr));
       out.back().times.total = ms_since(f.t0);
+    };
+    // Drains (in order) until nothing pending uses lane `l` at all (all = true) or its slot `slot`.
+    auto drain_lane = [&](size_t l, int slot, bool all) {
+      auto busy = [&] {
+        for (const InFlight& f : pending)
+          if (f.lane == l && (all || f.slot == slot)) return true;
+        return false;
+      };
+      while (busy()) drain_one();
     };
     try {
       for (size_t i = 0; i < images.size(); ++i) {
         const Image& img = images[i];
         check_image(img);
         const auto t0 = std::chrono::steady_clock::now();
-        // (Re)planning may reallocate the pinned slots (the download block grows with the image):
-        // decode the images in flight first.
-        if (!plan_ready(img))
-          while (!pending.empty()) drain_one();
-        Plan& p = ready_plan(img);
-        const int slot = static_cast<int>(i % 2);
-        enqueue(p, img, slot, false);
-        pending.push_back({plans.at({img.height, img.width}), slot, img.height, img.width, t0});
-        if (pending.size() > 1) drain_one();
+        size_t l = i % nl;
+        // (Re)planning may reallocate the lane's arena and pinned slots: decode its images in flight first.
+        if (!plan_ready(*lanes[l], img)) drain_lane(l, 0, true);
+        Lane* L = &use_lane(l);
+        Plan* p = nullptr;
+        try {
+          p = &ready_plan(*L, img);
+        } catch (const Error& e) {
+          if (l == 0 || e.code() != ErrorCode::kOutOfMemory) throw;
+          std::fprintf(stderr, "maskrt: concurrent stream %zu has no room for a %dx%d image (%s); running it on stream 0\n",
+                       l, img.height, img.width, e.what());
+          l = 0;
+          if (!plan_ready(*lanes[0], img)) drain_lane(0, 0, true);
+          L = &use_lane(0);
+          p = &ready_plan(*L, img);
+        }
+        const int slot = L->next_slot;
+        L->next_slot ^= 1;
+        drain_lane(l, slot, false);  // the slot's staging buffers must be free
+        enqueue(*L, *p, img, slot, false);
+        pending.push_back({L->plans.at({img.height, img.width}), l, slot, img.height, img.width, t0});
+        if (pending.size() >= 2 * nl) drain_one();
       }
       while (!pending.empty()) drain_one();
     } catch (...) {
-      cudaStreamSynchronize(ctx.stream());
-      cudaGetLastError();
+      sync_lanes();
+      ctx.bind_own();
       throw;
     }
+    ctx.bind_own();
     return out;
   }
 };
@@ -585,14 +704,24 @@ std::vector<ImageResult> CudaGeneralizedRCNN::run_batch(const std::vector<Image>
 
 void CudaGeneralizedRCNN::prepare(int height, int width) {
   impl_->ctx.make_current();
-  impl_->plan_for(height, width);
+  impl_->plan_for(impl_->use_lane(0), height, width);
+}
+
+void CudaGeneralizedRCNN::set_concurrent_images(int n) {
+  MASKRT_CHECK(n >= 1 && n <= kMaxConcurrentImages, ErrorCode::kInvalidArgument,
+               "concurrent images (CUDA streams): expected 1..", kMaxConcurrentImages, ", got ", n);
+  impl_->max_lanes = n;
 }
 
 std::string CudaGeneralizedRCNN::device_name() const { return impl_->ctx.name(); }
 
 void CudaGeneralizedRCNN::set_profiler_range(bool on) { impl_->profiler_range = on; }
 
-size_t CudaGeneralizedRCNN::arena_bytes() const { return impl_->arena.capacity(); }
+size_t CudaGeneralizedRCNN::arena_bytes() const {
+  size_t b = 0;
+  for (const auto& l : impl_->lanes) b += l->arena.capacity();
+  return b;
+}
 
 void CudaGeneralizedRCNN::record_warmup_memory() {
   if (!impl_->mem.available) return;

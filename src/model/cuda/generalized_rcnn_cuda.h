@@ -19,7 +19,8 @@
 // plan needs more; growth and new plans are logged on stderr). prepare() makes a plan ahead of time.
 // Errors: maskrt::Error(kInvalidArgument) for a malformed image; kOutOfMemory naming the image size
 // when the plan does not fit on the device (the previous plans keep working); kDevice for CUDA errors.
-// Thread safety: NOT thread-safe (one arena, one stream): the Engine serialises calls with a mutex.
+// Thread safety: NOT thread-safe (the lanes are driven from the calling thread): the Engine
+// serialises calls with a mutex.
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,11 +51,20 @@ class CudaGeneralizedRCNN {
   // stage_times: record CUDA events between stages and fill ImageResult::times per stage (total and
   // postprocess are always filled, from the host clock).
   ImageResult run(const Image& image, bool stage_times = false, CudaDebugOutputs* debug = nullptr);
-  // Several images, pipelined: image i+1 is enqueued before image i is waited for and decoded, so the
-  // host work overlaps the GPU. Results equal run() on each image. Throws on the first bad image
-  // (after the stream is drained); images before it are lost with the throw (callers that need
-  // per-image errors call run()).
+  // Several images, pipelined over up to concurrent_images() streams ("lanes"): image i runs on lane
+  // i % lanes, each lane with its own stream, activation arena, CUDA graphs and pinned staging, so
+  // several images' kernels overlap on the GPU; each lane keeps a second image queued while the host
+  // decodes an earlier one. The layers and their algorithm plans are shared, so every lane runs the
+  // same kernels: results equal run() on each image, bit for bit, whatever the lane. Lanes beyond
+  // the first are created (and their arenas sized) on first use; a lane that lacks device memory
+  // for an image hands it to lane 0. Throws on the first bad image (after every lane is drained);
+  // images before it are lost with the throw (callers that need per-image errors call run()).
   std::vector<ImageResult> run_batch(const std::vector<Image>& images, bool stage_times = false);
+  // Images in flight at once in run_batch (1..kMaxConcurrentImages; default 1): each extra one costs
+  // an arena (about the batch-1 activation memory) and a stream + cuBLAS handle. kInvalidArgument
+  // outside the range. run() always uses lane 0.
+  static constexpr int kMaxConcurrentImages = 8;
+  void set_concurrent_images(int n);
   // Plans for an original image size (h, w) ahead of time (warm-up).
   void prepare(int height, int width);
   std::string device_name() const;

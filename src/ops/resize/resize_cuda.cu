@@ -15,42 +15,55 @@
 namespace maskrt::ops {
 namespace {
 
-constexpr int kThreads = 256;
-unsigned blocks_for(int64_t n) { return static_cast<unsigned>((n + kThreads - 1) / kThreads); }
-
 __device__ __forceinline__ uint8_t round_clip(int32_t acc) {
   const int32_t v = acc >> kPillowPrecisionBits;
   return static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
 }
 
-// out (rows, out_w, C) from source rows [row_first, row_first + rows) of (*, in_w, C).
+// Launch shape of the row kernels below: blockIdx.y walks the rows (grid-stride when there are more
+// than 65535), blockIdx.x * blockDim.x + threadIdx.x the position inside a row. No 64-bit division
+// per element (the first version's flat-index kernels spent most of their time in it: the fp16
+// normalise took 78 us for an 800x1088 image on the H200, ncu).
+constexpr int kRowThreads = 128;
+dim3 row_grid(int64_t row_elems, int rows) {
+  return dim3(static_cast<unsigned>((row_elems + kRowThreads - 1) / kRowThreads),
+              static_cast<unsigned>(std::min(rows, 65535)));
+}
+
+// out (rows, out_w, C) from source rows [row_first, row_first + rows) of (*, in_w, C); one thread per
+// output pixel, all C channels (C <= 4).
 __global__ void horizontal_kernel(const uint8_t* in, int in_w, int row_first, int rows, int out_w, int C,
                                   const int32_t* first, const int32_t* count, const int32_t* weights, int max_taps,
                                   uint8_t* out) {
-  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (i >= int64_t{rows} * out_w * C) return;
-  const int ch = static_cast<int>(i % C);
-  const int x = static_cast<int>((i / C) % out_w);
-  const int y = static_cast<int>(i / (int64_t{C} * out_w));
-  const uint8_t* s = in + (int64_t{y + row_first} * in_w + first[x]) * C + ch;
+  const int x = blockIdx.x * blockDim.x + threadIdx.x;
+  if (x >= out_w) return;
+  const int n = count[x];
   const int32_t* w = weights + int64_t{x} * max_taps;
-  int32_t acc = 1 << (kPillowPrecisionBits - 1);
-  for (int k = 0; k < count[x]; ++k) acc += static_cast<int32_t>(s[k * C]) * w[k];
-  out[i] = round_clip(acc);
+  for (int y = blockIdx.y; y < rows; y += gridDim.y) {
+    const uint8_t* s = in + (int64_t{y + row_first} * in_w + first[x]) * C;
+    uint8_t* o = out + (int64_t{y} * out_w + x) * C;
+    for (int ch = 0; ch < C; ++ch) {
+      int32_t acc = 1 << (kPillowPrecisionBits - 1);
+      for (int k = 0; k < n; ++k) acc += static_cast<int32_t>(s[k * C + ch]) * w[k];
+      o[ch] = round_clip(acc);
+    }
+  }
 }
 
-// out (out_h, row_len) from src rows (absolute index minus src_row0) of length row_len.
+// out (out_h, row_len) from src rows (absolute index minus src_row0) of length row_len; one thread
+// per byte of an output row.
 __global__ void vertical_kernel(const uint8_t* src, int src_row0, int row_len, int out_h, const int32_t* first,
                                 const int32_t* count, const int32_t* weights, int max_taps, uint8_t* out) {
-  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (i >= int64_t{out_h} * row_len) return;
-  const int col = static_cast<int>(i % row_len);
-  const int y = static_cast<int>(i / row_len);
-  const int32_t* w = weights + int64_t{y} * max_taps;
-  const uint8_t* s = src + int64_t{first[y] - src_row0} * row_len + col;
-  int32_t acc = 1 << (kPillowPrecisionBits - 1);
-  for (int k = 0; k < count[y]; ++k) acc += static_cast<int32_t>(s[int64_t{k} * row_len]) * w[k];
-  out[i] = round_clip(acc);
+  const int col = blockIdx.x * blockDim.x + threadIdx.x;
+  if (col >= row_len) return;
+  for (int y = blockIdx.y; y < out_h; y += gridDim.y) {
+    const int32_t* w = weights + int64_t{y} * max_taps;
+    const uint8_t* s = src + int64_t{first[y] - src_row0} * row_len + col;
+    int32_t acc = 1 << (kPillowPrecisionBits - 1);
+    const int n = count[y];
+    for (int k = 0; k < n; ++k) acc += static_cast<int32_t>(s[int64_t{k} * row_len]) * w[k];
+    out[int64_t{y} * row_len + col] = round_clip(acc);
+  }
 }
 
 struct NormParams {
@@ -59,32 +72,48 @@ struct NormParams {
   float mean[3], std[3];
 };
 
-__global__ void normalize_nchw_kernel(NormParams p, const uint8_t* img, float* dst) {
-  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (i >= int64_t{3} * p.pad_h * p.pad_w) return;
-  const int x = static_cast<int>(i % p.pad_w);
-  const int y = static_cast<int>((i / p.pad_w) % p.pad_h);
-  const int c = static_cast<int>(i / (int64_t{p.pad_w} * p.pad_h));
-  float v = 0.f;
-  if (y < p.out_h && x < p.out_w) {
-    const int sc = p.flip ? 2 - c : c;
-    v = __fdiv_rn(__fsub_rn(static_cast<float>(img[(int64_t{y} * p.out_w + x) * 3 + sc]), p.mean[c]), p.std[c]);
-  }
-  dst[i] = v;
+// (float(v) - mean[c]) / std[c], rounded once per operation as Detectron2's float32 tensor ops.
+__device__ __forceinline__ float normalise(const NormParams& p, const uint8_t* px, int c) {
+  const int sc = p.flip ? 2 - c : c;
+  return __fdiv_rn(__fsub_rn(static_cast<float>(px[sc]), p.mean[c]), p.std[c]);
 }
 
-__global__ void normalize_nhwc_fp16_kernel(NormParams p, const uint8_t* img, __half* dst) {
-  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
-  if (i >= int64_t{p.pad_h} * p.pad_w * kPreprocessNhwcChannels) return;
-  const int c = static_cast<int>(i % kPreprocessNhwcChannels);
-  const int x = static_cast<int>((i / kPreprocessNhwcChannels) % p.pad_w);
-  const int y = static_cast<int>(i / (int64_t{kPreprocessNhwcChannels} * p.pad_w));
-  float v = 0.f;
-  if (c < 3 && y < p.out_h && x < p.out_w) {
-    const int sc = p.flip ? 2 - c : c;
-    v = __fdiv_rn(__fsub_rn(static_cast<float>(img[(int64_t{y} * p.out_w + x) * 3 + sc]), p.mean[c]), p.std[c]);
+// One thread per padded pixel: its 3 channel planes (coalesced per plane across the threads).
+__global__ void normalize_nchw_kernel(NormParams p, const uint8_t* img, float* dst) {
+  const int x = blockIdx.x * blockDim.x + threadIdx.x;
+  if (x >= p.pad_w) return;
+  const int64_t plane = int64_t{p.pad_h} * p.pad_w;
+  for (int y = blockIdx.y; y < p.pad_h; y += gridDim.y) {
+    const int64_t o = int64_t{y} * p.pad_w + x;
+    if (y < p.out_h && x < p.out_w) {
+      const uint8_t* px = img + (int64_t{y} * p.out_w + x) * 3;
+      for (int c = 0; c < 3; ++c) dst[c * plane + o] = normalise(p, px, c);
+    } else {
+      for (int c = 0; c < 3; ++c) dst[c * plane + o] = 0.f;
+    }
   }
-  dst[i] = __float2half_rn(v);
+}
+
+// One thread per padded pixel: its 8 half channels (3 values, 5 zeros) as one 16-byte store.
+__global__ void normalize_nhwc_fp16_kernel(NormParams p, const uint8_t* img, uint4* dst) {
+  static_assert(kPreprocessNhwcChannels == 8, "one uint4 store per pixel");
+  const int x = blockIdx.x * blockDim.x + threadIdx.x;
+  if (x >= p.pad_w) return;
+  for (int y = blockIdx.y; y < p.pad_h; y += gridDim.y) {
+    float v[3] = {0.f, 0.f, 0.f};
+    if (y < p.out_h && x < p.out_w) {
+      const uint8_t* px = img + (int64_t{y} * p.out_w + x) * 3;
+      for (int c = 0; c < 3; ++c) v[c] = normalise(p, px, c);
+    }
+    union {
+      uint4 u;
+      __half2 h[4];
+    } pack;
+    pack.h[0] = __halves2half2(__float2half_rn(v[0]), __float2half_rn(v[1]));
+    pack.h[1] = __halves2half2(__float2half_rn(v[2]), __float2half_rn(0.f));
+    pack.h[2] = pack.h[3] = __halves2half2(__float2half_rn(0.f), __float2half_rn(0.f));
+    dst[int64_t{y} * p.pad_w + x] = pack.u;
+  }
 }
 
 // The resize passes; `dst` receives (out_h, out_w, C). Carves its intermediate from `w`.
@@ -99,24 +128,24 @@ void resize_passes(int in_h, int in_w, int out_h, int out_w, int C, const uint8_
     return;
   }
   if (!need_h) {
-    vertical_kernel<<<blocks_for(int64_t{out_h} * in_w * C), kThreads, 0, stream>>>(
+    vertical_kernel<<<row_grid(int64_t{in_w} * C, out_h), kRowThreads, 0, stream>>>(
         src, 0, in_w * C, out_h, k.v_first, k.v_count, k.v_weights, k.v_max_taps, dst);
   } else if (!need_v) {
-    horizontal_kernel<<<blocks_for(int64_t{in_h} * out_w * C), kThreads, 0, stream>>>(
+    horizontal_kernel<<<row_grid(out_w, in_h), kRowThreads, 0, stream>>>(
         src, in_w, 0, in_h, out_w, C, k.h_first, k.h_count, k.h_weights, k.h_max_taps, dst);
   } else if (vertical_first) {
-    vertical_kernel<<<blocks_for(int64_t{out_h} * in_w * C), kThreads, 0, stream>>>(
+    vertical_kernel<<<row_grid(int64_t{in_w} * C, out_h), kRowThreads, 0, stream>>>(
         src, 0, in_w * C, out_h, k.v_first, k.v_count, k.v_weights, k.v_max_taps, tmp);
     MASKRT_CUDA_CHECK_LAST();
-    horizontal_kernel<<<blocks_for(int64_t{out_h} * out_w * C), kThreads, 0, stream>>>(
+    horizontal_kernel<<<row_grid(out_w, out_h), kRowThreads, 0, stream>>>(
         tmp, in_w, 0, out_h, out_w, C, k.h_first, k.h_count, k.h_weights, k.h_max_taps, dst);
   } else {
     // Horizontal over every source row (rows outside the vertical taps are computed but unused;
     // each row is independent, so the result equals Pillow's restricted pass).
-    horizontal_kernel<<<blocks_for(int64_t{in_h} * out_w * C), kThreads, 0, stream>>>(
+    horizontal_kernel<<<row_grid(out_w, in_h), kRowThreads, 0, stream>>>(
         src, in_w, 0, in_h, out_w, C, k.h_first, k.h_count, k.h_weights, k.h_max_taps, tmp);
     MASKRT_CUDA_CHECK_LAST();
-    vertical_kernel<<<blocks_for(int64_t{out_h} * out_w * C), kThreads, 0, stream>>>(
+    vertical_kernel<<<row_grid(int64_t{out_w} * C, out_h), kRowThreads, 0, stream>>>(
         tmp, 0, out_w * C, out_h, k.v_first, k.v_count, k.v_weights, k.v_max_taps, dst);
   }
   MASKRT_CUDA_CHECK_LAST();
@@ -209,11 +238,12 @@ void preprocess_cuda(const PreprocessCudaParams& p, const uint8_t* d_src_hwc, co
     n.std[c] = p.std[c];
   }
   if (p.nhwc_fp16) {
-    normalize_nhwc_fp16_kernel<<<blocks_for(int64_t{p.pad_h} * p.pad_w * kPreprocessNhwcChannels), kThreads, 0,
-                                 stream>>>(n, img, static_cast<__half*>(d_dst));
+    MASKRT_ASSERT(reinterpret_cast<uintptr_t>(d_dst) % 16 == 0, "preprocess_cuda: NHWC fp16 output not 16-byte aligned");
+    normalize_nhwc_fp16_kernel<<<row_grid(p.pad_w, p.pad_h), kRowThreads, 0, stream>>>(n, img,
+                                                                                       static_cast<uint4*>(d_dst));
   } else {
-    normalize_nchw_kernel<<<blocks_for(int64_t{3} * p.pad_h * p.pad_w), kThreads, 0, stream>>>(
-        n, img, static_cast<float*>(d_dst));
+    normalize_nchw_kernel<<<row_grid(p.pad_w, p.pad_h), kRowThreads, 0, stream>>>(n, img,
+                                                                                 static_cast<float*>(d_dst));
   }
   MASKRT_CUDA_CHECK_LAST();
 }

@@ -8,7 +8,8 @@
 // Input  d_src_hwc: (in_h, in_w, 3) uint8, interleaved (the decoded image, e.g. RGB).
 // Output d_dst:
 //   nhwc_fp16 == false: (3, pad_h, pad_w) float32 (NCHW, N = 1);
-//   nhwc_fp16 == true:  (pad_h, pad_w, kPreprocessNhwcChannels = 8) __half; channels 3..7 are 0 so
+//   nhwc_fp16 == true:  (pad_h, pad_w, kPreprocessNhwcChannels = 8) __half, 16-byte aligned (one
+//     16-byte store per pixel; a misaligned pointer is a bug and asserts); channels 3..7 are 0 so
 //     cuDNN can use tensor cores (C % 8 == 0). The stem conv (backbone.bottom_up.stem.conv1.weight,
 //     (64, 3, 7, 7)) must be padded the same way: (64, 7, 7, 8) KRSC with input channels 3..7 = 0.
 // Output channel c reads input channel (flip_channels ? 2 - c : c); mean/std are indexed by the

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # One device call that checks and measures everything after a change (kind nvidia-h200, carry
 # ["d2src", ".whl"], timeout_s 600): build + gpu tests (scripts/gpu_check.sh), the side-by-side
-# benchmark (scripts/device_bench.sh, SKIP_CPU=1), the default model's accuracy with maskrt on CUDA
-# (scripts/eval_default_model.sh), an A/B of the conv paths (MASKRT_CONV_GRAPH=0 vs default) and the
-# fp16 per-layer plans (MASKRT_CUDNN_LOG=1). Everything lands in $OUT/round.tgz (one file back);
-# summaries are printed, the benchmark table last.
+# benchmark (scripts/device_bench.sh, SKIP_CPU=1), then, each optional: the default model's accuracy
+# with maskrt on CUDA (EVAL=1, scripts/eval_default_model.sh), an A/B of the conv paths
+# (AB_GRAPH=1: MASKRT_CONV_GRAPH=0 vs default) and the per-layer plans (MASKRT_CUDNN_LOG=1), an A/B of
+# concurrent CUDA streams at fp16 batch 16 (AB_STREAMS=1: --cuda-streams 1 vs the default), and a
+# kernel profile of one steady-state fp16 image (PROFILE=1, scripts/profile_kernels.sh, ncu).
+# Everything lands in $OUT/round.tgz (one file back); summaries are printed, the benchmark table last.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 : "${OUT:?OUT must name the output folder}"
@@ -17,10 +19,13 @@ grep -E "tests passed|FAILED|ctest exit|built in" $W/gpu_check.log
 cp build-gpu.ctest.log $W/ 2>/dev/null; grep -h "\[ graph" build-gpu.ctest.log | head -30
 stamp "device_bench"
 OUT=$W/bench SKIP_CPU=1 ITERS=${ITERS:-30} timeout ${BENCH_S:-200} scripts/device_bench.sh > $W/bench.log 2>&1
+M=/tmp/r50_bench
+if [ "${EVAL:-1}" = 1 ]; then
 stamp "eval default model"
 OUT=$W/eval BUILD_DIR=build-gpu BACKENDS="cuda:fp32 cuda:fp16" WORKERS=16 timeout 90 scripts/eval_default_model.sh 2>&1 | tee $W/eval.log
+fi
+if [ "${AB_GRAPH:-1}" = 1 ]; then
 stamp "conv path A/B + plans"
-M=/tmp/r50_bench
 # graph path off (session 3's paths); the default-path numbers are device_bench's runs above
 for pb in fp16:1 fp16:16 tf32:16; do
   prec=${pb%%:*}; b=${pb#*:}; f=$W/ab_${prec}_graph0_b$b.json
@@ -32,6 +37,21 @@ MASKRT_CUDNN_LOG=1 timeout 30 build-gpu/maskrt bench --config $M/config.yaml --w
 grep -c "graph" $W/plans_fp16.log; grep -o "planning [0-9.]* ms host" $W/plans_fp16.log | awk '{s+=$2} END {print "graph planning host ms (fp16, one size):", s, "layers:", NR}'
 MASKRT_CUDNN_LOG=1 timeout 30 build-gpu/maskrt bench --config $M/config.yaml --weights $M/model.pkl --images $M/image.png --format json --device cuda --precision tf32 --iterations 3 -o $W/plans_tf32.json > /dev/null 2> $W/plans_tf32.log
 grep -E "cudnn plan" $W/plans_tf32.log | grep -oE ": (graph[a-z-]*|gemm|im2col-gemm|cudnn) " | sort | uniq -c
+fi
+if [ "${AB_STREAMS:-0}" = 1 ]; then
+stamp "concurrent streams A/B (fp16 and tf32 batch 16)"
+for pb in fp16:1 fp16:0 tf32:1 tf32:0; do
+  prec=${pb%%:*}; st=${pb#*:}; f=$W/ab_streams_${prec}_s$st.json
+  timeout 40 build-gpu/maskrt bench --config $M/config.yaml --weights $M/model.pkl --images $M/image.png --format json \
+    --device cuda --precision $prec --iterations 30 --batch 16 --cuda-streams $st -o $f 2>/dev/null
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; print('$prec batch 16 --cuda-streams $st (0 = default)', 'median %.3f ms, %.1f img/s, beyond context %s MiB' % (r['stats']['median'], r['throughput_img_s'], r['gpu'].get('mem_peak_beyond_context_mib')))" $f
+done
+fi
+if [ "${PROFILE:-0}" = 1 ]; then
+stamp "kernel profile (ncu, fp16, one steady-state image)"
+OUT=$W MODEL_DIR=$M PRECISIONS=fp16 TOP=${TOP:-30} timeout ${PROFILE_S:-120} scripts/profile_kernels.sh > $W/profile.log 2>&1
+head -25 $W/ncu_fp16.md 2>/dev/null || tail -5 $W/profile.log
+fi
 # memory breakdown of the benchmark runs (Engine::memory_report via maskrt bench)
 (cd $W/bench && tar xzf reports.tgz 2>/dev/null; for f in mrt_*.json; do python3 -c "
 import json,sys

@@ -3,6 +3,7 @@
 # regenerates the val split exactly as the model card says (seeded; train split skipped), then evaluates
 # with each requested backend. Writes $OUT/eval_<backend>.json (METRICS.json) and prints AP lines.
 #   BUILD_DIR=build-gpu BACKENDS="cpu cuda:fp32 cuda:tf32 cuda:fp16" scripts/eval_default_model.sh
+# EVAL_ARGS adds arguments to every `maskrt eval` (e.g. "--batch 8": pipelined batches on CUDA).
 # Needs: numpy, Pillow, scikit-image, pycocotools (the generator; installed from .whl/ when missing);
 # a maskrt build in $BUILD_DIR.
 set -uo pipefail
@@ -26,7 +27,7 @@ for b in $BACKENDS; do
   dev=${b%%:*}; prec=fp32; [ "$dev" != "$b" ] && prec=${b#*:}
   t0=$(date +%s.%N)
   "$BUILD/maskrt" eval --annotations "$DATA/annotations/val.json" --images "$DATA/val" --device "$dev" \
-    --precision "$prec" --output "$OUT/eval_${dev}_${prec}.json" > "$OUT/eval_${dev}_${prec}.log" 2>&1 || rc=1
+    --precision "$prec" ${EVAL_ARGS:-} --output "$OUT/eval_${dev}_${prec}.json" > "$OUT/eval_${dev}_${prec}.log" 2>&1 || rc=1
   python3 - "$OUT/eval_${dev}_${prec}.json" "$b" "$t0" <<'PY' || rc=1
 import json, sys, time
 m = json.load(open(sys.argv[1]))

@@ -72,7 +72,8 @@ struct EngineInfo {
 //                        activation of a plan plus one workspace region shared by all ops
 //   lanes                streams that hold an arena (1 until a batch runs several images at once)
 //   arena_workspace_bytes  that workspace region (the largest cuDNN / cuBLASLt / im2col scratch of any
-//                        op) in the plan that sized the arena; arena_bytes - this = activations + outputs
+//                        op) in the plan that sized the first stream's arena; with one stream (lanes
+//                        == 1) arena_bytes - this = activations + outputs
 //   arena_plan_height/width  the original image size whose plan sized the arena (0 = none yet)
 //   plan_buffer_bytes    per-size constants outside the arena (resize coefficients), all cached plans
 //   num_plans            image sizes planned and cached

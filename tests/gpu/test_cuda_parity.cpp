@@ -402,6 +402,49 @@ TEST(CudaEngine, OutOfMemoryNamesTheSizeAndEngineKeepsServing) {
   unsetenv("MASKRT_CUDA_MEMORY_LIMIT_MB");
 }
 
+// Concurrent streams never cost an image: under MASKRT_CUDA_MEMORY_LIMIT_MB (all arenas together),
+// a larger image that lane 0 alone could hold, but not next to the extra lanes' arenas, is served
+// after those lanes are released; a later batch then runs on the streams the limit allows, with
+// each image's infer() bits.
+TEST(CudaEngine, ConcurrentStreamsYieldMemoryToTheFirstStream) {
+  const Case c = first_case(Precision::kFP16);
+  EngineOptions o = options(c, Device::kCUDA, Precision::kFP16);
+  o.warmup = false;
+  o.opts = {"INPUT.MIN_SIZE_TEST", "0", "INPUT.MAX_SIZE_TEST", "4000"};  // no resize: memory follows the input
+  const maskrt::Image small = synthetic(240, 320, 21), big = synthetic(1400, 1400, 22);
+  uint64_t big_bytes = 0;
+  {
+    EngineOptions one = o;
+    one.cuda_streams = 1;
+    Engine ref(one);
+    ref.infer(big);
+    big_bytes = ref.memory_report().arena_bytes;
+  }
+  ASSERT_GT(big_bytes, 0u);
+  o.cuda_streams = 3;
+  Engine g(o);
+  const maskrt::ImageResult rs = g.infer(small);
+  const std::vector<maskrt::ImageResult> b1 = g.infer_batch({small, small, small, small});
+  for (const auto& r : b1) EXPECT_TRUE(same(r, rs));
+  ASSERT_EQ(g.memory_report().lanes, 3);
+  const uint64_t small_bytes = g.memory_report().arena_bytes / 3;
+  ASSERT_GT(small_bytes, 1u << 20);  // the extra lanes hold more than the 1 MiB of slack below
+  const std::string limit_mb = std::to_string((big_bytes >> 20) + 1);
+  setenv("MASKRT_CUDA_MEMORY_LIMIT_MB", limit_mb.c_str(), 1);
+  testing::internal::CaptureStderr();
+  maskrt::ImageResult rb;
+  EXPECT_NO_THROW(rb = g.infer(big)) << "limit " << limit_mb << " MiB";
+  EXPECT_EQ(g.memory_report().lanes, 1);
+  const std::vector<maskrt::ImageResult> b2 = g.infer_batch({big, small, big});
+  ASSERT_EQ(b2.size(), 3u);
+  EXPECT_TRUE(same(b2[0], rb));
+  EXPECT_TRUE(same(b2[1], rs));
+  EXPECT_TRUE(same(b2[2], rb));
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("releasing 2 concurrent stream(s)"), std::string::npos) << log;
+  unsetenv("MASKRT_CUDA_MEMORY_LIMIT_MB");
+}
+
 TEST(CudaEngine, StageTimesOnRequest) {
   const Case c = first_case(Precision::kTF32);
   EngineOptions o = options(c, Device::kCUDA, Precision::kTF32);

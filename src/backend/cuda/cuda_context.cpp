@@ -51,6 +51,12 @@ void CudaContext::release() noexcept {
   stream_ = own_stream_ = nullptr;
 }
 
+void CudaContext::bind_own_noexcept() noexcept {
+  if (cudnn_ && stream_ != own_stream_) cudnnSetStream(cudnn_, own_stream_);
+  stream_ = own_stream_;
+  cublas_ = own_cublas_;
+}
+
 void CudaContext::bind(cudaStream_t stream, cublasHandle_t cublas) {
   if (stream == stream_ && cublas == cublas_) return;
   MASKRT_CUDA_CHECK(cudnnSetStream(cudnn_, stream));

@@ -41,7 +41,10 @@ class CudaContext {
   // Binds another stream and cuBLAS handle (a lane's, see above); the cuDNN handle follows the stream.
   void bind(cudaStream_t stream, cublasHandle_t cublas);
   void bind_own() { bind(own_stream_, own_cublas_); }
+  // bind_own() for exception and destructor paths: never throws (a failed cudnnSetStream is ignored).
+  void bind_own_noexcept() noexcept;
   cudaStream_t own_stream() const { return own_stream_; }
+  cublasHandle_t own_cublas() const { return own_cublas_; }
 
   // Makes this context's device current on the calling thread.
   void make_current() const;

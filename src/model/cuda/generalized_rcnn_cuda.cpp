@@ -8,7 +8,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
+#include <set>
 #include <utility>
 
 #include <cublas_v2.h>
@@ -186,6 +188,8 @@ struct CudaGeneralizedRCNN::Impl {
     PinnedBuffer pinned_in[2], pinned_out[2];
     cudaEvent_t done[2] = {};
     int next_slot = 0;
+    // Original sizes this lane (> 0) had no device memory for: they go to lane 0 directly.
+    std::set<std::pair<int, int>> no_room;
     // shared_ptr: run_batch keeps the plan of an in-flight image alive across a cache eviction.
     std::map<std::pair<int, int>, std::shared_ptr<Plan>> plans;
 
@@ -193,7 +197,7 @@ struct CudaGeneralizedRCNN::Impl {
       try {
         if (i == 0) {
           stream = ctx.own_stream();
-          cublas = ctx.cublas();
+          cublas = ctx.own_cublas();
         } else {
           owns = true;
           MASKRT_CUDA_CHECK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
@@ -259,7 +263,7 @@ struct CudaGeneralizedRCNN::Impl {
   }
   ~Impl() {
     for (auto& l : lanes) l->release();
-    ctx.bind_own();
+    ctx.bind_own_noexcept();
     for (auto& e : events)
       if (e) cudaEventDestroy(e);
   }
@@ -365,7 +369,12 @@ struct CudaGeneralizedRCNN::Impl {
     carve(p, rough, /*plan_algos=*/false);
     size_t free_bytes = 0, total_bytes = 0;
     MASKRT_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-    const size_t limit = memory_limit();
+    // MASKRT_CUDA_MEMORY_LIMIT_MB caps all lanes' arenas together: this lane gets what the others leave.
+    size_t others = 0;
+    for (const auto& l : lanes)
+      if (l.get() != &L) others += l->arena.capacity();
+    const size_t cap = memory_limit();
+    const size_t limit = cap == 0 ? 0 : cap > others ? cap - others : 1;
     const size_t available = std::min(free_bytes + arena.capacity(), limit ? limit : SIZE_MAX);
     MASKRT_CHECK(rough.peak() <= available, ErrorCode::kOutOfMemory, "out of device memory: a ", what, " (resized ",
                  p.rh, "x", p.rw, ") needs at least ", rough.peak() >> 20, " MiB of activations, ", available >> 20,
@@ -586,8 +595,8 @@ struct CudaGeneralizedRCNN::Impl {
     check_image(image);
     const auto t_start = std::chrono::steady_clock::now();
     ctx.make_current();
-    Lane& L = use_lane(0);
-    Plan& p = ready_plan(L, image);
+    Plan& p = lane0_plan(image, [] {});  // nothing of run() is in flight across calls
+    Lane& L = *lanes[0];
     if (profiler_range) cudaProfilerStart();
     ImageResult result;
     try {
@@ -604,28 +613,72 @@ struct CudaGeneralizedRCNN::Impl {
     return result;
   }
 
-  // Lanes for a batch of n images: up to max_lanes, created on first use (a lane that cannot be
-  // created is logged and the batch runs on fewer).
+  // Lanes for a batch of n images: up to max_lanes, created on first use with an arena of lane 0's
+  // size (so they do not regrow, dropping their graphs, image by image). A lane that cannot be
+  // created, or whose arena would break MASKRT_CUDA_MEMORY_LIMIT_MB (all arenas together), is
+  // logged and the engine runs on fewer from then on.
   size_t lanes_for(size_t n) {
     const size_t want = std::min<size_t>(std::max(1, max_lanes), std::max<size_t>(n, 1));
     while (lanes.size() < want) {
-      try {
-        lanes.push_back(std::make_unique<Lane>(ctx, static_cast<int>(lanes.size())));
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "maskrt: cannot create concurrent stream %zu (%s); using %zu\n", lanes.size(), e.what(),
-                     lanes.size());
-        max_lanes = static_cast<int>(lanes.size());
-        break;
+      const size_t bytes = lanes[0]->arena.capacity();
+      size_t held = 0;
+      for (const auto& l : lanes) held += l->arena.capacity();
+      const size_t cap = memory_limit();
+      std::string why;
+      if (cap && held + bytes > cap) {
+        why = "MASKRT_CUDA_MEMORY_LIMIT_MB leaves no room for another arena";
+      } else {
+        try {
+          auto lane = std::make_unique<Lane>(ctx, static_cast<int>(lanes.size()));
+          if (bytes) lane->arena.reserve(bytes, "concurrent stream " + std::to_string(lanes.size()));
+          lanes.push_back(std::move(lane));
+          continue;
+        } catch (const std::exception& e) {
+          why = e.what();
+        }
       }
+      std::fprintf(stderr, "maskrt: cannot add concurrent stream %zu (%s); using %zu\n", lanes.size(), why.c_str(),
+                   lanes.size());
+      max_lanes = static_cast<int>(lanes.size());
+      break;
     }
     return std::min(want, lanes.size());
+  }
+
+  // Frees lanes 1.. (their arenas, plans and pinned slots; nothing of theirs may be in flight) when
+  // lane 0 has no device memory for an image: concurrency never turns an image that one stream
+  // could serve into an error. Later batches create them again (sized then).
+  void drop_extra_lanes(const Image& image) {
+    size_t bytes = 0;
+    for (size_t i = 1; i < lanes.size(); ++i) bytes += lanes[i]->arena.capacity();
+    std::fprintf(stderr, "maskrt: releasing %zu concurrent stream(s) (%zu MiB of arenas) for a %dx%d image\n",
+                 lanes.size() - 1, bytes >> 20, image.height, image.width);
+    sync_lanes();
+    ctx.bind_own_noexcept();
+    lanes.resize(1);
+  }
+
+  // ready_plan on lane 0 (bound on return), retried once without the extra lanes when it runs out of
+  // device memory while they hold some. The caller has drained whatever the retry would free.
+  Plan& lane0_plan(const Image& image, const std::function<void()>& drain_all) {
+    use_lane(0);
+    try {
+      return ready_plan(*lanes[0], image);
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kOutOfMemory || lanes.size() == 1) throw;
+      drain_all();
+      drop_extra_lanes(image);
+      use_lane(0);
+      return ready_plan(*lanes[0], image);
+    }
   }
 
   // Pipelined over the lanes: image i goes to lane i % lanes (its own stream and arena), so up to
   // `lanes` images run on the GPU at once, and each lane keeps a second image queued while the host
   // decodes an earlier one (download, RLE). Results come back in input order and equal run().
-  // A lane > 0 that runs out of device memory for an image's plan hands that image to lane 0
-  // (logged once per size), so concurrency never turns a servable image into an error.
+  // A lane > 0 that runs out of device memory for an image size hands images of that size to lane 0
+  // from then on (logged once per lane and size); when lane 0 itself runs out, the extra lanes are
+  // released first (drop_extra_lanes), so concurrency never turns a servable image into an error.
   std::vector<ImageResult> run_batch(const std::vector<Image>& images, bool stage_times) {
     std::vector<ImageResult> out;
     out.reserve(images.size());
@@ -634,7 +687,7 @@ struct CudaGeneralizedRCNN::Impl {
       return out;
     }
     ctx.make_current();
-    const size_t nl = lanes_for(images.size());
+    size_t nl = lanes_for(images.size());
     struct InFlight {
       std::shared_ptr<const Plan> plan;
       size_t lane;
@@ -647,6 +700,9 @@ struct CudaGeneralizedRCNN::Impl {
       pending.erase(pending.begin());
       out.push_back(finish(*lanes[f.lane], *f.plan, f.slot, f.h, f.w, false, nullptr));
       out.back().times.total = ms_since(f.t0);
+    };
+    auto drain_all = [&]() {
+      while (!pending.empty()) drain_one();
     };
     // Drains (in order) until nothing pending uses lane `l` at all (all = true) or its slot `slot`.
     auto drain_lane = [&](size_t l, int slot, bool all) {
@@ -662,33 +718,42 @@ struct CudaGeneralizedRCNN::Impl {
         const Image& img = images[i];
         check_image(img);
         const auto t0 = std::chrono::steady_clock::now();
+        const auto size = std::make_pair(img.height, img.width);
         size_t l = i % nl;
+        if (l != 0 && lanes[l]->no_room.count(size)) l = 0;
         // (Re)planning may reallocate the lane's arena and pinned slots: decode its images in flight first.
         if (!plan_ready(*lanes[l], img)) drain_lane(l, 0, true);
-        Lane* L = &use_lane(l);
         Plan* p = nullptr;
-        try {
-          p = &ready_plan(*L, img);
-        } catch (const Error& e) {
-          if (l == 0 || e.code() != ErrorCode::kOutOfMemory) throw;
-          std::fprintf(stderr, "maskrt: concurrent stream %zu has no room for a %dx%d image (%s); running it on stream 0\n",
-                       l, img.height, img.width, e.what());
-          l = 0;
-          if (!plan_ready(*lanes[0], img)) drain_lane(0, 0, true);
-          L = &use_lane(0);
-          p = &ready_plan(*L, img);
+        if (l != 0) {
+          use_lane(l);
+          try {
+            p = &ready_plan(*lanes[l], img);
+          } catch (const Error& e) {
+            if (e.code() != ErrorCode::kOutOfMemory) throw;
+            lanes[l]->no_room.insert(size);
+            std::fprintf(stderr,
+                         "maskrt: concurrent stream %zu has no room for %dx%d images (%s); they run on stream 0\n", l,
+                         img.height, img.width, e.what());
+            l = 0;
+            if (!plan_ready(*lanes[0], img)) drain_lane(0, 0, true);
+          }
         }
+        if (l == 0) {
+          p = &lane0_plan(img, drain_all);
+          nl = std::min(nl, lanes.size());  // drop_extra_lanes may have left lane 0 alone
+        }
+        Lane* L = lanes[l].get();
         const int slot = L->next_slot;
         L->next_slot ^= 1;
         drain_lane(l, slot, false);  // the slot's staging buffers must be free
         enqueue(*L, *p, img, slot, false);
-        pending.push_back({L->plans.at({img.height, img.width}), l, slot, img.height, img.width, t0});
+        pending.push_back({L->plans.at(size), l, slot, img.height, img.width, t0});
         if (pending.size() >= 2 * nl) drain_one();
       }
-      while (!pending.empty()) drain_one();
+      drain_all();
     } catch (...) {
       sync_lanes();
-      ctx.bind_own();
+      ctx.bind_own_noexcept();
       throw;
     }
     ctx.bind_own();

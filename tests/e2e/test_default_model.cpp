@@ -98,8 +98,8 @@ TEST(DefaultModel, WeightsFromOptsAreUsed) {
   fs::remove(copy);
 }
 
-// A 1x3000 image: ResizeShortestEdge (default model: MIN_SIZE_TEST 448, MAX_SIZE_TEST 800 per its
-// config.yaml) caps the long side at 800, so the height is int(800 / 3000 + 0.5) = 0: a clear error.
+// A 1x3000 image: ResizeShortestEdge (default model: MIN_SIZE_TEST 640, MAX_SIZE_TEST 1333 per its
+// config.yaml) caps the long side at 1333, so the height is int(1333 / 3000 + 0.5) = 0: a clear error.
 TEST(DefaultModel, TooThinImageIsAClearError) {
   maskrt::EngineOptions o;
   o.device = maskrt::Device::kCPU;
@@ -115,12 +115,12 @@ TEST(DefaultModel, TooThinImageIsAClearError) {
       FAIL() << "a 1x3000 image cannot be resized to a non-empty input";
     } catch (const maskrt::Error& e) {
       EXPECT_EQ(e.code(), maskrt::ErrorCode::kInvalidArgument);
-      EXPECT_NE(std::string(e.what()).find("image 1x3000 (HxW) too thin: resizes to 0 rows at INPUT.MIN_SIZE_TEST 448, MAX_SIZE_TEST 800"),
+      EXPECT_NE(std::string(e.what()).find("image 1x3000 (HxW) too thin: resizes to 0 rows at INPUT.MIN_SIZE_TEST 640, MAX_SIZE_TEST 1333"),
                 std::string::npos)
           << e.what();
     }
   }
-  thin.height = 3;  // int(3 * 800 / 3000 + 0.5) = 1 row: runs
+  thin.height = 3;  // int(3 * 1333 / 3000 + 0.5) = 1 row: runs
   thin.pixels.assign(3 * 3000 * 3, 128);
   EXPECT_NO_THROW(engine.infer(thin));
 }

@@ -92,8 +92,11 @@ def make_cfg(a):
         inp = cfg.INPUT
         inp.MIN_SIZE_TRAIN = (384, 416, 448, 480, 512)
         inp.MAX_SIZE_TRAIN = 853
-        inp.MIN_SIZE_TEST = 448
-        inp.MAX_SIZE_TEST = 800
+        # Test size chosen after stage 5 on a separate tuning split (make_shapes_dataset.py --seed 1,
+        # 150 images; val untouched): mask AP 41.9 / 45.2 / 45.9 / 45.8 / 45.0 at 448 / 576 / 640 /
+        # 704 / 800 (MAX 1333); stages 1-5 were evaluated at 448 / 800.
+        inp.MIN_SIZE_TEST = 640
+        inp.MAX_SIZE_TEST = 1333
         inp.MASK_FORMAT = "bitmask"                  # the data set's masks are COCO RLE
         s = cfg.SOLVER
         s.IMS_PER_BATCH = a.batch

@@ -30,6 +30,7 @@ class RunBuilder {
     }
     run_ += length;
   }
+  void reserve(size_t n) { counts_.reserve(n); }
   std::vector<uint32_t> finish() {
     counts_.push_back(static_cast<uint32_t>(run_));  // the last run is always emitted (may be 0)
     return std::move(counts_);
@@ -102,31 +103,31 @@ RleMask rle_encode_packed(const uint32_t* words, int x0, int y0, int w, int h, i
     MASKRT_CHECK(words != nullptr, ErrorCode::kInvalidArgument, "rle_encode_packed: words is null for a ", w, "x",
                  h, " region");
     const int wpc = (h + 31) / 32;  // words per column
+    runs.reserve(2 * static_cast<size_t>(w) + 4);  // a convex shape: one run of ones per column
     runs.add(0, H * x0);           // whole columns left of the region
     for (int x = 0; x < w; ++x) {
       runs.add(0, y0);
       const uint32_t* col = words + static_cast<int64_t>(x) * wpc;
+      // Runs from transitions: bit i of t is set where row 32k+i differs from the row above it (the
+      // row above the region is 0), so a word inside a run costs one load and a test; each set bit
+      // ends the current run.
+      uint32_t cur = 0;       // value of the run in progress
+      int64_t run_start = 0;  // its first row, relative to y0
+      const int last_bits = h - 32 * (wpc - 1);  // valid bits in the column's last word (1..32)
+      const uint32_t last_valid = last_bits == 32 ? 0xFFFFFFFFu : (uint32_t{1} << last_bits) - 1u;
       for (int k = 0; k < wpc; ++k) {
-        const int nb = std::min(32, h - 32 * k);  // valid bits in this word
-        const uint32_t valid = nb == 32 ? 0xFFFFFFFFu : (uint32_t{1} << nb) - 1u;
+        const uint32_t valid = k + 1 < wpc ? 0xFFFFFFFFu : last_valid;
         const uint32_t bits = col[k] & valid;
-        if (bits == 0) {
-          runs.add(0, nb);
-          continue;
-        }
-        if (bits == valid) {
-          runs.add(1, nb);
-          continue;
-        }
-        int pos = 0;
-        while (pos < nb) {  // one run per iteration: the bits equal to bit `pos`, found by a bit scan
-          const uint8_t v = (bits >> pos) & 1u;
-          const uint32_t other = ((v ? ~bits : bits) & valid) >> pos;  // positions holding the other value
-          const int len = other ? __builtin_ctz(other) : nb - pos;
-          runs.add(v, len);
-          pos += len;
+        uint32_t t = (bits ^ ((bits << 1) | cur)) & valid;
+        while (t) {
+          const int64_t row = 32 * static_cast<int64_t>(k) + __builtin_ctz(t);
+          runs.add(static_cast<uint8_t>(cur), row - run_start);
+          run_start = row;
+          cur ^= 1u;
+          t &= t - 1;
         }
       }
+      runs.add(static_cast<uint8_t>(cur), h - run_start);
       runs.add(0, H - y0 - h);
     }
     runs.add(0, H * (img_w - x0 - w));  // whole columns right of the region

@@ -119,9 +119,12 @@ class Engine {
   // One image (RGB or BGR per image.channel_order, any size). Instances sorted by score, descending.
   ImageResult infer(const Image& image) const;
   // Several images; exactly one result per image, in input order (an image with no detections keeps
-  // its empty slot). Each image's result equals infer(image). On CUDA the batch is pipelined (image
-  // i+1 runs on the GPU while image i's masks are encoded on the host); a bad image throws as infer()
-  // would, and the results of the batch are then not returned (call infer() per image to keep them).
+  // its empty slot). Each image's result equals infer(image), bit for bit. On CUDA the batch is
+  // pipelined over EngineOptions::cuda_streams streams (several images on the GPU at once while
+  // earlier ones are encoded on the host; docs/DESIGN-cuda.md); a bad image throws as infer() would,
+  // and the results of the batch are then not returned (call infer() per image to keep them). An
+  // out-of-memory on an extra stream moves that image to the first stream; on the first stream the
+  // extra streams' memory is released and the image retried, so streams never cost an image.
   std::vector<ImageResult> infer_batch(const std::vector<Image>& images) const;
 
   const EngineInfo& info() const;

@@ -6,7 +6,8 @@
 #   run tool: kind "nvidia-h200", carry ["d2src", ".whl"], timeout_s 600,
 #             command "bash tools/train/device_stage4.sh"      (optional env: PROCS=4 TOTAL_S=560)
 #   two GPUs: kind "nvidia-h200-x2", command "NGPUS=2 bash tools/train/device_stage4.sh"
-#   (STAGE=N only labels the log: later stages continue from models/default the same way)
+#   (STAGE=N only labels the log: later stages continue from models/default the same way;
+#    MPS=1 runs the processes under CUDA MPS, see below)
 #
 # Why: the training step is bound by Detectron2's per-image Python work on each process's main
 # thread, not by the GPU, so several processes on one GPU should see more images per second.
@@ -53,6 +54,33 @@ say "GPUs $NGPUS, processes per GPU $PROCS, batch $BATCH ($PER per process), bas
 say "GLOO/NCCL env: $(env | grep -E '^(GLOO|NCCL)_' | tr '\n' ' ')"
 make_shapes_data /tmp/stage4_dry_shapes
 
+# MPS=1: run the GPU's processes under CUDA MPS (nvidia-cuda-mps-control -d), so the PROCS processes
+# sharing a GPU run their kernels concurrently instead of time-slicing contexts (stage 5's bound: each
+# process's step, 0.625 s for 8 images, with the loader no longer waiting). Untried on the GPU machine
+# (2026-11-29): when the daemon is missing or does not start, the log says so and training runs
+# without it; a failed early run falls back without MPS too (see below).
+MPS_ON=0
+mps_stop() {
+    if [ "$MPS_ON" = 1 ]; then echo quit | nvidia-cuda-mps-control > /dev/null 2>&1 || true; MPS_ON=0; say "MPS daemon stopped"; fi
+    unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+}
+if [ "${MPS:-0}" = 1 ]; then
+    if [ "$DRY" = 1 ]; then
+        say "MPS=1 ignored in the CPU dry run"
+    elif ! command -v nvidia-cuda-mps-control > /dev/null 2>&1; then
+        say "MPS=1: nvidia-cuda-mps-control not found; training without MPS"
+    else
+        export CUDA_MPS_PIPE_DIRECTORY=/tmp/mps_pipe CUDA_MPS_LOG_DIRECTORY=/tmp/mps_log
+        mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+        if nvidia-cuda-mps-control -d > /dev/null 2>&1; then
+            MPS_ON=1; trap mps_stop EXIT; say "MPS daemon started ($CUDA_MPS_PIPE_DIRECTORY)"
+        else
+            unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
+            say "MPS=1: nvidia-cuda-mps-control -d failed; training without MPS"
+        fi
+    fi
+fi
+
 # train PROCS_PER_GPU WORKERS BATCH LR: one training run on NGPUS GPUs (DRY: CPU, tiny images, few iterations).
 train() {
     local procs=$1 workers=$2 batch=$3 lr=$4 extra=()
@@ -79,6 +107,7 @@ if ! train $PROCS $WORKERS $BATCH $LR; then
     elapsed=$(( $(date +%s) - T0 ))
     if [ "$PROCS" -gt 1 ] && [ "$elapsed" -lt "$FALLBACK_BEFORE_S" ]; then
         say "the $PROCS-process run failed $elapsed s after start; falling back to one process"
+        mps_stop
         if [ "$DRY" = 1 ]; then train 1 1 $PER 0.02
         else
             FB_LR=0.02; [ "$NGPUS" -gt 1 ] && FB_LR=0.03

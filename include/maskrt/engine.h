@@ -44,7 +44,8 @@ struct EngineOptions {
                                          // its own stream with its own activation arena (1..8; 0 = the
                                          // default, kDefaultCudaStreams). Results never depend on it;
                                          // each extra stream costs about the batch-1 activation memory,
-                                         // allocated on the first batch that uses it. infer() uses one.
+                                         // allocated on the first batch that uses it, or at creation
+                                         // (with warm-up) when set explicitly above 1. infer() uses one.
 };
 inline constexpr int kDefaultCudaStreams = 3;  // H200 fp16 batch 16: 1 -> 431, 2 -> 490, 3 -> 541, 4 -> 536 images/s
 

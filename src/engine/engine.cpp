@@ -185,6 +185,11 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
       impl_->run(img);
 #ifdef MASKRT_WITH_CUDA
       if (impl_->cuda_model) impl_->run(img);  // the second run of a size captures its CUDA graph
+      // Streams asked for explicitly: a batch of one image per stream, twice, gives every extra
+      // stream its arena, plans and graphs now instead of in the first user batch.
+      if (impl_->cuda_model && options.cuda_streams > 1)
+        for (int rep = 0; rep < 2; ++rep)
+          impl_->run_batch(std::vector<Image>(static_cast<size_t>(options.cuda_streams), img));
 #endif
     }
     info.warmup_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count();

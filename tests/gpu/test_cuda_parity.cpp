@@ -402,6 +402,23 @@ TEST(CudaEngine, OutOfMemoryNamesTheSizeAndEngineKeepsServing) {
   unsetenv("MASKRT_CUDA_MEMORY_LIMIT_MB");
 }
 
+// Streams set explicitly are prepared at creation (warm-up): the memory report counts their arenas
+// before any user batch, and a batch then gives every image its infer() bits. (Added after the
+// session-5 device calls: first runs on the GPU next session.)
+TEST(CudaEngine, ExplicitStreamsArePreparedAtCreation) {
+  const Case c = first_case(Precision::kFP16);
+  EngineOptions o = options(c, Device::kCUDA, Precision::kFP16);
+  o.warmup = true;
+  o.warmup_sizes = {{240, 320}};
+  o.cuda_streams = 2;
+  Engine g(o);
+  EXPECT_EQ(g.memory_report().lanes, 2);
+  const maskrt::Image img = synthetic(240, 320, 31);
+  const maskrt::ImageResult r = g.infer(img);
+  const std::vector<maskrt::ImageResult> b = g.infer_batch({img, img, img});
+  for (const auto& x : b) EXPECT_TRUE(same(x, r));
+}
+
 // Concurrent streams never cost an image: under MASKRT_CUDA_MEMORY_LIMIT_MB (all arenas together),
 // a larger image that lane 0 alone could hold, but not next to the extra lanes' arenas, is served
 // after those lanes are released; a later batch then runs on the streams the limit allows, with

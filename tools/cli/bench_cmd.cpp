@@ -20,10 +20,12 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstdio>
+#include <exception>
 #include <fstream>
 #include <iostream>
 #include <mutex>
 #include <sstream>
+#include <system_error>
 #include <thread>
 
 #include "bench/flops.h"
@@ -87,7 +89,7 @@ Image resized_copy(const Image& src, int h, int w) {
 CLI::App* add_bench_command(CLI::App& app, BenchArgs& a) {
   CLI::App* cmd = app.add_subcommand("bench", "measure latency, throughput and GPU use (warm-up kept apart)");
   add_model_options(cmd, a.model);
-  cmd->add_option("--streams", a.streams, "concurrent threads calling the shared engine")->check(CLI::PositiveNumber);
+  cmd->add_option("--streams", a.streams, "concurrent threads calling the shared engine")->check(CLI::Range(1, 1024));
   cmd->add_option("--warmup", a.warmup, "warm-up iterations after the first call (excluded from statistics)")
       ->check(CLI::Range(0, 1000000));
   cmd->add_option("--iterations", a.iterations, "steady-state iterations per size (per stream)")
@@ -134,6 +136,7 @@ int run_bench(const BenchArgs& a) {
   const double creation_ms = ms_between(tc0, Clock::now());
   const EngineInfo& info = engine.info();
   const bool on_cuda = !info.libraries.empty();  // the CUDA backend reports its library versions
+  warn_cpu_ignored_options(a.model, info);
   // The effective config again (same files and opts as the engine) for the cost counter.
   const ModelSpec spec = load_config(info.config_path, eo.opts).spec;
   const int bytes_per_element = info.precision == "fp16" ? 2 : 4;
@@ -146,7 +149,8 @@ int run_bench(const BenchArgs& a) {
   report.meta.gpu_sampling = nvml.available() ? "NVML, every 20 ms" : "unavailable: " + nvml.reason();
   report.meta.options = {{"precision", info.precision},         {"batch", std::to_string(a.model.batch)},
                          {"streams", std::to_string(a.streams)},  {"warmup", std::to_string(a.warmup)},
-                         {"cuda_streams", std::to_string(a.model.cuda_streams ? a.model.cuda_streams : kDefaultCudaStreams)},
+                         {"cuda_streams", on_cuda ? std::to_string(a.model.cuda_streams ? a.model.cuda_streams : kDefaultCudaStreams)
+                                                  : std::string("n/a (cpu)")},
                          {"iterations", std::to_string(a.iterations)}, {"duration_s", std::to_string(a.duration_s)},
                          {"sizes", a.sizes},                      {"image", files.front()},
                          {"weights", info.weights_path},          {"engine_load_ms", std::to_string(info.load_ms)},
@@ -205,21 +209,40 @@ int run_bench(const BenchArgs& a) {
     std::atomic<int64_t> done{0};
     bench::ProgressBar bar(run.label, a.duration_s > 0 ? 0 : per_stream * a.streams);
     const auto ts0 = Clock::now();
+    // A worker's exception (or a thread that cannot be started) must not reach a joinable std::thread's
+    // destructor (std::terminate): workers stop, every started thread is joined, then the first error is
+    // rethrown as an ordinary error.
     std::vector<std::thread> threads;
-    for (int s = 0; s < a.streams; ++s) {
-      threads.emplace_back([&]() {
-        for (int64_t i = 0; i < per_stream && Clock::now() < deadline; ++i) {
-          auto [ms, st] = call();
-          {
+    std::exception_ptr failure;
+    std::atomic<bool> stop{false};
+    try {
+      for (int s = 0; s < a.streams; ++s) {
+        threads.emplace_back([&]() {
+          try {
+            for (int64_t i = 0; i < per_stream && Clock::now() < deadline && !stop; ++i) {
+              auto [ms, st] = call();
+              {
+                std::lock_guard<std::mutex> lock(mu);
+                run.steady_ms.push_back(ms);
+                run.add_stage_times(st);
+              }
+              bar.update(++done);
+            }
+          } catch (...) {
             std::lock_guard<std::mutex> lock(mu);
-            run.steady_ms.push_back(ms);
-            run.add_stage_times(st);
+            if (!failure) failure = std::current_exception();
+            stop = true;
           }
-          bar.update(++done);
-        }
-      });
+        });
+      }
+    } catch (const std::system_error& e) {
+      stop = true;
+      for (auto& t : threads) t.join();
+      MASKRT_FAIL(ErrorCode::kInvalidArgument, "--streams ", a.streams, ": could not start thread ", threads.size() + 1,
+                  " (", e.what(), ")");
     }
     for (auto& t : threads) t.join();
+    if (failure) std::rethrow_exception(failure);
     run.steady_wall_ms = ms_between(ts0, Clock::now());
     bar.finish();
     run.memory = memory_summary(engine.memory_report());

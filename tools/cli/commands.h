@@ -82,6 +82,10 @@ int run_eval(const EvalArgs& a);
 void check_writable_file(const std::string& path, const char* what);
 void check_output_dir(const std::string& dir, const char* what);
 
+// Warns on stderr about options given on the command line that the engine's device ignores
+// (--cuda-streams on a CPU engine, e.g. --device cpu or auto without a GPU).
+void warn_cpu_ignored_options(const ModelArgs& a, const EngineInfo& info);
+
 // Expands files and directories (image files by extension, sorted) in the given order.
 std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs);
 

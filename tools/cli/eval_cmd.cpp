@@ -101,6 +101,7 @@ int run_eval(const EvalArgs& a) {
                  a.annotations, ": has ", cat_ids.size(), " categories but the model has MODEL.ROI_HEADS.NUM_CLASSES ",
                  engine.info().num_classes);
     validate_ground_truth(gt, engine.info().mask_on);
+    warn_cpu_ignored_options(a.model, engine.info());
     model_info = {{"name", engine.info().model_name}, {"weights", engine.info().weights_path},
                   {"config_hash", engine.info().config_hash}, {"device", engine.info().device},
                   {"precision", engine.info().precision}};
@@ -207,7 +208,9 @@ int run_eval(const EvalArgs& a) {
     os << doc.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     std::printf("metrics: %s\n", a.output.c_str());
   }
-  return errors.empty() ? 0 : 1;
+  if (n_images == 0)  // README: no image at all is exit status 1, as for infer
+    std::fprintf(stderr, "maskrt: warning: %s: has no image to evaluate (exit status 1)\n", a.annotations.c_str());
+  return errors.empty() && n_images > 0 ? 0 : 1;
 }
 
 }  // namespace maskrt::cli

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "core/build_info.h"
@@ -49,6 +51,9 @@ EngineOptions engine_options(const ModelArgs& a) {
   EngineOptions o;
   o.config_path = a.config;
   o.weights_path = a.weights;
+  // A bare --opts (no word after it) reaches us as one empty word: say so instead of "odd number".
+  MASKRT_CHECK(!(a.opts.size() == 1 && a.opts[0].empty()), ErrorCode::kInvalidArgument,
+               "--opts: no KEY VALUE pair given (e.g. --opts MODEL.ROI_HEADS.SCORE_THRESH_TEST 0.5)");
   o.opts = a.opts;
   o.device = a.device == "cpu" ? Device::kCPU : a.device == "cuda" ? Device::kCUDA : Device::kAuto;
   o.precision = a.precision == "fp16" ? Precision::kFP16 : a.precision == "tf32" ? Precision::kTF32 : Precision::kFP32;
@@ -85,17 +90,23 @@ void report_image_error(nlohmann::json& errors, const std::string& file, const s
 }
 
 std::vector<std::pair<int, int>> parse_sizes(const std::string& text, const char* option) {
+  constexpr long long kMaxSide = 16384;
   std::vector<std::pair<int, int>> sizes;
+  // A trailing comma would otherwise be dropped by getline: every comma must separate two sizes.
+  MASKRT_CHECK(text.empty() || text.back() != ',', ErrorCode::kInvalidArgument, option, ": '", text,
+               "' ends with a comma (sizes are HEIGHTxWIDTH,HEIGHTxWIDTH,...)");
   std::stringstream ss(text);
   std::string tok;
   while (std::getline(ss, tok, ',')) {
-    int h = 0, w = 0;
+    long long h = 0, w = 0;
     char x = 0;
     std::stringstream ts(tok);
     const bool parsed = (ts >> h >> x >> w) && (ts >> std::ws).eof();  // nothing may follow WIDTH
-    MASKRT_CHECK(parsed && x == 'x' && h > 0 && w > 0 && h <= 16384 && w <= 16384,
-                 ErrorCode::kInvalidArgument, option, ": '", tok, "' is not HEIGHTxWIDTH (e.g. 480x640)");
-    sizes.push_back({h, w});
+    MASKRT_CHECK(parsed && x == 'x', ErrorCode::kInvalidArgument, option, ": '", tok,
+                 "' is not HEIGHTxWIDTH (e.g. 480x640)");
+    MASKRT_CHECK(h > 0 && w > 0 && h <= kMaxSide && w <= kMaxSide, ErrorCode::kInvalidArgument, option, ": '", tok,
+                 "': height and width must be 1 to ", kMaxSide, " pixels");
+    sizes.push_back({static_cast<int>(h), static_cast<int>(w)});
   }
   MASKRT_CHECK(!sizes.empty(), ErrorCode::kInvalidArgument, option, ": no size given");
   return sizes;
@@ -140,8 +151,14 @@ CLI::App* add_infer_command(CLI::App& app, InferArgs& a) {
 void check_writable_file(const std::string& path, const char* what) {
   std::error_code ec;
   MASKRT_CHECK(!fs::is_directory(path, ec), ErrorCode::kIo, what, " ", path, ": is a directory");
-  std::ofstream probe(path, std::ios::app);
-  MASKRT_CHECK(probe.good(), ErrorCode::kIo, what, " ", path, ": cannot open for writing (", std::strerror(errno), ")");
+  const bool existed = fs::exists(path, ec);
+  {
+    std::ofstream probe(path, std::ios::app);
+    MASKRT_CHECK(probe.good(), ErrorCode::kIo, what, " ", path, ": cannot open for writing (", std::strerror(errno), ")");
+  }
+  // The probe must not leave an empty file behind when the run stops before writing (e.g. a model
+  // that cannot be loaded): remove it again if it was the probe that created it.
+  if (!existed) fs::remove(path, ec);
 }
 
 void check_output_dir(const std::string& dir, const char* what) {
@@ -149,6 +166,19 @@ void check_output_dir(const std::string& dir, const char* what) {
   fs::create_directories(dir, ec);
   MASKRT_CHECK(!ec && fs::is_directory(dir), ErrorCode::kIo, what, " ", dir, ": cannot create the folder (",
                ec ? ec.message() : std::string("not a directory"), ")");
+  // An existing folder may still be read-only: probe with a file of our own (removed at once), so the
+  // run stops here rather than failing every image's picture later.
+  const fs::path probe = fs::path(dir) / (".maskrt-write-probe-" + std::to_string(::getpid()));
+  {
+    std::ofstream os(probe);
+    MASKRT_CHECK(os.good(), ErrorCode::kIo, what, " ", dir, ": cannot write into the folder (", std::strerror(errno), ")");
+  }
+  fs::remove(probe, ec);
+}
+
+void warn_cpu_ignored_options(const ModelArgs& a, const EngineInfo& info) {
+  if (a.cuda_streams != 0 && info.device.rfind("cpu", 0) == 0)
+    std::fprintf(stderr, "maskrt: warning: --cuda-streams %d has no effect: the model runs on the CPU\n", a.cuda_streams);
 }
 
 int run_infer(const InferArgs& a) {
@@ -171,6 +201,7 @@ int run_infer(const InferArgs& a) {
   MASKRT_CHECK(class_names.empty() || static_cast<int>(class_names.size()) == info.num_classes, ErrorCode::kInvalidArgument,
                "--class-names ", names_file, ": has ", class_names.size(), " names but the model has ", info.num_classes,
                " classes");
+  warn_cpu_ignored_options(a.model, info);
   std::fprintf(stderr, "maskrt: model %s (%s), device %s, loaded in %.0f ms, warm-up %.0f ms\n",
                info.model_name.c_str(), info.weights_path.c_str(), info.device.c_str(), info.load_ms, info.warmup_ms);
   nlohmann::json images = nlohmann::json::array();

@@ -1,0 +1,144 @@
+// `maskrt` command line under malformed options and unusable outputs (found by trying the CLI as a new
+// user): each case must end with the README's exit status (2 usage error / unwritable output, 1 no
+// image) and a message naming the option or file, before any image is run where the README says so.
+// The oracle is the README's "Using it" rules, not the program's own output.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+int run(const std::string& args, const fs::path& log) {
+  const std::string cmd = std::string(MASKRT_CLI_PATH) + " " + args + " > " + log.string() + " 2>&1";
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream is(p);
+  return std::string(std::istreambuf_iterator<char>(is), {});
+}
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path d = fs::temp_directory_path() / name;
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+const fs::path kRepo = fs::path(MASKRT_TEST_DATA).parent_path();
+const std::string kImage = (kRepo / "samples" / "images" / "000016.jpg").string();
+
+void expect_log_has(const fs::path& log, const std::string& needle) {
+  const std::string text = slurp(log);
+  EXPECT_NE(text.find(needle), std::string::npos) << "wants '" << needle << "' in:\n" << text;
+}
+
+// Sizes: a trailing comma was silently dropped (",48x64" was refused); a zero or oversized side is
+// named as such rather than as "not HEIGHTxWIDTH".
+TEST(CliRobustness, SizeListsRefuseTrailingCommaAndNameTheRange) {
+  const fs::path d = fresh_dir("maskrt_cli_robust_sizes");
+  EXPECT_EQ(run("bench --device cpu --warmup 0 --iterations 1 --sizes 48x64,", d / "a.log"), 2);
+  expect_log_has(d / "a.log", "--sizes: '48x64,' ends with a comma");
+  EXPECT_EQ(run("infer --device cpu --prepare-sizes 48x64, -o " + (d / "r.json").string() + " " + kImage, d / "b.log"), 2);
+  expect_log_has(d / "b.log", "--prepare-sizes: '48x64,' ends with a comma");
+  EXPECT_EQ(run("bench --device cpu --warmup 0 --iterations 1 --sizes 0x64", d / "c.log"), 2);
+  expect_log_has(d / "c.log", "--sizes: '0x64': height and width must be 1 to 16384 pixels");
+  EXPECT_EQ(run("bench --device cpu --warmup 0 --iterations 1 --sizes 48x16385", d / "d.log"), 2);
+  expect_log_has(d / "d.log", "'48x16385': height and width must be 1 to 16384 pixels");
+  EXPECT_EQ(run("bench --device cpu --warmup 0 --iterations 1 --sizes 48x", d / "e.log"), 2);
+  expect_log_has(d / "e.log", "--sizes: '48x' is not HEIGHTxWIDTH");
+}
+
+// A bare --opts used to report "odd number of values (1): ''; ... the last key '' has no value".
+TEST(CliRobustness, BareOptsSaysNoPairWasGiven) {
+  const fs::path d = fresh_dir("maskrt_cli_robust_opts");
+  EXPECT_EQ(run("infer --device cpu -o " + (d / "r.json").string() + " " + kImage + " --opts", d / "a.log"), 2);
+  expect_log_has(d / "a.log", "--opts: no KEY VALUE pair given");
+}
+
+// bench --streams: 0 printed "not in range 0.000000 to 1.79e308"; any count was accepted, and a thread
+// that could not be started ended in std::terminate. Now 1..1024, a usage error outside.
+TEST(CliRobustness, BenchStreamsIsBounded) {
+  const fs::path d = fresh_dir("maskrt_cli_robust_streams");
+  EXPECT_EQ(run("bench --device cpu --warmup 0 --iterations 1 --sizes 48x64 --streams 0", d / "a.log"), 2);
+  expect_log_has(d / "a.log", "--streams: Value 0 not in range 1 to 1024");
+  EXPECT_EQ(run("bench --device cpu --warmup 0 --iterations 1 --sizes 48x64 --streams 100000", d / "b.log"), 2);
+  expect_log_has(d / "b.log", "--streams");
+}
+
+// The writability probe of --output must not leave an empty RESULTS.json / METRICS.json behind when
+// the run then stops (here: an unknown config key, exit 2).
+TEST(CliRobustness, FailedRunLeavesNoEmptyOutputFile) {
+  const fs::path d = fresh_dir("maskrt_cli_robust_probe");
+  EXPECT_EQ(run("infer --device cpu -o " + (d / "r.json").string() + " " + kImage + " --opts FOO.BAR 1", d / "a.log"), 2);
+  expect_log_has(d / "a.log", "Non-existent config key: FOO.BAR");
+  EXPECT_FALSE(fs::exists(d / "r.json"));
+  const std::string ann = (kRepo / "samples" / "shapes" / "annotations" / "val.json").string();
+  EXPECT_EQ(run("eval --device cpu --annotations " + ann + " --images " + (kRepo / "samples" / "shapes" / "val").string() +
+                    " -o " + (d / "m.json").string() + " --save-detections " + (d / "dets.json").string() +
+                    " --opts FOO.BAR 1",
+                d / "b.log"),
+            2);
+  EXPECT_FALSE(fs::exists(d / "m.json"));
+  EXPECT_FALSE(fs::exists(d / "dets.json"));
+  // An existing file is left as it was.
+  std::ofstream(d / "keep.json") << "old";
+  EXPECT_EQ(run("infer --device cpu -o " + (d / "keep.json").string() + " " + kImage + " --opts FOO.BAR 1", d / "c.log"), 2);
+  EXPECT_EQ(slurp(d / "keep.json"), "old");
+}
+
+// --visualize into an existing folder that cannot be written (/proc refuses new files even for root):
+// an unwritable output is exit 2 before any image runs (it was exit 1 with one error per image).
+TEST(CliRobustness, VisualizeIntoUnwritableFolderIsRefusedUpFront) {
+  const fs::path d = fresh_dir("maskrt_cli_robust_vis");
+  ASSERT_TRUE(fs::is_directory("/proc"));
+  EXPECT_EQ(run("infer --device cpu -o " + (d / "r.json").string() + " --visualize /proc " + kImage, d / "a.log"), 2);
+  expect_log_has(d / "a.log", "--visualize /proc: cannot write into the folder");
+  EXPECT_EQ(slurp(d / "a.log").find("instances"), std::string::npos) << "no image may run first";
+}
+
+// --cuda-streams is a CUDA option (README): on a CPU engine it is named in a warning, the run succeeds,
+// and bench does not record a stream count for a CPU run.
+TEST(CliRobustness, CudaStreamsOnCpuWarnsAndIsNotReportedAsUsed) {
+  const fs::path d = fresh_dir("maskrt_cli_robust_cuda_streams");
+  EXPECT_EQ(run("infer --device cpu --cuda-streams 4 -o " + (d / "r.json").string() + " " + kImage, d / "a.log"), 0)
+      << slurp(d / "a.log");
+  expect_log_has(d / "a.log", "warning: --cuda-streams 4 has no effect: the model runs on the CPU");
+  EXPECT_EQ(run("infer --device cpu -o " + (d / "r.json").string() + " " + kImage, d / "b.log"), 0);
+  EXPECT_EQ(slurp(d / "b.log").find("--cuda-streams"), std::string::npos) << "no warning without the option";
+  ASSERT_EQ(run("bench --device cpu --cuda-streams 5 --warmup 0 --iterations 1 --sizes 48x64 --format json -o " +
+                    (d / "b.json").string(),
+                d / "c.log"),
+            0)
+      << slurp(d / "c.log");
+  expect_log_has(d / "c.log", "--cuda-streams 5 has no effect");
+  std::ifstream is(d / "b.json");
+  EXPECT_EQ(nlohmann::json::parse(is)["metadata"]["options"]["cuda_streams"], "n/a (cpu)");
+}
+
+// README: exit status 1 when there was no image at all. An annotation file with no image gave exit 0.
+TEST(CliRobustness, EvalWithNoImageExitsOne) {
+  const fs::path d = fresh_dir("maskrt_cli_robust_eval_empty");
+  std::ifstream is(kRepo / "samples" / "shapes" / "annotations" / "val.json");
+  nlohmann::json ann = nlohmann::json::parse(is);
+  ann["images"] = nlohmann::json::array();
+  ann["annotations"] = nlohmann::json::array();
+  std::ofstream(d / "ann.json") << ann.dump();
+  EXPECT_EQ(run("eval --device cpu --annotations " + (d / "ann.json").string() + " --images " +
+                    (kRepo / "samples" / "shapes" / "val").string() + " -o " + (d / "m.json").string(),
+                d / "a.log"),
+            1)
+      << slurp(d / "a.log");
+  expect_log_has(d / "a.log", "warning: " + (d / "ann.json").string() + ": has no image to evaluate");
+  EXPECT_TRUE(fs::exists(d / "m.json")) << "everything else is still written";
+}
+
+}  // namespace

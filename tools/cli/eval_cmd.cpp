@@ -170,7 +170,10 @@ int run_eval(const EvalArgs& a) {
                                {"counts", d.segmentation.rle.to_coco_string()}};
         out.push_back(std::move(j));
       }
-      std::ofstream(a.save_detections) << out.dump() << "\n";
+      std::ofstream os(a.save_detections);
+      os << out.dump() << "\n";
+      os.flush();
+      MASKRT_CHECK(os.good(), ErrorCode::kIo, a.save_detections, ": --save-detections: writing failed (disk full?)");
     }
   }
   const bool have_masks = !segm_unavailable && std::any_of(dets.begin(), dets.end(), [](const eval::CocoDetection& d) {
@@ -206,6 +209,8 @@ int run_eval(const EvalArgs& a) {
     MASKRT_CHECK(os.good(), ErrorCode::kIo, a.output, ": cannot open for writing");
     // error_handler replace: a non-UTF-8 file name must not lose every result (U+FFFD instead).
     os << doc.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+    os.flush();
+    MASKRT_CHECK(os.good(), ErrorCode::kIo, a.output, ": --output: writing failed (disk full?)");
     std::printf("metrics: %s\n", a.output.c_str());
   }
   if (n_images == 0)  // README: no image at all is exit status 1, as for infer

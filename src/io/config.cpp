@@ -1485,7 +1485,10 @@ Config finish(Value loaded, const std::string& origin, const std::vector<std::st
   cfg.path = origin;
   cfg.canonical = canonical_dump(merged);
   cfg.hash = sha256_hex(cfg.canonical);
-  cfg.spec = build_spec(merged, origin);
+  // Errors in the merged values name the --opts keys too: a bad value may come from either.
+  std::string where = origin.empty() ? std::string("<string>") : origin;
+  for (size_t i = 0; i < opts.size(); i += 2) where += (i == 0 ? " + --opts " : ", ") + opts[i];
+  cfg.spec = build_spec(merged, where);
   cfg.merged = to_yaml(merged);
   return cfg;
 }

@@ -142,3 +142,17 @@ TEST(CliRobustness, EvalWithNoImageExitsOne) {
 }
 
 }  // namespace
+
+namespace {
+
+// A bad value given with --opts is blamed on --opts as well as on the config file it overrides
+// (the message used to name only config.yaml, which holds a valid value).
+TEST(CliRobustness, BadOptsValueNamesOpts) {
+  const fs::path d = fresh_dir("maskrt_cli_opts_blame");
+  const fs::path log = d / "log.txt";
+  EXPECT_EQ(run("infer --device cpu -o " + (d / "r.json").string() + " " + kImage + " --opts INPUT.MIN_SIZE_TEST -5", log), 2);
+  expect_log_has(log, "--opts INPUT.MIN_SIZE_TEST");
+  expect_log_has(log, "INPUT.MIN_SIZE_TEST = -5");
+}
+
+}  // namespace

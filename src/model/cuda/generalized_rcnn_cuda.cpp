@@ -227,6 +227,13 @@ struct CudaGeneralizedRCNN::Impl {
   // lanes[0] always exists; lanes are destroyed before ctx (declared after it).
   std::vector<std::unique_ptr<Lane>> lanes;
 
+  // Device bytes of every lane's arena together (what MASKRT_CUDA_MEMORY_LIMIT_MB caps).
+  size_t arena_total() const {
+    size_t b = 0;
+    for (const auto& l : lanes) b += l->arena.capacity();
+    return b;
+  }
+
   // Points the context (stream, cuBLAS handle, cuDNN's stream) at lane i and returns it.
   Lane& use_lane(size_t i) {
     Lane& l = *lanes.at(i);
@@ -370,9 +377,7 @@ struct CudaGeneralizedRCNN::Impl {
     size_t free_bytes = 0, total_bytes = 0;
     MASKRT_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
     // MASKRT_CUDA_MEMORY_LIMIT_MB caps all lanes' arenas together: this lane gets what the others leave.
-    size_t others = 0;
-    for (const auto& l : lanes)
-      if (l.get() != &L) others += l->arena.capacity();
+    const size_t others = arena_total() - arena.capacity();
     const size_t cap = memory_limit();
     const size_t limit = cap == 0 ? 0 : cap > others ? cap - others : 1;
     const size_t available = std::min(free_bytes + arena.capacity(), limit ? limit : SIZE_MAX);
@@ -552,9 +557,9 @@ struct CudaGeneralizedRCNN::Impl {
   DeviceMemoryReport memory_report() const {
     DeviceMemoryReport m = mem;
     m.num_plans = static_cast<int>(lanes[0]->plans.size());
+    m.arena_bytes = arena_total();
     m.lanes = 0;
     for (const auto& l : lanes) {
-      m.arena_bytes += l->arena.capacity();
       if (l->arena.capacity() > 0) ++m.lanes;
       for (const auto& kv : l->plans) m.plan_buffer_bytes += kv.second->coeff_blob.bytes();
       for (const PinnedBuffer* b : {&l->pinned_in[0], &l->pinned_in[1], &l->pinned_out[0], &l->pinned_out[1]})
@@ -621,8 +626,7 @@ struct CudaGeneralizedRCNN::Impl {
     const size_t want = std::min<size_t>(std::max(1, max_lanes), std::max<size_t>(n, 1));
     while (lanes.size() < want) {
       const size_t bytes = lanes[0]->arena.capacity();
-      size_t held = 0;
-      for (const auto& l : lanes) held += l->arena.capacity();
+      const size_t held = arena_total();
       const size_t cap = memory_limit();
       std::string why;
       if (cap && held + bytes > cap) {
@@ -649,8 +653,7 @@ struct CudaGeneralizedRCNN::Impl {
   // lane 0 has no device memory for an image: concurrency never turns an image that one stream
   // could serve into an error. Later batches create them again (sized then).
   void drop_extra_lanes(const Image& image) {
-    size_t bytes = 0;
-    for (size_t i = 1; i < lanes.size(); ++i) bytes += lanes[i]->arena.capacity();
+    const size_t bytes = arena_total() - lanes[0]->arena.capacity();
     std::fprintf(stderr, "maskrt: releasing %zu concurrent stream(s) (%zu MiB of arenas) for a %dx%d image\n",
                  lanes.size() - 1, bytes >> 20, image.height, image.width);
     sync_lanes();
@@ -789,11 +792,7 @@ std::string CudaGeneralizedRCNN::device_name() const { return impl_->ctx.name();
 
 void CudaGeneralizedRCNN::set_profiler_range(bool on) { impl_->profiler_range = on; }
 
-size_t CudaGeneralizedRCNN::arena_bytes() const {
-  size_t b = 0;
-  for (const auto& l : impl_->lanes) b += l->arena.capacity();
-  return b;
-}
+size_t CudaGeneralizedRCNN::arena_bytes() const { return impl_->arena_total(); }
 
 void CudaGeneralizedRCNN::record_warmup_memory() {
   if (!impl_->mem.available) return;

@@ -11,27 +11,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/cli_run.h"
+
 namespace fs = std::filesystem;
 
 namespace {
 
-int run(const std::string& args, const fs::path& log) {
-  const std::string cmd = std::string(MASKRT_CLI_PATH) + " " + args + " > " + log.string() + " 2>&1";
-  const int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream is(p);
-  return std::string(std::istreambuf_iterator<char>(is), {});
-}
-
-fs::path fresh_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / name;
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
+using maskrt::testing::fresh_dir;
+using maskrt::testing::run;
+using maskrt::testing::slurp;
 
 const fs::path kRepo = fs::path(MASKRT_TEST_DATA).parent_path();
 const std::string kImage = (kRepo / "samples" / "images" / "000016.jpg").string();
@@ -140,10 +128,6 @@ TEST(CliRobustness, EvalWithNoImageExitsOne) {
   expect_log_has(d / "a.log", "warning: " + (d / "ann.json").string() + ": has no image to evaluate");
   EXPECT_TRUE(fs::exists(d / "m.json")) << "everything else is still written";
 }
-
-}  // namespace
-
-namespace {
 
 // A bad value given with --opts is blamed on --opts as well as on the config file it overrides
 // (the message used to name only config.yaml, which holds a valid value).

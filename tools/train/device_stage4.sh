@@ -7,7 +7,8 @@
 #             command "bash tools/train/device_stage4.sh"      (optional env: PROCS=4 TOTAL_S=560)
 #   two GPUs: kind "nvidia-h200-x2", command "NGPUS=2 bash tools/train/device_stage4.sh"
 #   (STAGE=N only labels the log: later stages continue from models/default the same way;
-#    MPS=1 runs the processes under CUDA MPS, see below)
+#    MPS=1 runs the processes under CUDA MPS, see below; TRAIN_OPTS="KEY VALUE ..." (values without
+#    spaces) are passed to train_shapes.py --opts, e.g. a different INPUT.MIN_SIZE_TRAIN)
 #
 # Why: the training step is bound by Detectron2's per-image Python work on each process's main
 # thread, not by the GPU, so several processes on one GPU should see more images per second.
@@ -51,6 +52,7 @@ if [ "$DRY" = 1 ]; then WORKERS=1; fi  # the CPU check machine has 2 cores
 source tools/train/device_common.sh
 stage_start "# stage ${STAGE:-4} (from models/default/model.pkl; $NGPUS GPU(s) x $PROCS processes, tools/train/device_stage4.sh)"
 say "GPUs $NGPUS, processes per GPU $PROCS, batch $BATCH ($PER per process), base LR $LR, $CORES cores, $WORKERS loader workers per process"
+say "config overrides: ${TRAIN_OPTS:-none}"
 say "GLOO/NCCL env: $(env | grep -E '^(GLOO|NCCL)_' | tr '\n' ' ')"
 make_shapes_data /tmp/stage4_dry_shapes
 
@@ -95,7 +97,7 @@ train() {
         python3 tools/train/train_shapes.py --data $DATA --out "$OUT" --num-gpus $NGPUS --procs-per-gpu $procs \
             --workers $workers --init-weights models/default/model.pkl --batch $batch --lr $lr --warmup-iters 100 \
             --train-seconds $((DEADLINE - $(date +%s))) --deadline $DEADLINE --max-iter 8000 --probe-iters 100 \
-            --probe-skip 40 --log-period 100 "${extra[@]}"
+            --probe-skip 40 --log-period 100 "${extra[@]}" ${TRAIN_OPTS:+--opts $TRAIN_OPTS}
     fi
 }
 

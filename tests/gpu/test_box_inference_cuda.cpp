@@ -3,8 +3,13 @@
 // first DETECTIONS_PER_IMAGE). Seeded sweeps with distinct random scores must agree exactly (set,
 // order, boxes, scores, classes); edge cases: no candidates, every score above threshold (cap hit),
 // tied scores, class-agnostic regression, non-finite rows, padding rows beyond num_proposals.
+// The per-row kernel is one warp per row (columns strided over lanes, 32 per chunk), so K + 1 around
+// multiples of 32 and non-finite logits / deltas in every lane position are swept; the per-class sort
+// is one block per class up to 1024 / 4096 rows and a device-wide sort beyond, so R crosses both.
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <limits>
 #include <random>
 
 #include <gtest/gtest.h>
@@ -77,7 +82,11 @@ Dets oracle(const ops::BoxInferenceCudaParams& p, int R, const std::vector<float
 
 enum class Scores { kRandom, kNone, kAllHigh, kTied };
 
-void run_case(ops::BoxInferenceCudaParams p, int num_proposals, Scores mode, bool bad_rows, uint32_t seed) {
+// Edits the generated inputs (logits (R, K+1), deltas (R, 4*nreg), proposals (R, 4)) before the run.
+using EditInputs = std::function<void(std::vector<float>&, std::vector<float>&, std::vector<float>&)>;
+
+void run_case(ops::BoxInferenceCudaParams p, int num_proposals, Scores mode, bool bad_rows, uint32_t seed,
+              const EditInputs& edit = {}) {
   std::mt19937 rng(seed);
   const int Rc = p.roi_capacity, K = p.num_classes, K1 = K + 1;
   const int nreg = p.class_agnostic ? 1 : K;
@@ -110,6 +119,7 @@ void run_case(ops::BoxInferenceCudaParams p, int num_proposals, Scores mode, boo
     logits[size_t(1) * K1 + 2] = INFINITY;             // row 1: inf logit -> NaN scores
     deltas[size_t(2) * 4 * nreg + 2] = 1e30f;          // row 2: clamped dw, finite
   }
+  if (edit) edit(logits, deltas, props);
   const Dets want = oracle(p, num_proposals, logits, deltas, props);
   DeviceBuffer dl = test::upload(logits), dd = test::upload(deltas), dp = test::upload(props);
   DeviceBuffer dn = test::upload(std::vector<int>{num_proposals});
@@ -176,6 +186,70 @@ TEST(BoxInferenceCuda, EdgeCases) {
   auto p = params(40, 1, false);
   p.detections_per_image = 1;
   run_case(p, 40, Scores::kRandom, false, 8);
+}
+
+// Non-finite and extreme values in every warp position of the per-row kernel (K = 80: columns 0..80
+// span three 32-lane chunks, classes 0..79 the decode loop). Rows are dropped exactly when the CPU
+// model drops them; the others keep bit-identical scores.
+TEST(BoxInferenceCuda, NonFiniteLogitsAndDeltasPerLane) {
+  MASKRT_SKIP_WITHOUT_GPU();
+  const float kNan = std::numeric_limits<float>::quiet_NaN(), kInf = std::numeric_limits<float>::infinity();
+  for (int K : {80, 1, 31, 32, 33}) {
+    const int K1 = K + 1;
+    auto p = params(64, K, false);
+    p.score_thresh = 0.01f;
+    run_case(p, 60, Scores::kRandom, false, 40 + K, [&](auto& logits, auto& deltas, auto& props) {
+      auto L = [&](int r, int j) -> float& { return logits[size_t(r) * K1 + std::min(j, K)]; };
+      auto D = [&](int r, int k, int c) -> float& { return deltas[(size_t(r) * K + std::min(k, K - 1)) * 4 + c]; };
+      L(0, 0) = kNan;            // NaN first: the sequential max stays NaN
+      L(1, 40) = kNan;           // NaN later (second chunk when K1 > 32)
+      L(2, 3) = -kInf;           // -inf logit: probability 0, row kept
+      L(2, 70) = -kInf;
+      L(3, K) = kInf;            // +inf background: inf - inf -> NaN, row dropped
+      L(4, 35) = kInf;           // +inf in a later chunk
+      for (int j = 0; j < K1; ++j) L(5, j) = (j % 2) ? 0.f : -0.f;  // tied zeros, signs alternate
+      for (int j = 0; j < K1; ++j) L(6, j) = (j % 2) ? 0.f : 0.5f;  // ties of the maximum
+      L(7, 1) = 3e38f;           // l - m overflows to -inf for the others
+      L(7, 2) = -3e38f;
+      L(8, 31) = 50.f;           // maximum in lane 31, then in the tail chunk
+      L(9, K) = 50.f;
+      D(10, 79, 0) = kNan;       // NaN delta in the last class (lane 15 of the second decode round)
+      D(11, 32, 3) = kInf;       // dh = inf clamps to scale_clamp: finite box
+      D(12, 0, 2) = -kInf;       // dw = -inf: exp -> 0, finite zero-width box
+      D(13, 5, 0) = kInf;        // dx = inf: infinite centre, row dropped
+      props[14 * 4 + 2] = kInf;  // infinite proposal: row dropped
+      props[15 * 4 + 0] = kNan;
+      for (int j = 0; j < K1; ++j) L(16, j) = -1e-30f * float(j + 1);  // maximum at column 0
+    });
+  }
+}
+
+// K + 1 below, at and above multiples of 32 (tail chunks of the sequential sum), and rows that do
+// not fill the last 4-row block.
+TEST(BoxInferenceCuda, ClassCountsAroundWarpWidth) {
+  MASKRT_SKIP_WITHOUT_GPU();
+  uint32_t seed = 60;
+  for (int K : {1, 2, 30, 31, 32, 63, 64, 95, 96, 150}) {
+    for (bool agnostic : {false, true}) {
+      auto p = params(257, K, agnostic);
+      p.score_thresh = 1.f / float(2 * (K + 1));
+      run_case(p, 255, Scores::kRandom, seed % 3 == 0, seed);
+      ++seed;
+    }
+  }
+}
+
+// R past the 1024-row block sort (4096-row block sort), at its 4096 limit, and past it (device-wide
+// sort); tied scores check that equal scores keep row order in each path.
+TEST(BoxInferenceCuda, LargeRoiCapacitySortPaths) {
+  MASKRT_SKIP_WITHOUT_GPU();
+  uint32_t seed = 80;
+  for (int R : {1024, 1025, 3000, 4096, 4097, 6000}) {
+    auto p = params(R, 3, false);
+    p.detections_per_image = 300;
+    run_case(p, R - 7, Scores::kRandom, true, seed++);
+    run_case(p, R / 2, Scores::kTied, false, seed++);
+  }
 }
 
 }  // namespace

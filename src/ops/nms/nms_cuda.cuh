@@ -126,14 +126,150 @@ static __global__ void grouped_nms_mask_kernel(GroupedNms p) {
   p.mask[(static_cast<size_t>(g) * p.capacity + i) * words + col_block] = bits;
 }
 
-// One warp per group: the greedy scan, 64 boxes at a time. For each block of 64 (in processing order)
-// the lanes load the block's diagonal mask words (rows base+lane, base+lane+32) in parallel; the
-// greedy decisions inside the block are then made from registers (shuffles), identical for every lane:
-// box k is kept iff no kept box before it suppresses it, exactly the sequential definition. The kept
-// rows of the block are then OR-ed into the later words of `removed`, each lane owning words
-// (independent loads, no dependent global-memory chain per box). Writes keep[g][j] for j < capacity
-// (0 beyond counts[g]) and adds the number kept to *kept_total. shared: words(capacity) 64-bit words.
-static __global__ void grouped_nms_scan_kernel(GroupedNms p, int* kept_total) {
+// The greedy scan, exactly the sequential definition: box k (in processing order) is kept iff no kept
+// box before it suppresses it. Two implementations with identical results (keep[], *kept_total):
+//   grouped_nms_scan_block_kernel (used when its shared memory fits kNmsScanBlockMaxSmem, i.e.
+//     capacity <= 3008): one block of kNmsScanThreads per group. The mask rows of each 64-box block
+//     (words blk..used_words-1) are staged in shared memory with cp.async, the next block's rows
+//     while the current one is resolved (double buffer). Every thread resolves the 64 boxes of the
+//     block redundantly from the staged diagonal column (broadcast reads, register bit ops, no
+//     shuffles); then the kept rows are OR-ed into the later `removed` words in parallel (one warp
+//     per word, one row pair per lane, warp OR reduction). One __syncthreads per 64 boxes; no global
+//     load is on the serial path.
+//   grouped_nms_scan_warp_kernel (larger capacities): one warp per group, kept rows read from global
+//     memory (the previous implementation).
+// Both write keep[g][j] for j < capacity (0 beyond counts[g]) and add the number kept to *kept_total.
+
+// A 64-bit warp OR reduction (all 32 lanes participate).
+__device__ __forceinline__ unsigned long long warp_or(unsigned long long v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const unsigned lo = __reduce_or_sync(0xffffffffu, static_cast<unsigned>(v));
+  const unsigned hi = __reduce_or_sync(0xffffffffu, static_cast<unsigned>(v >> 32));
+  return (static_cast<unsigned long long>(hi) << 32) | lo;
+#else
+  for (int o = 16; o > 0; o >>= 1) v |= __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+#endif
+}
+
+// 8-byte global -> shared copy, asynchronous where the hardware has cp.async (sm_80+); completed by
+// nms_copy_wait() before the next __syncthreads.
+__device__ __forceinline__ void nms_copy8(unsigned long long* dst_shared, const unsigned long long* src_global) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  const unsigned dst = static_cast<unsigned>(__cvta_generic_to_shared(dst_shared));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 8;\n" ::"r"(dst), "l"(src_global) : "memory");
+#else
+  *dst_shared = *src_global;
+#endif
+}
+__device__ __forceinline__ void nms_copy_commit() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void nms_copy_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+  asm volatile("cp.async.wait_all;\n" ::: "memory");
+#endif
+}
+
+inline constexpr int kNmsScanThreads = 256;              // block size of grouped_nms_scan_block_kernel (>= 64)
+inline constexpr size_t kNmsScanBlockMaxSmem = 48 * 1024;  // no opt-in attribute needed up to here
+
+// Shared tile row stride in 64-bit words: odd, so that lanes reading one word of 32 different rows
+// hit different banks.
+__host__ __device__ __forceinline__ int nms_tile_stride(int capacity) { return nms_words(capacity) | 1; }
+// removed[words] + two tiles of 64 rows.
+__host__ __device__ __forceinline__ size_t nms_scan_block_smem(int capacity) {
+  return sizeof(unsigned long long) * (static_cast<size_t>(nms_words(capacity)) + 2 * 64 * static_cast<size_t>(nms_tile_stride(capacity)));
+}
+
+// Stage rows base..base+63 (those < n) and words blk..used_words-1 of the group's mask into `tile`
+// (row r, word w at tile[r * stride + w]); rows >= n are zero.
+__device__ __forceinline__ void nms_stage_tile(unsigned long long* tile, const unsigned long long* mask, int words,
+                                               int stride, int blk, int used_words, int n) {
+  const int base = blk * 64;
+  const int nb = min(64, n - base);
+  const int nw = used_words - blk;
+  for (int q = threadIdx.x; q < 64 * nw; q += blockDim.x) {
+    const int r = q / nw;
+    const int w = blk + (q - r * nw);
+    if (r < nb) nms_copy8(tile + r * stride + w, mask + static_cast<size_t>(base + r) * words + w);
+    else tile[r * stride + w] = 0ull;
+  }
+  nms_copy_commit();
+}
+
+// grid num_groups, block kNmsScanThreads, shared nms_scan_block_smem(capacity).
+static __global__ void __launch_bounds__(kNmsScanThreads) grouped_nms_scan_block_kernel(GroupedNms p, int* kept_total) {
+  extern __shared__ unsigned long long smem[];
+  const int words = nms_words(p.capacity);
+  const int stride = nms_tile_stride(p.capacity);
+  unsigned long long* removed = smem;                 // (words)
+  unsigned long long* tiles = smem + words;           // (2, 64, stride)
+  const int g = blockIdx.x;
+  const int tid = threadIdx.x;
+  const int n = p.counts[g];
+  const int used_words = nms_words(n);
+  uint8_t* keep = p.keep + static_cast<size_t>(g) * p.capacity;
+  for (int j = n + tid; j < p.capacity; j += blockDim.x) keep[j] = 0;
+  if (n <= 0) return;
+  for (int w = tid; w < used_words; w += blockDim.x) removed[w] = 0;
+  const unsigned long long* mask = p.mask + static_cast<size_t>(g) * p.capacity * words;
+  nms_stage_tile(tiles, mask, words, stride, 0, used_words, n);
+  const int warp = tid >> 5, lane = tid & 31, num_warps = blockDim.x >> 5;
+  int kept = 0;
+  for (int blk = 0; blk < used_words; ++blk) {
+    // Tile blk is complete (own copies waited, everyone's visible after the barrier); removed[blk] is
+    // final (every earlier block's propagation happened before this barrier); the other buffer was
+    // last read before it.
+    nms_copy_wait();
+    __syncthreads();
+    if (blk + 1 < used_words)
+      nms_stage_tile(tiles + ((blk + 1) & 1) * 64 * stride, mask, words, stride, blk + 1, used_words, n);
+    const unsigned long long* tile = tiles + (blk & 1) * 64 * stride;
+    const int base = blk * 64;
+    const int nb = min(64, n - base);
+    // Resolve the 64 boxes: a bit set in lo/hi = box removed. Boxes >= nb start removed (their rows
+    // are never applied). Bit k is final once boxes < k are processed (diagonal rows only have bits
+    // above their own), so kept = ~removed at the end. Rows k >= 32 have no bits below 32.
+    unsigned long long rem0 = removed[blk];
+    if (nb < 64) rem0 |= ~0ull << nb;
+    unsigned lo = static_cast<unsigned>(rem0), hi = static_cast<unsigned>(rem0 >> 32);
+    const unsigned long long* col = tile + blk;
+#pragma unroll
+    for (int k = 0; k < 32; ++k) {
+      const unsigned long long row = col[k * stride];
+      const unsigned m = ((lo >> k) & 1u) - 1u;  // all ones when box k is kept
+      lo |= static_cast<unsigned>(row) & m;
+      hi |= static_cast<unsigned>(row >> 32) & m;
+    }
+#pragma unroll
+    for (int k = 32; k < 64; ++k) {
+      const unsigned m = ((hi >> (k - 32)) & 1u) - 1u;
+      hi |= static_cast<unsigned>(col[k * stride] >> 32) & m;
+    }
+    const unsigned long long kept_bits = ~((static_cast<unsigned long long>(hi) << 32) | lo);
+    if (tid < nb) keep[base + tid] = static_cast<uint8_t>((kept_bits >> tid) & 1ull);
+    if (tid == 0) kept += __popcll(kept_bits);
+    // Propagate: removed[w] |= OR of the kept rows' word w, for the later words (one writer per word).
+    const bool k0 = (kept_bits >> lane) & 1ull, k1 = (kept_bits >> (lane + 32)) & 1ull;
+    for (int w = blk + 1 + warp; w < used_words; w += num_warps) {
+      unsigned long long v = 0ull;
+      if (k0) v |= tile[lane * stride + w];
+      if (k1) v |= tile[(lane + 32) * stride + w];
+      v = warp_or(v);
+      if (lane == 0) removed[w] |= v;
+    }
+  }
+  if (tid == 0 && kept > 0) atomicAdd(kept_total, kept);
+}
+
+// One warp per group (capacities whose tiles do not fit the block kernel's shared memory). For each
+// block of 64 the lanes load the diagonal mask words (rows base+lane, base+lane+32); the decisions
+// are made from registers (shuffles), identical for every lane; the kept rows are then OR-ed into the
+// later words of `removed`, each lane owning words. shared: words(capacity) 64-bit words.
+static __global__ void grouped_nms_scan_warp_kernel(GroupedNms p, int* kept_total) {
   extern __shared__ unsigned long long removed[];
   const int g = blockIdx.x;
   const int lane = threadIdx.x;
@@ -186,12 +322,27 @@ static __global__ void grouped_nms_scan_kernel(GroupedNms p, int* kept_total) {
   if (lane == 0 && kept > 0) atomicAdd(kept_total, kept);
 }
 
+// Which scan implementation launch_grouped_nms uses for `capacity` (tests exercise both).
+inline bool nms_scan_uses_block_kernel(int capacity) {
+  return nms_scan_block_smem(capacity) <= kNmsScanBlockMaxSmem;
+}
+
+// Launch the scan for `p` with the given implementation (launch_grouped_nms picks it by capacity).
+inline void launch_grouped_nms_scan(const GroupedNms& p, int* kept_total, bool block_kernel, cudaStream_t stream) {
+  const int words = nms_words(p.capacity);
+  if (block_kernel)
+    grouped_nms_scan_block_kernel<<<p.num_groups, kNmsScanThreads, nms_scan_block_smem(p.capacity), stream>>>(
+        p, kept_total);
+  else
+    grouped_nms_scan_warp_kernel<<<p.num_groups, 32, words * sizeof(unsigned long long), stream>>>(p, kept_total);
+}
+
 // Launch both NMS kernels for `p` (grid sized by capacity; blocks beyond counts exit early).
 inline cudaError_t launch_grouped_nms(const GroupedNms& p, int* kept_total, cudaStream_t stream) {
   if (p.num_groups <= 0 || p.capacity <= 0) return cudaSuccess;
   const int words = nms_words(p.capacity);
   grouped_nms_mask_kernel<<<dim3(words, words, p.num_groups), 64, 0, stream>>>(p);
-  grouped_nms_scan_kernel<<<p.num_groups, 32, words * sizeof(unsigned long long), stream>>>(p, kept_total);
+  launch_grouped_nms_scan(p, kept_total, nms_scan_uses_block_kernel(p.capacity), stream);
   return cudaGetLastError();
 }
 

@@ -22,6 +22,7 @@
 #include "backend/cuda/cuda_context.h"
 #include "backend/cuda/device_arena.h"
 #include "backend/cuda/device_buffer.h"
+#include "backend/cuda/staged_upload.h"
 #include "model/backbone/fpn.h"
 #include "model/cuda/backbone_cuda.h"
 #include "model/cuda/carver.h"
@@ -477,16 +478,11 @@ struct CudaGeneralizedRCNN::Impl {
     PinnedBuffer* pinned_out = L.pinned_out;
     cudaEvent_t* done = L.done;
     if (stage_times) MASKRT_CUDA_CHECK(cudaEventRecord(events[kStart], s));
-    // Staging and upload in chunks (up to 8, at least 256 KiB): the DMA of chunk k overlaps the host
-    // copy of chunk k+1 (copy then upload of a whole 1344x1344 image was ~0.6 ms of its latency).
-    const size_t bytes = image.pixels.size();
-    const size_t chunk = std::max<size_t>(size_t(256) << 10, (bytes + 7) / 8);
-    for (size_t off = 0; off < bytes; off += chunk) {
-      const size_t n = std::min(chunk, bytes - off);
-      std::memcpy(pinned_in[slot].get() + off, image.pixels.data() + off, n);
-      MASKRT_CUDA_CHECK(
-          cudaMemcpyAsync(p.input + off, pinned_in[slot].get() + off, n, cudaMemcpyHostToDevice, s));
-    }
+    // Staging and upload in chunks: the DMA of chunk k overlaps the host copy of chunk k+1, and large
+    // images are staged by several host threads (staged_upload.h; copy then upload of a whole
+    // 1344x1344 image was ~0.6 ms of its latency).
+    staged_upload(p.input, pinned_in[slot].get(),
+                  reinterpret_cast<const char*>(image.pixels.data()), image.pixels.size(), s);
     const bool flip = (image.channel_order == ChannelOrder::kBGR) != (spec.input_format == "BGR");
     Plan::Graph& g = p.graphs[flip];
     // The first run of a plan is eager (lazy module loading, library-internal first-use set-up);

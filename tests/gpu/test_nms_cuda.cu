@@ -5,8 +5,9 @@
 // the kernels flag. Coordinates are >= 0, so the coordinate trick (on when the total count * 4 <=
 // 4000) cannot let groups suppress each other, as in batched_nms_cpu. Sweeps cover groups of
 // 0, 1, 63, 64, 65, 127, 128 boxes, full capacity, groups spanning many 64-box blocks, duplicates
-// and near-duplicates (long suppression chains), zero-area boxes, several thresholds, the block scan
-// up to its largest capacity and the warp scan beyond it; scratch starts dirty.
+// and near-duplicates (long suppression chains), zero-area boxes, several thresholds (one negative:
+// disjoint boxes suppress), the block scan up to its largest capacity and the warp scan beyond it;
+// scratch starts dirty.
 #include <algorithm>
 #include <random>
 #include <set>
@@ -112,7 +113,7 @@ void run_case(const GroupCase& c, uint32_t seed, bool block_kernel) {
   p.trick_max_numel = static_cast<int>(ops::kBatchedNmsCoordinateTrickMaxNumel);
   p.mask = d_mask.as<unsigned long long>();
   p.keep = d_keep.as<uint8_t>();
-  grouped_nms_mask_kernel<<<dim3(words, words, G), 64>>>(p);
+  launch_grouped_nms_mask(p, nullptr);
   launch_grouped_nms_scan(p, d_kept.as<int>(), block_kernel, nullptr);
   MASKRT_CUDA_CHECK(cudaGetLastError());
   MASKRT_CUDA_CHECK(cudaDeviceSynchronize());
@@ -150,6 +151,13 @@ TEST(GroupedNmsCuda, BlockBoundariesAndEmptyGroups) {
       run_both({1, {1, 0, 1}, thr, style}, seed++);
       run_both({64, {64, 64, 0, 33}, thr, style}, seed++);
     }
+  // A negative threshold suppresses disjoint boxes too (0 > thr): the division-free path for
+  // disjoint boxes must give the same answer, and zero-area pairs (0 / 0 = NaN) must not suppress.
+  // One non-empty group only: with the coordinate trick the reference's single NMS would let
+  // disjoint boxes of different groups suppress each other at thr < 0 (the kernels, like
+  // batched_nms_cpu, never do).
+  run_both({130, {130}, -0.1f, 3}, seed++);
+  run_both({130, {0, 97, 0}, -0.1f, 0}, seed++);
 }
 
 TEST(GroupedNmsCuda, LargeGroupsRpnAndBoxHeadShapes) {

@@ -63,8 +63,11 @@ __device__ __forceinline__ bool iou_suppresses(float4 bi, float ai, float4 bj, f
   const float w = fmaxf(0.f, fsub(xx2, xx1));
   const float h = fmaxf(0.f, fsub(yy2, yy1));
   const float inter = fmul(w, h);
-  const float ovr = fdiv(inter, fsub(fadd(ai, aj), inter));
-  return ovr > thr;
+  const float uni = fsub(fadd(ai, aj), inter);
+  // Disjoint boxes skip the division, with its exact outcome: (+-0 / uni) is +-0 > thr, i.e. 0 > thr,
+  // unless uni is 0 or NaN (then NaN, never > thr). w, h are never NaN (fmaxf returns the number).
+  if (inter == 0.f) return uni == uni && uni != 0.f && 0.f > thr;
+  return fdiv(inter, uni) > thr;
 }
 
 // Grouped NMS input: group g holds counts[g] boxes at boxes[g * capacity + j], already in processing
@@ -96,12 +99,25 @@ __device__ __forceinline__ float4 shifted(float4 b, float off) {
   return make_float4(fadd(b.x, off), fadd(b.y, off), fadd(b.z, off), fadd(b.w, off));
 }
 
-// grid (words, words, num_groups), block 64.
+// Number of 64x64 tiles on and above the diagonal of a (capacity x capacity) mask.
+__host__ __device__ __forceinline__ int nms_mask_tiles(int capacity) {
+  const int words = nms_words(capacity);
+  return words * (words + 1) / 2;
+}
+
+// grid (nms_mask_tiles(capacity), num_groups), block 64: block x is the x-th tile of the upper
+// triangle in row-major order (row_block <= col_block); tiles beyond counts[g] exit at once.
 static __global__ void grouped_nms_mask_kernel(GroupedNms p) {
-  const int g = blockIdx.z;
+  const int g = blockIdx.y;
   const int n = p.counts[g];
-  const int row_block = blockIdx.y, col_block = blockIdx.x;
-  if (col_block < row_block || row_block * 64 >= n || col_block * 64 >= n) return;
+  const int words = nms_words(p.capacity);
+  int row_block = 0, t = blockIdx.x;
+  while (t >= words - row_block) {
+    t -= words - row_block;
+    ++row_block;
+  }
+  const int col_block = row_block + t;
+  if (row_block * 64 >= n || col_block * 64 >= n) return;
   const float off = group_shift(p, g);
   const float4* boxes = p.boxes + static_cast<size_t>(g) * p.capacity;
   __shared__ float4 cb[64];
@@ -122,7 +138,6 @@ static __global__ void grouped_nms_mask_kernel(GroupedNms p) {
   const int start = (col_block == row_block) ? threadIdx.x + 1 : 0;
   for (int j = start; j < cols; ++j)
     if (iou_suppresses(bi, ai, cb[j], ca[j], p.iou_threshold)) bits |= 1ull << j;
-  const int words = nms_words(p.capacity);
   p.mask[(static_cast<size_t>(g) * p.capacity + i) * words + col_block] = bits;
 }
 
@@ -337,11 +352,14 @@ inline void launch_grouped_nms_scan(const GroupedNms& p, int* kept_total, bool b
     grouped_nms_scan_warp_kernel<<<p.num_groups, 32, words * sizeof(unsigned long long), stream>>>(p, kept_total);
 }
 
-// Launch both NMS kernels for `p` (grid sized by capacity; blocks beyond counts exit early).
+inline void launch_grouped_nms_mask(const GroupedNms& p, cudaStream_t stream) {
+  grouped_nms_mask_kernel<<<dim3(nms_mask_tiles(p.capacity), p.num_groups), 64, 0, stream>>>(p);
+}
+
+// Launch both NMS kernels for `p` (grids sized by capacity; blocks beyond counts exit early).
 inline cudaError_t launch_grouped_nms(const GroupedNms& p, int* kept_total, cudaStream_t stream) {
   if (p.num_groups <= 0 || p.capacity <= 0) return cudaSuccess;
-  const int words = nms_words(p.capacity);
-  grouped_nms_mask_kernel<<<dim3(words, words, p.num_groups), 64, 0, stream>>>(p);
+  launch_grouped_nms_mask(p, stream);
   launch_grouped_nms_scan(p, kept_total, nms_scan_uses_block_kernel(p.capacity), stream);
   return cudaGetLastError();
 }

@@ -4,6 +4,8 @@
 #include <string>
 #include <map>
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <utility>
 
 #include "core/check.h"
@@ -11,8 +13,17 @@
 #include "model/backbone/resnet.h"
 #include "ops/resize/resize_cuda.h"
 #include "ops/small_cuda/small_ops_cuda.h"
+#include "ops/stem_s2d/stem_s2d.h"
 
 namespace maskrt::cuda {
+namespace {
+
+bool stem_s2d_requested() {
+  const char* e = std::getenv("MASKRT_STEM_S2D");
+  return e && e[0] == '1' && e[1] == '\0';
+}
+
+}  // namespace
 
 
 CudaBackbone::CudaBackbone(const ModelSpec& spec, WeightStore& ws, Precision precision) : precision_(precision) {
@@ -22,8 +33,19 @@ CudaBackbone::CudaBackbone(const ModelSpec& spec, WeightStore& ws, Precision pre
   const std::string p = "backbone.bottom_up";
   const std::string& norm = spec.resnet_norm;
   const int in_pad = precision == Precision::kFP16 ? ops::kPreprocessNhwcChannels : 0;
-  stem_ = ConvCudnn(ConvLayer::load(ws, p + ".stem.conv1", 3, spec.stem_out_channels, 7, 2, 3, 1, false, norm, true),
-                    precision, ConvEpilogue::kBiasRelu, p + ".stem.conv1", in_pad);
+  ConvLayer stem = ConvLayer::load(ws, p + ".stem.conv1", 3, spec.stem_out_channels, 7, 2, 3, 1, false, norm, true);
+  stem_s2d_ = precision == Precision::kFP16 && stem_s2d_requested();
+  if (stem_s2d_) {  // exact rewrite: 4x4 / stride 1 / pad 0 over the s2d image (16 channels, no padding)
+    MASKRT_ASSERT(ops::stem_s2d_applicable(stem.params, stem.weight.shape()));
+    stem.weight = ops::stem_s2d_weight(stem.weight);
+    stem.params = ops::stem_s2d_conv_params(stem.params);
+    stem_ = ConvCudnn(stem, precision, ConvEpilogue::kBiasRelu, p + ".stem.conv1 (s2d)");
+    std::fprintf(stderr, "maskrt: MASKRT_STEM_S2D=1: stem conv as 4x4 stride-1 over a space-to-depth image\n");
+  } else {
+    if (stem_s2d_requested())
+      std::fprintf(stderr, "maskrt: MASKRT_STEM_S2D=1 ignored (fp16 only)\n");
+    stem_ = ConvCudnn(stem, precision, ConvEpilogue::kBiasRelu, p + ".stem.conv1", in_pad);
+  }
   const std::vector<int> nblocks = resnet_blocks_per_stage(spec.depth);
   const bool basic = spec.depth < 50;
   int last_stage = 0;
@@ -98,8 +120,15 @@ CudaBackbone::CudaBackbone(const ModelSpec& spec, WeightStore& ws, Precision pre
   strides_[names_.back()] = 1 << (last + 1);
 }
 
+int CudaBackbone::stem_out_size(int n) const {
+  return stem_s2d_ ? stem_.out_size(ops::stem_s2d_size(n)) : stem_.out_size(n);
+}
+
 void CudaBackbone::carve(Carver& c, int h, int w, Buffers* b) {
-  const int in_c = precision_ == Precision::kFP16 ? ops::kPreprocessNhwcChannels : 3;
+  const int in_c = stem_s2d_                            ? ops::kStemS2dChannels
+                   : precision_ == Precision::kFP16 ? ops::kPreprocessNhwcChannels
+                                                    : 3;
+  const int in_h = stem_s2d_ ? ops::stem_s2d_size(h) : h, in_w = stem_s2d_ ? ops::stem_s2d_size(w) : w;
   const int n = static_cast<int>(lateral_.size());
   // Shapes first: the FPN outputs p2..p6 (what the RPN and ROI heads read) are carved before anything
   // else; everything after them (input image, stem, stage outputs, block temporaries, laterals) is dead
@@ -107,7 +136,7 @@ void CudaBackbone::carve(Carver& c, int h, int w, Buffers* b) {
   // sequential on one stream (and a captured graph keeps that order), so reuse is safe.
   std::vector<std::pair<int, int>> stage_hw(stages_.size());
   {
-    int fh = stem_pool_.out_size(stem_.out_size(h)), fw = stem_pool_.out_size(stem_.out_size(w));
+    int fh = stem_pool_.out_size(stem_out_size(h)), fw = stem_pool_.out_size(stem_out_size(w));
     for (size_t s = 0; s < stages_.size(); ++s) {
       for (Block& blk : stages_[s]) {
         fh = blk.conv2.out_size(blk.conv1.out_size(fh));
@@ -132,11 +161,12 @@ void CudaBackbone::carve(Carver& c, int h, int w, Buffers* b) {
   const size_t backbone_mark = c.arena.offset();
 
   // Stem: the image and the stem output die once the max pool has run (pool_out is carved below them).
-  const int sh = stem_.out_size(h), sw = stem_.out_size(w);
+  const int sh = stem_out_size(h), sw = stem_out_size(w);
+  MASKRT_ASSERT(sh == (h - 1) / 2 + 1 && sw == (w - 1) / 2 + 1);  // the 7x7 / stride 2 / pad 3 stem's size
   b->pool_out = c.act(1, stem_.out_channels(), stem_pool_.out_size(sh), stem_pool_.out_size(sw));
   const size_t stem_mark = c.arena.offset();
-  b->image = c.act(1, in_c, h, w);
-  c.plan(stem_, 1, h, w);
+  b->image = c.act(1, in_c, in_h, in_w);
+  c.plan(stem_, 1, in_h, in_w);
   b->stem_out = c.act(1, stem_.out_channels(), sh, sw);
   if (c.plan_algos) stem_pool_.plan(b->stem_out);
   MASKRT_ASSERT(b->pool_out.h == stem_pool_.out_size(b->stem_out.h) && b->pool_out.w == stem_pool_.out_size(b->stem_out.w));

@@ -4,6 +4,9 @@
 // and the ReLU (cuDNN z input); BasicBlock conv2 likewise. Stem max-pool with cuDNN, P6 and the
 // top-down "sum" with ops/small_cuda kernels.
 // Activations: fp32 NCHW (kFP32 / kTF32) or fp16 NHWC (kFP16, the image input padded to 8 channels).
+// MASKRT_STEM_S2D=1 (fp16 only; read at construction, default off): the stem conv runs as the exact
+// 4x4 / stride 1 / pad 0 rewrite over a space-to-depth image (ops/stem_s2d/stem_s2d.h), which the
+// preprocess writes when PreprocessCudaParams::stem_s2d = stem_s2d(); same stem output size.
 // Thread safety: carve()/forward() mutate cached plans; one thread at a time.
 #include <map>
 #include <memory>
@@ -25,7 +28,7 @@ class CudaBackbone {
   // everything else (image, stem, stage outputs, block temporaries, laterals) so that later carvings
   // (RPN, ROI heads) reuse those bytes. The non-final blocks of a stage share two ping-pong outputs.
   struct Buffers {
-    DeviceTensor image;                 // (1, 3 or 8, H, W) padded input
+    DeviceTensor image;                 // (1, 3 or 8, H, W) padded input; s2d stem: (1, 16, stem_s2d_size(H), ..(W))
     DeviceTensor stem_out, pool_out;
     struct Block { DeviceTensor t1, t2, shortcut, out; };
     std::vector<std::vector<Block>> blocks;  // per stage
@@ -38,6 +41,8 @@ class CudaBackbone {
   void forward_fpn(const CudaContext& ctx, const Buffers& b, void* ws, size_t ws_bytes);
 
   int out_channels() const { return fpn_out_channels_; }
+  // Whether the stem reads the space-to-depth image (the preprocess must write it: stem_s2d).
+  bool stem_s2d() const { return stem_s2d_; }
   const std::vector<std::string>& output_names() const { return names_; }
   int stride(const std::string& name) const { return strides_.at(name); }
 
@@ -47,7 +52,9 @@ class CudaBackbone {
     bool has_shortcut = false;
     ConvCudnn conv1, conv2, conv3, shortcut;
   };
+  int stem_out_size(int n) const;  // stem conv output rows (cols) for an n-row (col) padded image
   Precision precision_;
+  bool stem_s2d_ = false;
   ConvCudnn stem_;
   MaxPoolCudnn stem_pool_{3, 2, 1};
   std::vector<std::vector<Block>> stages_;  // res2..

@@ -362,6 +362,7 @@ struct CudaGeneralizedRCNN::Impl {
         pre.std[c] = spec.pixel_std[c];
       }
       pre.nhwc_fp16 = precision == Precision::kFP16;
+      pre.stem_s2d = backbone->stem_s2d();  // MASKRT_STEM_S2D=1 (fp16): the backbone reads the s2d image
       ops::validate_preprocess(pre);
       const ops::PillowCoeffs hc = ops::make_pillow_coeffs(w, p->rw), vc = ops::make_pillow_coeffs(h, p->rh);
       p->coeff_blob = DeviceBuffer::upload(ops::pack_pillow_coeffs(hc, vc), "resize coefficients");

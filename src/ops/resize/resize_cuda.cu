@@ -10,6 +10,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "core/check.h"
 #include "ops/resize/resize.h"
+#include "ops/stem_s2d/stem_s2d.h"
 #include "ops/small_cuda/cuda_workspace.h"
 
 namespace maskrt::ops {
@@ -116,6 +117,41 @@ __global__ void normalize_nhwc_fp16_kernel(NormParams p, const uint8_t* img, uin
   }
 }
 
+// One thread per space-to-depth pixel (border included, ops/stem_s2d/stem_s2d.h): its 16 half
+// channels (4 phases x 3 values, 4 zeros) as two 16-byte stores; the values are normalise()'s, rounded
+// to half as in normalize_nhwc_fp16_kernel.
+__global__ void normalize_s2d_fp16_kernel(NormParams p, const uint8_t* img, int s2d_h, int s2d_w, uint4* dst) {
+  static_assert(kStemS2dChannels == 16, "two uint4 stores per pixel");
+  const int X = blockIdx.x * blockDim.x + threadIdx.x;
+  if (X >= s2d_w) return;
+  for (int Y = blockIdx.y; Y < s2d_h; Y += gridDim.y) {
+    float v[kStemS2dChannels];
+#pragma unroll
+    for (int i = 0; i < kStemS2dChannels; ++i) v[i] = 0.f;
+#pragma unroll
+    for (int dy = 0; dy < 2; ++dy) {
+      const int r = stem_s2d_source(Y, dy);  // row of the padded image; >= out_h is padding (0)
+#pragma unroll
+      for (int dx = 0; dx < 2; ++dx) {
+        const int q = stem_s2d_source(X, dx);
+        if (r < 0 || r >= p.out_h || q < 0 || q >= p.out_w) continue;
+        const uint8_t* px = img + (int64_t{r} * p.out_w + q) * 3;
+#pragma unroll
+        for (int c = 0; c < 3; ++c) v[stem_s2d_channel(dy, dx, c)] = normalise(p, px, c);
+      }
+    }
+    union {
+      uint4 u[2];
+      __half2 h[8];
+    } pack;
+#pragma unroll
+    for (int i = 0; i < 8; ++i) pack.h[i] = __halves2half2(__float2half_rn(v[2 * i]), __float2half_rn(v[2 * i + 1]));
+    uint4* o = dst + (int64_t{Y} * s2d_w + X) * 2;
+    o[0] = pack.u[0];
+    o[1] = pack.u[1];
+  }
+}
+
 // The resize passes; `dst` receives (out_h, out_w, C). Carves its intermediate from `w`.
 void resize_passes(int in_h, int in_w, int out_h, int out_w, int C, const uint8_t* src, const DeviceCoeffs& k,
                    uint8_t* dst, WorkspaceCarver& w, cudaStream_t stream, bool vertical_first) {
@@ -168,6 +204,8 @@ void validate_preprocess(const PreprocessCudaParams& p) {
                    p.pad_w >= p.out_w,
                ErrorCode::kInvalidArgument, "preprocess_cuda: sizes in ", p.in_h, "x", p.in_w, ", out ", p.out_h,
                "x", p.out_w, ", padded ", p.pad_h, "x", p.pad_w, " are not usable");
+  MASKRT_CHECK(!p.stem_s2d || p.nhwc_fp16, ErrorCode::kInvalidArgument,
+               "preprocess_cuda: the space-to-depth stem input (stem_s2d) needs the fp16 NHWC output");
   for (int c = 0; c < 3; ++c)
     MASKRT_CHECK(p.std[c] != 0.f, ErrorCode::kInvalidArgument, "preprocess_cuda: PIXEL_STD[", c, "] is 0");
 }
@@ -237,7 +275,11 @@ void preprocess_cuda(const PreprocessCudaParams& p, const uint8_t* d_src_hwc, co
     n.mean[c] = p.mean[c];
     n.std[c] = p.std[c];
   }
-  if (p.nhwc_fp16) {
+  if (p.stem_s2d) {
+    MASKRT_ASSERT(reinterpret_cast<uintptr_t>(d_dst) % 16 == 0, "preprocess_cuda: s2d fp16 output not 16-byte aligned");
+    const int sh = stem_s2d_size(p.pad_h), sw = stem_s2d_size(p.pad_w);
+    normalize_s2d_fp16_kernel<<<row_grid(sw, sh), kRowThreads, 0, stream>>>(n, img, sh, sw, static_cast<uint4*>(d_dst));
+  } else if (p.nhwc_fp16) {
     MASKRT_ASSERT(reinterpret_cast<uintptr_t>(d_dst) % 16 == 0, "preprocess_cuda: NHWC fp16 output not 16-byte aligned");
     normalize_nhwc_fp16_kernel<<<row_grid(p.pad_w, p.pad_h), kRowThreads, 0, stream>>>(n, img,
                                                                                        static_cast<uint4*>(d_dst));

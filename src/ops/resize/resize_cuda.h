@@ -12,10 +12,18 @@
 //     16-byte store per pixel; a misaligned pointer is a bug and asserts); channels 3..7 are 0 so
 //     cuDNN can use tensor cores (C % 8 == 0). The stem conv (backbone.bottom_up.stem.conv1.weight,
 //     (64, 3, 7, 7)) must be padded the same way: (64, 7, 7, 8) KRSC with input channels 3..7 = 0.
+//   nhwc_fp16 && stem_s2d (MASKRT_STEM_S2D=1, model/cuda/backbone_cuda.h): the same fp16 values
+//     rearranged for the space-to-depth stem (ops/stem_s2d/stem_s2d.h): (stem_s2d_size(pad_h),
+//     stem_s2d_size(pad_w), kStemS2dChannels = 16) __half, 16-byte aligned (two 16-byte stores per
+//     pixel), pixel (Y, X) channel stem_s2d_channel(dy, dx, c) = the padded image's
+//     (stem_s2d_source(Y, dy), stem_s2d_source(X, dx), c), 0 outside it (the 2-before / 1-after zero
+//     border, the size-divisibility padding) and in channels 12..15. Bit-identical to applying
+//     stem_s2d_input to the plain fp16 output. The stem conv is then 4x4 / stride 1 / pad 0 with
+//     stem_s2d_weight's filter.
 // Output channel c reads input channel (flip_channels ? 2 - c : c); mean/std are indexed by the
 // OUTPUT channel (the model's PIXEL_MEAN / PIXEL_STD order).
-// Requires out_h <= pad_h, out_w <= pad_w, all sizes >= 1 (validate_preprocess throws
-// maskrt::Error(kInvalidArgument) otherwise; preprocess_cuda calls it).
+// Requires out_h <= pad_h, out_w <= pad_w, all sizes >= 1, and nhwc_fp16 when stem_s2d
+// (validate_preprocess throws maskrt::Error(kInvalidArgument) otherwise; preprocess_cuda calls it).
 //
 // Coefficients: make_pillow_coeffs(in_w, out_w) (horizontal) and make_pillow_coeffs(in_h, out_h)
 // (vertical) on the host, packed with pack_pillow_coeffs into one blob that the caller copies to the
@@ -43,6 +51,7 @@ struct PreprocessCudaParams {
   float mean[3] = {0.f, 0.f, 0.f};
   float std[3] = {1.f, 1.f, 1.f};
   bool nhwc_fp16 = false;
+  bool stem_s2d = false;  // nhwc_fp16 only: write the space-to-depth stem input (see above)
 };
 
 void validate_preprocess(const PreprocessCudaParams& p);

@@ -4,7 +4,9 @@
 # benchmark (scripts/device_bench.sh, SKIP_CPU=1), then, each optional: the default model's accuracy
 # with maskrt on CUDA (EVAL=1, scripts/eval_default_model.sh), an A/B of the conv paths
 # (AB_GRAPH=1: MASKRT_CONV_GRAPH=0 vs default) and the per-layer plans (MASKRT_CUDNN_LOG=1), an A/B of
-# concurrent CUDA streams at fp16 batch 16 (AB_STREAMS=1: --cuda-streams 1 vs the default), and a
+# concurrent CUDA streams at fp16 batch 16 (AB_STREAMS=1: --cuda-streams 1 vs the default), an A/B of
+# the opt-in space-to-depth stem (AB_S2D=1: MASKRT_STEM_S2D=0/1 alternated, fp16 batch 1 and 16, plus
+# the stem's plan lines and the default model's fp16 AP with it on), and a
 # kernel profile of one steady-state fp16 image (PROFILE=1, scripts/profile_kernels.sh, ncu).
 # Everything lands in $OUT/round.tgz (one file back); summaries are printed, the benchmark table last.
 set -uo pipefail
@@ -14,7 +16,7 @@ W=/tmp/round; rm -rf $W; mkdir -p $W
 t0=$(date +%s)
 stamp() { echo "== [$(( $(date +%s) - t0 )) s] $*"; }
 stamp "gpu_check"
-BENCH_ITERS=10 timeout ${CHECK_S:-250} scripts/gpu_check.sh > $W/gpu_check.log 2>&1; echo "gpu_check exit $?" | tee -a $W/gpu_check.log
+BENCH_ITERS=10 timeout ${CHECK_S:-300} scripts/gpu_check.sh > $W/gpu_check.log 2>&1; echo "gpu_check exit $?" | tee -a $W/gpu_check.log
 grep -E "tests passed|FAILED|ctest exit|built in" $W/gpu_check.log
 cp build-gpu.ctest.log $W/ 2>/dev/null; grep -h "\[ graph" build-gpu.ctest.log | head -30
 stamp "device_bench"
@@ -46,6 +48,21 @@ for pb in fp16:1 fp16:0 tf32:1 tf32:0; do
     --device cuda --precision $prec --iterations 30 --batch 16 --cuda-streams $st -o $f 2>/dev/null
   python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; print('$prec batch 16 --cuda-streams $st (0 = default)', 'median %.3f ms, %.1f img/s, beyond context %s MiB' % (r['stats']['median'], r['throughput_img_s'], r['gpu'].get('mem_peak_beyond_context_mib')))" $f
 done
+fi
+if [ "${AB_S2D:-0}" = 1 ]; then
+stamp "space-to-depth stem A/B (fp16; MASKRT_STEM_S2D alternated)"
+for s2d in 0 1; do
+  MASKRT_STEM_S2D=$s2d MASKRT_CUDNN_LOG=1 timeout 30 build-gpu/maskrt bench --config $M/config.yaml --weights $M/model.pkl \
+    --images $M/image.png --format json --device cuda --precision fp16 --iterations 3 -o $W/s2d_plans$s2d.json 2>&1 >/dev/null \
+    | grep "cudnn plan backbone.bottom_up.stem" | cut -c1-220
+done
+for rep_i in 1 2; do for s2d in 0 1; do for b in 1 16; do
+  f=$W/ab_s2d${s2d}_b${b}_r$rep_i.json
+  MASKRT_STEM_S2D=$s2d timeout 40 build-gpu/maskrt bench --config $M/config.yaml --weights $M/model.pkl --images $M/image.png \
+    --format json --device cuda --precision fp16 --iterations 30 --batch $b -o $f 2>/dev/null
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; print('fp16 MASKRT_STEM_S2D=$s2d batch $b run $rep_i', 'median %.3f ms, %.1f img/s' % (r['stats']['median'], r['throughput_img_s']))" $f
+done; done; done
+MASKRT_STEM_S2D=1 OUT=$W/eval_s2d BUILD_DIR=build-gpu BACKENDS="cuda:fp16" WORKERS=16 timeout 60 scripts/eval_default_model.sh 2>&1 | tail -2
 fi
 if [ "${PROFILE:-0}" = 1 ]; then
 stamp "kernel profile (ncu, fp16, one steady-state image)"

@@ -14,8 +14,12 @@
 // pending DMA still reads (the caller's slot discipline); src: `bytes` of host memory. All copies are
 // enqueued on `stream` in address order before this returns; the data is on the device once the
 // stream reaches that point (later work on `stream` sees it). Nothing waits for the GPU.
-// Errors: a failed cudaMemcpyAsync throws maskrt::Error (kCuda) after every host thread has finished.
-// Thread safety: reentrant (no shared state); concurrent calls must use distinct pinned buffers.
+// Errors: a failed cudaMemcpyAsync throws maskrt::Error (kDevice, or kOutOfMemory for
+// cudaErrorMemoryAllocation; the message names staged_upload, the chunk and the size) after every host
+// thread has finished; chunks after the failed one are not enqueued. Nothing throws inside the
+// OpenMP region.
+// Thread safety: reentrant (no shared state); concurrent calls must use distinct pinned buffers. Each
+// calling host thread gets its own OpenMP team (calls from N threads at once use up to 5N threads).
 #include <cstddef>
 
 #include <cuda_runtime_api.h>
@@ -25,7 +29,8 @@ namespace maskrt::cuda {
 constexpr size_t kParallelStagingBytes = size_t(2) << 20;  // 2 MiB
 constexpr int kMaxStagingThreads = 4;                       // memcpy workers beside the calling thread
 
-// max_threads caps the team (calling thread included); 0 = min(kMaxStagingThreads + 1, omp_get_max_threads()).
+// max_threads caps the team (calling thread included); 0 (or negative) = min(kMaxStagingThreads + 1,
+// omp_get_max_threads()). The team never exceeds the chunk count + 1 (at most 8 chunks).
 void staged_upload(void* dst, char* pinned, const char* src, size_t bytes, cudaStream_t stream, int max_threads = 0);
 
 }  // namespace maskrt::cuda

@@ -83,7 +83,8 @@ struct GroupedNms {
   const int* trick_total;
   const float* max_coord;
   int trick_max_numel;
-  unsigned long long* mask;  // (num_groups, capacity, words(capacity))
+  unsigned long long* mask;  // (num_groups, capacity, words(capacity)) scratch: only the words of tiles on or
+                             // above the diagonal, rows and columns < counts[g], are written (and read)
   uint8_t* keep;             // (num_groups, capacity) 1 = kept
 };
 
@@ -189,6 +190,8 @@ __device__ __forceinline__ void nms_copy_wait() {
 }
 
 inline constexpr int kNmsScanThreads = 256;              // block size of grouped_nms_scan_block_kernel (>= 64)
+// The block scan writes keep[] for a 64-box block with threads 0..63 and reduces over whole warps.
+static_assert(kNmsScanThreads >= 64 && kNmsScanThreads % 32 == 0, "grouped_nms_scan_block_kernel block size");
 inline constexpr size_t kNmsScanBlockMaxSmem = 48 * 1024;  // no opt-in attribute needed up to here
 
 // Shared tile row stride in 64-bit words: odd, so that lanes reading one word of 32 different rows

@@ -29,3 +29,5 @@ MASKRT_BOXINF_HD void take_first_max(float& v, int& i, float ov, int oi) {
 }
 
 }  // namespace maskrt::ops::box_inference_detail
+
+#undef MASKRT_BOXINF_HD  // local to this header

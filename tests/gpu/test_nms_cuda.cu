@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <random>
 #include <set>
+#include <vector>
 
 #include <gtest/gtest.h>
 

@@ -110,7 +110,7 @@ __host__ __device__ __forceinline__ int nms_mask_tiles(int capacity) {
 // triangle in row-major order (row_block <= col_block); tiles beyond counts[g] exit at once.
 static __global__ void grouped_nms_mask_kernel(GroupedNms p) {
   const int g = blockIdx.y;
-  const int n = p.counts[g];
+  const int n = min(p.counts[g], p.capacity);  // counts never exceed capacity by construction; clamp anyway
   const int words = nms_words(p.capacity);
   int row_block = 0, t = blockIdx.x;
   while (t >= words - row_block) {
@@ -227,7 +227,7 @@ static __global__ void __launch_bounds__(kNmsScanThreads) grouped_nms_scan_block
   unsigned long long* tiles = smem + words;           // (2, 64, stride)
   const int g = blockIdx.x;
   const int tid = threadIdx.x;
-  const int n = p.counts[g];
+  const int n = min(p.counts[g], p.capacity);  // counts never exceed capacity by construction; clamp anyway
   const int used_words = nms_words(n);
   uint8_t* keep = p.keep + static_cast<size_t>(g) * p.capacity;
   for (int j = n + tid; j < p.capacity; j += blockDim.x) keep[j] = 0;
@@ -291,7 +291,7 @@ static __global__ void grouped_nms_scan_warp_kernel(GroupedNms p, int* kept_tota
   extern __shared__ unsigned long long removed[];
   const int g = blockIdx.x;
   const int lane = threadIdx.x;
-  const int n = p.counts[g];
+  const int n = min(p.counts[g], p.capacity);  // counts never exceed capacity by construction; clamp anyway
   const int words = nms_words(p.capacity);
   const int used_words = nms_words(n);
   for (int w = lane; w < words; w += 32) removed[w] = 0;

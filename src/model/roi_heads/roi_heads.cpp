@@ -111,16 +111,19 @@ Detections StandardROIHeads::forward(const std::vector<Tensor>& features, const 
   for (const auto& fc : box_fcs_) x = fc.forward(x);
   Tensor logits = cls_score_.forward(x);  // (R, K+1)
   Tensor deltas = bbox_pred_.forward(x);  // (R, 4K) or (R, 4)
-  // Softmax over K+1 in float32 (max-subtracted, like torch's softmax).
+  // Softmax over K+1 in float32 (max-subtracted, like torch's softmax). exp is taken in double and
+  // rounded to float, as in box_transform.cpp and every CUDA kernel (exp_via_double), so the CPU and
+  // CUDA fp32 paths compute the same scores bit for bit.
   const int K1 = spec_.num_classes + 1;
+  const auto exp_f = [](float v) { return static_cast<float>(std::exp(static_cast<double>(v))); };
   Tensor scores = Tensor::empty({R, K1});
   for (int64_t r = 0; r < R; ++r) {
     const float* l = logits.data() + r * K1;
     float m = l[0];
     for (int j = 1; j < K1; ++j) m = std::max(m, l[j]);
     float sum = 0.f;
-    for (int j = 0; j < K1; ++j) sum += std::exp(l[j] - m);
-    for (int j = 0; j < K1; ++j) scores[r * K1 + j] = std::exp(l[j] - m) / sum;
+    for (int j = 0; j < K1; ++j) sum += exp_f(l[j] - m);
+    for (int j = 0; j < K1; ++j) scores[r * K1 + j] = exp_f(l[j] - m) / sum;
   }
   if (debug) {
     debug->scores = scores;
@@ -149,7 +152,8 @@ Detections StandardROIHeads::forward(const std::vector<Tensor>& features, const 
         const int64_t ch = nch == 1 ? 0 : det.pred_classes[i];
         const float* src = m.data() + (i * nch + ch) * M * M;
         float* dst = det.mask_probs.data() + i * M * M;
-        for (int j = 0; j < M * M; ++j) dst[j] = 1.0f / (1.0f + std::exp(-src[j]));
+        for (int j = 0; j < M * M; ++j)  // exp in double, as the CUDA mask sigmoid
+          dst[j] = 1.0f / (1.0f + static_cast<float>(std::exp(static_cast<double>(-src[j]))));
       }
     }
     if (mask_ms) *mask_ms = ms_since(t0);

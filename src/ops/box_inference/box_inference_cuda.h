@@ -1,12 +1,11 @@
 #pragma once
 // CUDA fast_rcnn_inference_single_image for ONE image: the GPU twin of
 // StandardROIHeads::box_inference + the softmax / decode in StandardROIHeads::forward
-// (src/model/roi_heads/roi_heads.cpp; Detectron2 fast_rcnn.py), with identical results except for
-// the softmax's exp:
-//   softmax over K+1 logits in float32 with max subtraction (exp in double rounded to float;
-//     sum in column order). roi_heads.cpp calls std::exp on a float (expf), which rounds differently
-//     for rare arguments (one score 1 ulp apart in test_box_inference_cuda's sweeps), so a score, and
-//     through it a threshold, NMS or top-k decision, can differ from the CPU engine;
+// (src/model/roi_heads/roi_heads.cpp; Detectron2 fast_rcnn.py), with identical results:
+//   softmax over K+1 logits in float32 with max subtraction (exp in double rounded to float, as
+//     roi_heads.cpp since session 6 (it used std::exp on a float before, 1 ulp apart on rare
+//     arguments); sum in column order; the device's double exp could in principle round to another
+//     float than the host's for some argument: none seen);
 //   decode every row's 4K (or 4, class-agnostic) deltas against its proposal with
 //     Box2BoxTransform(weights, scale_clamp) (box_transform.h arithmetic, no fused multiply-add);
 //   rows with any non-finite score or decoded box are dropped;

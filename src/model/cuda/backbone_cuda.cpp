@@ -124,7 +124,8 @@ int CudaBackbone::stem_out_size(int n) const {
   return stem_s2d_ ? stem_.out_size(ops::stem_s2d_size(n)) : stem_.out_size(n);
 }
 
-void CudaBackbone::carve(Carver& c, int h, int w, Buffers* b) {
+void CudaBackbone::carve(Carver& c, int h, int w, Buffers* b, int n_images) {
+  MASKRT_ASSERT(n_images >= 1);
   const int in_c = stem_s2d_                            ? ops::kStemS2dChannels
                    : precision_ == Precision::kFP16 ? ops::kPreprocessNhwcChannels
                                                     : 3;
@@ -152,22 +153,22 @@ void CudaBackbone::carve(Carver& c, int h, int w, Buffers* b) {
   b->features.clear();
   for (int i = 0; i < n; ++i) {
     const auto [fh, fw] = stage_hw[fpn_in_stage_[i] - 2];
-    b->features[names_[i]] = c.act(1, fpn_out_channels_, fh, fw);
+    b->features[names_[i]] = c.act(n_images, fpn_out_channels_, fh, fw);
   }
   {
     const DeviceTensor& top = b->features[names_[n - 1]];
-    b->features[names_[n]] = c.act(1, fpn_out_channels_, (top.h - 1) / 2 + 1, (top.w - 1) / 2 + 1);
+    b->features[names_[n]] = c.act(n_images, fpn_out_channels_, (top.h - 1) / 2 + 1, (top.w - 1) / 2 + 1);
   }
   const size_t backbone_mark = c.arena.offset();
 
   // Stem: the image and the stem output die once the max pool has run (pool_out is carved below them).
   const int sh = stem_out_size(h), sw = stem_out_size(w);
   MASKRT_ASSERT(sh == (h - 1) / 2 + 1 && sw == (w - 1) / 2 + 1);  // the 7x7 / stride 2 / pad 3 stem's size
-  b->pool_out = c.act(1, stem_.out_channels(), stem_pool_.out_size(sh), stem_pool_.out_size(sw));
+  b->pool_out = c.act(n_images, stem_.out_channels(), stem_pool_.out_size(sh), stem_pool_.out_size(sw));
   const size_t stem_mark = c.arena.offset();
-  b->image = c.act(1, in_c, in_h, in_w);
-  c.plan(stem_, 1, in_h, in_w);
-  b->stem_out = c.act(1, stem_.out_channels(), sh, sw);
+  b->image = c.act(n_images, in_c, in_h, in_w);
+  c.plan(stem_, n_images, in_h, in_w);
+  b->stem_out = c.act(n_images, stem_.out_channels(), sh, sw);
   if (c.plan_algos) stem_pool_.plan(b->stem_out);
   MASKRT_ASSERT(b->pool_out.h == stem_pool_.out_size(b->stem_out.h) && b->pool_out.w == stem_pool_.out_size(b->stem_out.w));
   c.arena.rewind(stem_mark);
@@ -180,7 +181,7 @@ void CudaBackbone::carve(Carver& c, int h, int w, Buffers* b) {
     // identity shortcut, adds it, so input and output must differ).
     const Block& last_blk = stages_[s].back();
     const ConvCudnn& last_conv = last_blk.bottleneck ? last_blk.conv3 : last_blk.conv2;
-    const DeviceTensor stage_out = c.act(1, last_conv.out_channels(), stage_hw[s].first, stage_hw[s].second);
+    const DeviceTensor stage_out = c.act(n_images, last_conv.out_channels(), stage_hw[s].first, stage_hw[s].second);
     const size_t stage_mark = c.arena.offset();
     DeviceTensor ping[2];
     bool have_ping[2] = {false, false};
@@ -195,25 +196,25 @@ void CudaBackbone::carve(Carver& c, int h, int w, Buffers* b) {
       if (k + 1 == nb) {
         bb.out = stage_out;
       } else {
-        if (!have_ping[k % 2]) ping[k % 2] = c.act(1, last.out_channels(), fh, fw);  // carved on first use
+        if (!have_ping[k % 2]) ping[k % 2] = c.act(n_images, last.out_channels(), fh, fw);  // carved on first use
         have_ping[k % 2] = true;
         bb.out = ping[k % 2];
       }
       MASKRT_ASSERT(bb.out.c == last.out_channels() && bb.out.h == fh && bb.out.w == fw);
       // Block temporaries: stack discipline, given back after the block.
       const size_t mark = c.arena.offset();
-      c.plan(blk.conv1, 1, x.h, x.w);
-      bb.t1 = c.act(1, blk.conv1.out_channels(), oh, ow);
+      c.plan(blk.conv1, n_images, x.h, x.w);
+      bb.t1 = c.act(n_images, blk.conv1.out_channels(), oh, ow);
       if (blk.bottleneck) {
-        c.plan(blk.conv2, 1, oh, ow);
-        bb.t2 = c.act(1, blk.conv2.out_channels(), oh2, ow2);
-        c.plan(blk.conv3, 1, oh2, ow2);
+        c.plan(blk.conv2, n_images, oh, ow);
+        bb.t2 = c.act(n_images, blk.conv2.out_channels(), oh2, ow2);
+        c.plan(blk.conv3, n_images, oh2, ow2);
       } else {
-        c.plan(blk.conv2, 1, oh, ow);
+        c.plan(blk.conv2, n_images, oh, ow);
       }
       if (blk.has_shortcut) {
-        c.plan(blk.shortcut, 1, x.h, x.w);
-        bb.shortcut = c.act(1, blk.shortcut.out_channels(), blk.shortcut.out_size(x.h), blk.shortcut.out_size(x.w));
+        c.plan(blk.shortcut, n_images, x.h, x.w);
+        bb.shortcut = c.act(n_images, blk.shortcut.out_channels(), blk.shortcut.out_size(x.h), blk.shortcut.out_size(x.w));
         MASKRT_ASSERT(bb.shortcut.h == fh && bb.shortcut.w == fw);
       }
       c.arena.rewind(mark);
@@ -226,9 +227,9 @@ void CudaBackbone::carve(Carver& c, int h, int w, Buffers* b) {
   b->lateral.clear();
   for (int i = 0; i < n; ++i) {
     const DeviceTensor& r = b->blocks[fpn_in_stage_[i] - 2].back().out;
-    c.plan(lateral_[i], 1, r.h, r.w);
-    b->lateral.push_back(c.act(1, fpn_out_channels_, r.h, r.w));
-    c.plan(output_[i], 1, r.h, r.w);
+    c.plan(lateral_[i], n_images, r.h, r.w);
+    b->lateral.push_back(c.act(n_images, fpn_out_channels_, r.h, r.w));
+    c.plan(output_[i], n_images, r.h, r.w);
     const DeviceTensor& f = b->features.at(names_[i]);
     MASKRT_ASSERT(f.h == r.h && f.w == r.w);
   }

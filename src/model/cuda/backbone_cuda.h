@@ -28,15 +28,18 @@ class CudaBackbone {
   // everything else (image, stem, stage outputs, block temporaries, laterals) so that later carvings
   // (RPN, ROI heads) reuse those bytes. The non-final blocks of a stage share two ping-pong outputs.
   struct Buffers {
-    DeviceTensor image;                 // (1, 3 or 8, H, W) padded input; s2d stem: (1, 16, stem_s2d_size(H), ..(W))
+    DeviceTensor image;                 // (n, 3 or 8, H, W) padded input; s2d stem: (n, 16, stem_s2d_size(H), ..(W))
     DeviceTensor stem_out, pool_out;
     struct Block { DeviceTensor t1, t2, shortcut, out; };
     std::vector<std::vector<Block>> blocks;  // per stage
     std::vector<DeviceTensor> lateral;       // per FPN input level
     std::map<std::string, DeviceTensor> features;  // p2..p6
   };
-  // Carves the buffers for a (padded) h x w input (plans every convolution for that size).
-  void carve(Carver& c, int h, int w, Buffers* b);
+  // Carves the buffers for a (padded) h x w input (plans every convolution for that size), for
+  // n_images images at once (MASKRT_BACKBONE_BATCH group plans): every tensor then has n = n_images,
+  // image k at rows(k, 1) (n is outermost in both layouts), and the convolutions are planned for
+  // that batch (algorithms are per shape, so n > 1 gets its own).
+  void carve(Carver& c, int h, int w, Buffers* b, int n_images = 1);
   void forward_bottom_up(const CudaContext& ctx, const Buffers& b, void* ws, size_t ws_bytes);
   void forward_fpn(const CudaContext& ctx, const Buffers& b, void* ws, size_t ws_bytes);
 

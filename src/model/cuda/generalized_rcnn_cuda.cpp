@@ -139,9 +139,20 @@ struct CudaGeneralizedRCNN::Impl {
   bool use_graphs = graphs_enabled();
   int max_lanes = 1;  // set_concurrent_images()
   bool profiler_range = false;
+  // MASKRT_BACKBONE_BATCH (fp16 / tf32; 1 = off): run_batch runs up to this many consecutive images of
+  // one size and channel order as one group plan (backbone, FPN and RPN head convs at n images).
+  int backbone_batch = 1;
+  // Original sizes whose group plan ran out of device memory: their images run one at a time.
+  std::set<std::pair<int, int>> no_group_room;
 
+  // One plan serves n images of one original size at once: n = 1 (every image by default), or a
+  // MASKRT_BACKBONE_BATCH group, where the input, the backbone / FPN outputs and the RPN head run at
+  // n images (image k at rows(k, 1)), then RPN proposals, ROI heads and the paste run image by image
+  // over shared temporaries into n download blocks (out_stride bytes apart).
   struct Plan {
     int in_h = 0, in_w = 0, rh = 0, rw = 0, ph = 0, pw = 0;
+    int n = 1;                // images per launch
+    size_t out_stride = 0;    // bytes between the download blocks of images k and k + 1
     ops::PreprocessCudaParams pre;
     DeviceBuffer coeff_blob;
     ops::DeviceCoeffs coeffs;
@@ -153,8 +164,8 @@ struct CudaGeneralizedRCNN::Impl {
     std::vector<DeviceTensor> rpn_in, roi_in;
     void* workspace = nullptr;
     size_t workspace_bytes = 0;
-    char* out_block = nullptr;
-    size_t out_bytes = 0;
+    char* out_block = nullptr;  // n blocks of out_bytes, out_stride apart
+    size_t out_bytes = 0;       // one image's download block
     size_t off_boxes = 0, off_scores = 0, off_classes = 0, off_masks = 0, off_paste = 0;
     ops::PasteMaskCudaParams paste;  // device rescale + clip + paste (mask_on only)
     // CUDA graphs of enqueue_compute, one per channel flip; valid for this carving only.
@@ -174,6 +185,7 @@ struct CudaGeneralizedRCNN::Impl {
     ~Plan() { drop_graphs(); }
   };
 
+  using PlanKey = std::tuple<int, int, int>;  // original (h, w), images per launch
   // A lane: one stream with its own activation arena, plans (carvings + CUDA graphs), two slots of
   // pinned staging and their completion events (run_batch keeps an image in flight per slot while
   // an earlier one is decoded on the host). Lane 0 runs on the context's own stream and cuBLAS
@@ -192,7 +204,8 @@ struct CudaGeneralizedRCNN::Impl {
     // Original sizes this lane (> 0) had no device memory for: they go to lane 0 directly.
     std::set<std::pair<int, int>> no_room;
     // shared_ptr: run_batch keeps the plan of an in-flight image alive across a cache eviction.
-    std::map<std::pair<int, int>, std::shared_ptr<Plan>> plans;
+    // Keyed by the original size and the images per launch (1, or a MASKRT_BACKBONE_BATCH group).
+    std::map<PlanKey, std::shared_ptr<Plan>> plans;
 
     Lane(CudaContext& ctx, int i) : index(i) {
       try {
@@ -244,6 +257,7 @@ struct CudaGeneralizedRCNN::Impl {
 
   Impl(const ModelSpec& s, WeightStore& ws, Precision p, int device)
       : spec(s), precision(p), mem(memory_at_start(device)), ctx(device) {
+    backbone_batch = backbone_batch_from_env(precision);  // first: a bad value throws before anything is made
     device_used_bytes(&mem.used_after_context, nullptr);
     DeviceAllocTally weights;  // every DeviceBuffer the layers upload below
     backbone = std::make_unique<CudaBackbone>(spec, ws, precision);
@@ -269,6 +283,30 @@ struct CudaGeneralizedRCNN::Impl {
     for (auto& e : events) MASKRT_CUDA_CHECK(cudaEventCreate(&e));
     lanes.push_back(std::make_unique<Lane>(ctx, 0));
   }
+
+  // MASKRT_BACKBONE_BATCH=N (1..8; unset, empty or 1: off). fp32 ignores it (logged): fp32 batch
+  // results must equal batch-1 results bit for bit, and other cuDNN algorithms at n > 1 would break
+  // that. Malformed values are kInvalidArgument naming the variable.
+  static int backbone_batch_from_env(Precision precision) {
+    const char* e = std::getenv("MASKRT_BACKBONE_BATCH");
+    if (!e || !*e) return 1;
+    char* end = nullptr;
+    const long v = std::strtol(e, &end, 10);
+    MASKRT_CHECK(*end == '\0' && v >= 1 && v <= kMaxBackboneBatch, ErrorCode::kInvalidArgument,
+                 "MASKRT_BACKBONE_BATCH: expected an integer 1..", kMaxBackboneBatch, ", got '", e, "'");
+    if (v == 1) return 1;
+    if (precision == Precision::kFP32) {
+      std::fprintf(stderr,
+                   "maskrt: MASKRT_BACKBONE_BATCH=%ld ignored for fp32 (fp32 images always run one at a time)\n", v);
+      return 1;
+    }
+    std::fprintf(stderr,
+                 "maskrt: MASKRT_BACKBONE_BATCH=%ld: up to %ld consecutive same-size images share one backbone, FPN "
+                 "and RPN-head pass\n",
+                 v, v);
+    return static_cast<int>(v);
+  }
+  static constexpr int kMaxBackboneBatch = 8;
   ~Impl() {
     for (auto& l : lanes) l->release();
     ctx.bind_own_noexcept();
@@ -281,9 +319,9 @@ struct CudaGeneralizedRCNN::Impl {
     a.reset();
     Carver c{ctx, a, precision};
     c.plan_algos = plan_algos;
-    p.input = c.raw<uint8_t>(static_cast<size_t>(p.in_h) * p.in_w * 3);
+    p.input = c.raw<uint8_t>(static_cast<size_t>(p.n) * p.in_h * p.in_w * 3);  // n images, back to back
     c.need_workspace(ops::preprocess_workspace_bytes(p.pre));
-    backbone->carve(c, p.ph, p.pw, &p.bb);
+    backbone->carve(c, p.ph, p.pw, &p.bb, p.n);
     p.rpn_in.clear();
     p.roi_in.clear();
     for (const auto& f : rpn_features) p.rpn_in.push_back(p.bb.features.at(f));
@@ -309,14 +347,11 @@ struct CudaGeneralizedRCNN::Impl {
       p.paste.words_capacity = ops::paste_mask_default_words_capacity(p.in_h, p.in_w);
       p.out_bytes += ops::paste_mask_block_layout(p.paste).bytes;
     }
-    p.out_block = static_cast<char*>(a.alloc(p.out_bytes));
-    DetectionOutputs out;
-    out.count = reinterpret_cast<int*>(p.out_block);
-    out.boxes = reinterpret_cast<float*>(p.out_block + p.off_boxes);
-    out.scores = reinterpret_cast<float*>(p.out_block + p.off_scores);
-    out.classes = reinterpret_cast<int*>(p.out_block + p.off_classes);
-    out.masks = spec.mask_on ? reinterpret_cast<float*>(p.out_block + p.off_masks) : nullptr;
-    roi_heads->carve(c, p.roi_in, p.rh, p.rw, out, &p.roi);
+    p.out_stride = p.n == 1 ? p.out_bytes : (p.out_bytes + DeviceArena::kAlignment - 1) / DeviceArena::kAlignment *
+                                                DeviceArena::kAlignment;
+    p.out_block = static_cast<char*>(a.alloc(p.n == 1 ? p.out_bytes : p.out_stride * p.n));
+    // The ROI heads' temporaries serve the n images one after another; only the outputs are per image.
+    roi_heads->carve(c, image_slice(p.roi_in, 0), p.rh, p.rw, detection_outputs(p, 0), &p.roi);
     p.workspace_bytes = c.workspace;
     // The shared workspace goes above the high-water mark of this carving, not at the current offset:
     // rewound temporaries (backbone stages, laterals) may extend past the offset, and ops use the
@@ -325,26 +360,49 @@ struct CudaGeneralizedRCNN::Impl {
     p.workspace = a.alloc(c.workspace);
   }
 
+  // Image k's slice of n-image features (n outermost in NCHW fp32 and NHWC fp16 alike).
+  static std::vector<DeviceTensor> image_slice(const std::vector<DeviceTensor>& features, int k) {
+    std::vector<DeviceTensor> out;
+    out.reserve(features.size());
+    for (const DeviceTensor& f : features) out.push_back(f.rows(k, 1));
+    return out;
+  }
+
+  // Image k's outputs in the plan's download blocks.
+  DetectionOutputs detection_outputs(const Plan& p, int k) const {
+    char* block = p.out_block + static_cast<size_t>(k) * p.out_stride;
+    DetectionOutputs out;
+    out.count = reinterpret_cast<int*>(block);
+    out.boxes = reinterpret_cast<float*>(block + p.off_boxes);
+    out.scores = reinterpret_cast<float*>(block + p.off_scores);
+    out.classes = reinterpret_cast<int*>(block + p.off_classes);
+    out.masks = spec.mask_on ? reinterpret_cast<float*>(block + p.off_masks) : nullptr;
+    return out;
+  }
+
   // Optional cap on the arena (MASKRT_CUDA_MEMORY_LIMIT_MB, bytes; 0 = none), e.g. to share a GPU.
   static size_t memory_limit() {
     const char* e = std::getenv("MASKRT_CUDA_MEMORY_LIMIT_MB");
     return e ? static_cast<size_t>(std::strtoull(e, nullptr, 10)) << 20 : 0;
   }
 
-  // The plan of lane `L` (the context bound to it) for an original image size.
-  Plan& plan_for(Lane& L, int h, int w) {
+  // The plan of lane `L` (the context bound to it) for an original image size, for n images per
+  // launch (n > 1: a MASKRT_BACKBONE_BATCH group plan).
+  Plan& plan_for(Lane& L, int h, int w, int n = 1) {
     auto& plans = L.plans;
     DeviceArena& arena = L.arena;
-    const auto key = std::make_pair(h, w);
+    const PlanKey key{h, w, n};
     auto it = plans.find(key);
     if (it != plans.end() && it->second->generation == arena.generation()) return *it->second;
-    const std::string what = std::to_string(h) + "x" + std::to_string(w) + " image" +
+    const std::string what = (n > 1 ? "group of " + std::to_string(n) + " " : std::string()) + std::to_string(h) +
+                             "x" + std::to_string(w) + (n > 1 ? " images" : " image") +
                              (L.index ? " (concurrent stream " + std::to_string(L.index) + ")" : "");
     if (it == plans.end()) {
       if (plans.size() >= 256) plans.clear();  // bound the cache (coefficients are per size)
       auto p = std::make_shared<Plan>();
       p->in_h = h;
       p->in_w = w;
+      p->n = n;
       std::tie(p->rh, p->rw) = ops::resize_shortest_edge_shape(h, w, spec.min_size_test, spec.max_size_test);
       const int div = FPN::kSizeDivisibility;
       p->ph = (p->rh + div - 1) / div * div;
@@ -367,7 +425,12 @@ struct CudaGeneralizedRCNN::Impl {
       const ops::PillowCoeffs hc = ops::make_pillow_coeffs(w, p->rw), vc = ops::make_pillow_coeffs(h, p->rh);
       p->coeff_blob = DeviceBuffer::upload(ops::pack_pillow_coeffs(hc, vc), "resize coefficients");
       p->coeffs = ops::device_pillow_coeffs(hc, vc, p->coeff_blob.get());
-      if (L.index == 0)
+      if (n > 1)  // every lane: tests read this line to know the group path ran
+        std::fprintf(stderr,
+                     "maskrt: cuda group plan for %d images of %dx%d (resized %dx%d, padded %dx%d) on stream %d "
+                     "(MASKRT_BACKBONE_BATCH)\n",
+                     n, h, w, p->rh, p->rw, p->ph, p->pw, L.index);
+      else if (L.index == 0)
         std::fprintf(stderr, "maskrt: cuda plan for %dx%d (resized %dx%d, padded %dx%d)\n", h, w, p->rh, p->rw, p->ph,
                      p->pw);
       it = plans.emplace(key, std::move(p)).first;
@@ -401,37 +464,52 @@ struct CudaGeneralizedRCNN::Impl {
     p.drop_graphs();  // captured addresses belong to the previous carving
     carve(p, arena);
     for (int slot = 0; slot < 2; ++slot) {  // may throw kOutOfMemory: the plan then stays invalid
-      L.pinned_in[slot].reserve(static_cast<size_t>(h) * w * 3, "the input image");
-      L.pinned_out[slot].reserve(p.out_bytes, "the detections");
+      L.pinned_in[slot].reserve(static_cast<size_t>(n) * h * w * 3, n > 1 ? "the input images" : "the input image");
+      L.pinned_out[slot].reserve(n == 1 ? p.out_bytes : p.out_stride * n, "the detections");
     }
     p.generation = arena.generation();
     return p;
   }
 
-  // The fixed-shape device part of one image, preprocess .. mask head: what a CUDA graph captures.
+  // The fixed-shape device part of the plan's images, preprocess .. mask paste: what a CUDA graph
+  // captures. n = 1: preprocess, backbone, FPN, RPN, ROI heads, paste. A group (n > 1): the n
+  // preprocesses into the n slices of the backbone input, backbone + FPN + RPN head at n, then per
+  // image k its proposals, ROI heads and paste on slice k of the features into download block k.
+  // Stage events (stage_times) are for one-image plans.
   void enqueue_compute(Plan& p, bool flip, bool stage_times) {
     cudaStream_t s = ctx.stream();
     auto mark = [&](Stage st) {
       if (stage_times) MASKRT_CUDA_CHECK(cudaEventRecord(events[st], s));
     };
+    MASKRT_ASSERT(p.n == 1 || !stage_times);
     ops::PreprocessCudaParams pre = p.pre;
     pre.flip_channels = flip;
-    ops::preprocess_cuda(pre, p.input, p.coeffs, p.bb.image.ptr, p.workspace, s);
+    const size_t in_bytes = static_cast<size_t>(p.in_h) * p.in_w * 3;
+    for (int k = 0; k < p.n; ++k)
+      ops::preprocess_cuda(pre, p.input + k * in_bytes, p.coeffs, p.bb.image.rows(k, 1).ptr, p.workspace, s);
     mark(kPreprocessed);
     backbone->forward_bottom_up(ctx, p.bb, p.workspace, p.workspace_bytes);
     mark(kBackbone);
     backbone->forward_fpn(ctx, p.bb, p.workspace, p.workspace_bytes);
     mark(kFpn);
-    rpn->forward(ctx, p.rpn_in, p.rpn, p.workspace, p.workspace_bytes);
-    mark(kRpn);
-    roi_heads->forward_box(ctx, p.roi_in, p.rpn.boxes, p.rpn.count, p.roi, p.workspace, p.workspace_bytes);
-    mark(kBoxHead);
-    roi_heads->forward_mask(ctx, p.roi_in, p.roi, p.workspace, p.workspace_bytes);
-    if (spec.mask_on)  // detector_postprocess on the device: rescale, clip, keep, paste into packed bits
-      ops::paste_masks_cuda(p.paste, reinterpret_cast<const int*>(p.out_block),
-                            reinterpret_cast<const float*>(p.out_block + p.off_boxes),
-                            reinterpret_cast<const float*>(p.out_block + p.off_masks), p.out_block + p.off_paste, s);
-    mark(kMaskHead);
+    rpn->forward_head(ctx, p.rpn_in, p.rpn, p.workspace, p.workspace_bytes);
+    for (int k = 0; k < p.n; ++k) {
+      rpn->forward_proposals(ctx, p.rpn, k, p.workspace, p.workspace_bytes);
+      mark(kRpn);
+      const std::vector<DeviceTensor> roi_in = image_slice(p.roi_in, k);
+      CudaROIHeads::Buffers roi = p.roi;  // shared temporaries, image k's outputs
+      roi.out = detection_outputs(p, k);
+      roi_heads->forward_box(ctx, roi_in, p.rpn.boxes, p.rpn.count, roi, p.workspace, p.workspace_bytes);
+      mark(kBoxHead);
+      roi_heads->forward_mask(ctx, roi_in, roi, p.workspace, p.workspace_bytes);
+      if (spec.mask_on) {  // detector_postprocess on the device: rescale, clip, keep, paste into packed bits
+        char* block = p.out_block + static_cast<size_t>(k) * p.out_stride;
+        ops::paste_masks_cuda(p.paste, reinterpret_cast<const int*>(block),
+                              reinterpret_cast<const float*>(block + p.off_boxes),
+                              reinterpret_cast<const float*>(block + p.off_masks), block + p.off_paste, s);
+      }
+      mark(kMaskHead);
+    }
   }
 
   // Records enqueue_compute into a CUDA graph (stream capture). On any failure the capture is ended,
@@ -460,8 +538,8 @@ struct CudaGeneralizedRCNN::Impl {
     cudaGetLastError();  // capture errors are not sticky; clear them
     if (!why.empty()) {
       g.failed = true;
-      std::fprintf(stderr, "maskrt: CUDA graph capture failed for the %dx%d plan (%s); running it eagerly\n", p.in_h,
-                   p.in_w, why.c_str());
+      std::fprintf(stderr, "maskrt: CUDA graph capture failed for the %dx%d plan%s (%s); running it eagerly\n",
+                   p.in_h, p.in_w, p.n > 1 ? (" (group of " + std::to_string(p.n) + ")").c_str() : "", why.c_str());
     }
   }
 
@@ -470,9 +548,10 @@ struct CudaGeneralizedRCNN::Impl {
     return !(e && std::string(e) == "0");
   }
 
-  // Uploads one image and enqueues its whole pipeline + the result download into slot `slot`
-  // (pinned staging buffers and completion event of that slot). Nothing here waits for the GPU.
-  void enqueue(Lane& L, Plan& p, const Image& image, int slot, bool stage_times) {
+  // Uploads the plan's p.n images (images[0 .. p.n), one size and channel order) and enqueues their
+  // whole pipeline + the result download into slot `slot` (pinned staging buffers and completion
+  // event of that slot). Nothing here waits for the GPU.
+  void enqueue(Lane& L, Plan& p, const Image* const* images, int slot, bool stage_times) {
     cudaStream_t s = ctx.stream();
     MASKRT_ASSERT(s == L.stream, "enqueue: the context is not bound to the lane");
     PinnedBuffer* pinned_in = L.pinned_in;
@@ -482,9 +561,15 @@ struct CudaGeneralizedRCNN::Impl {
     // Staging and upload in chunks: the DMA of chunk k overlaps the host copy of chunk k+1, and large
     // images are staged by several host threads (staged_upload.h; copy then upload of a whole
     // 1344x1344 image was ~0.6 ms of its latency).
-    staged_upload(p.input, pinned_in[slot].get(),
-                  reinterpret_cast<const char*>(image.pixels.data()), image.pixels.size(), s);
-    const bool flip = (image.channel_order == ChannelOrder::kBGR) != (spec.input_format == "BGR");
+    for (int k = 0; k < p.n; ++k) {
+      const Image& image = *images[k];
+      const size_t bytes = image.pixels.size();
+      MASKRT_ASSERT(image.height == p.in_h && image.width == p.in_w && bytes == size_t(p.in_h) * p.in_w * 3 &&
+                    image.channel_order == images[0]->channel_order);
+      staged_upload(p.input + k * bytes, pinned_in[slot].get() + k * bytes,
+                    reinterpret_cast<const char*>(image.pixels.data()), bytes, s);
+    }
+    const bool flip = (images[0]->channel_order == ChannelOrder::kBGR) != (spec.input_format == "BGR");
     Plan::Graph& g = p.graphs[flip];
     // The first run of a plan is eager (lazy module loading, library-internal first-use set-up);
     // the second captures a graph, and later runs replay it.
@@ -495,19 +580,21 @@ struct CudaGeneralizedRCNN::Impl {
       enqueue_compute(p, flip, stage_times);
       ++p.eager_runs;
     }
-    MASKRT_CUDA_CHECK(cudaMemcpyAsync(pinned_out[slot].get(), p.out_block, p.out_bytes, cudaMemcpyDeviceToHost, s));
+    MASKRT_CUDA_CHECK(cudaMemcpyAsync(pinned_out[slot].get(), p.out_block,
+                                      p.n == 1 ? p.out_bytes : p.out_stride * p.n, cudaMemcpyDeviceToHost, s));
     MASKRT_CUDA_CHECK(cudaEventRecord(done[slot], s));
   }
 
-  // Waits for slot `slot` and turns its download into instances in original-image pixels.
-  ImageResult finish(Lane& L, const Plan& p, int slot, int height, int width, bool stage_times,
+  // Waits for slot `slot` and turns image k's download (k < p.n) into instances in original-image pixels.
+  ImageResult finish(Lane& L, const Plan& p, int slot, int k, int height, int width, bool stage_times,
                      CudaDebugOutputs* debug) {
     MASKRT_CUDA_CHECK(cudaEventSynchronize(L.done[slot]));
+    MASKRT_ASSERT(k >= 0 && k < p.n && (p.n == 1 || (!stage_times && !debug)));
     ImageResult result;
     result.height = height;
     result.width = width;
     const auto t_post = std::chrono::steady_clock::now();
-    const char* h = L.pinned_out[slot].get();
+    const char* h = L.pinned_out[slot].get() + static_cast<size_t>(k) * p.out_stride;
     const int D = std::min(*reinterpret_cast<const int*>(h), roi_heads->detection_capacity());
     MASKRT_ASSERT(D >= 0, "negative detection count");
     const int M = roi_heads->mask_size();
@@ -578,13 +665,29 @@ struct CudaGeneralizedRCNN::Impl {
   // A plan for the image on lane L (the context bound to it), made safe to use while earlier images
   // may still be in flight: (re)planning reallocates the lane's arena and pinned buffers, so it first
   // waits for the lane's stream.
-  static bool plan_ready(const Lane& L, const Image& image) {
-    const auto it = L.plans.find({image.height, image.width});
+  // n > 1: the MASKRT_BACKBONE_BATCH group plan of n such images.
+  static bool plan_ready(const Lane& L, const Image& image, int n = 1) {
+    const auto it = L.plans.find(PlanKey{image.height, image.width, n});
     return it != L.plans.end() && it->second->generation == L.arena.generation();
   }
-  Plan& ready_plan(Lane& L, const Image& image) {
-    if (!plan_ready(L, image)) ctx.synchronize();
-    return plan_for(L, image.height, image.width);
+  Plan& ready_plan(Lane& L, const Image& image, int n = 1) {
+    if (!plan_ready(L, image, n)) ctx.synchronize();
+    return plan_for(L, image.height, image.width, n);
+  }
+
+  // Images from `first` on that run_batch runs as one group: backbone_batch when that many
+  // consecutive images share the first one's size and channel order (and that size's group plan has
+  // not run out of memory before), else 1 (the one-image path).
+  int group_size_at(const std::vector<Image>& images, size_t first) const {
+    const int n = backbone_batch;
+    if (n <= 1 || images.size() - first < static_cast<size_t>(n)) return 1;
+    const Image& a = images[first];
+    if (no_group_room.count({a.height, a.width})) return 1;
+    for (size_t k = first + 1; k < first + n; ++k) {
+      const Image& b = images[k];
+      if (b.height != a.height || b.width != a.width || b.channel_order != a.channel_order) return 1;
+    }
+    return n;
   }
 
   void sync_lanes() noexcept {
@@ -602,8 +705,9 @@ struct CudaGeneralizedRCNN::Impl {
     if (profiler_range) cudaProfilerStart();
     ImageResult result;
     try {
-      enqueue(L, p, image, 0, stage_times);
-      result = finish(L, p, 0, image.height, image.width, stage_times, debug);
+      const Image* one = &image;
+      enqueue(L, p, &one, 0, stage_times);
+      result = finish(L, p, 0, 0, image.height, image.width, stage_times, debug);
     } catch (...) {  // nothing of this image may stay in flight (its staging buffers are reused)
       cudaStreamSynchronize(ctx.stream());
       cudaGetLastError();
@@ -673,12 +777,15 @@ struct CudaGeneralizedRCNN::Impl {
     }
   }
 
-  // Pipelined over the lanes: image i goes to lane i % lanes (its own stream and arena), so up to
-  // `lanes` images run on the GPU at once, and each lane keeps a second image queued while the host
-  // decodes an earlier one (download, RLE). Results come back in input order and equal run().
+  // Pipelined over the lanes: unit u (an image, or a MASKRT_BACKBONE_BATCH group of images) goes to
+  // lane u % lanes (its own stream and arena), so up to `lanes` units run on the GPU at once, and each
+  // lane keeps a second unit queued while the host decodes an earlier one (download, RLE). Results
+  // come back in input order; one-image units equal run() bit for bit, group members equal it up to
+  // the last bits of different cuDNN kernels at n > 1 (never on the other images' content).
   // A lane > 0 that runs out of device memory for an image size hands images of that size to lane 0
   // from then on (logged once per lane and size); when lane 0 itself runs out, the extra lanes are
   // released first (drop_extra_lanes), so concurrency never turns a servable image into an error.
+  // A group plan that runs out of device memory sends that size's images one at a time (logged).
   std::vector<ImageResult> run_batch(const std::vector<Image>& images, bool stage_times) {
     std::vector<ImageResult> out;
     out.reserve(images.size());
@@ -691,14 +798,17 @@ struct CudaGeneralizedRCNN::Impl {
     struct InFlight {
       std::shared_ptr<const Plan> plan;
       size_t lane;
-      int slot, h, w;
+      int slot, k, h, w;  // k: the image's index in its unit's plan
+      bool last;          // the unit's last image
       std::chrono::steady_clock::time_point t0;
     };
     std::vector<InFlight> pending;
+    size_t units_in_flight = 0;
     auto drain_one = [&]() {
       const InFlight f = pending.front();
       pending.erase(pending.begin());
-      out.push_back(finish(*lanes[f.lane], *f.plan, f.slot, f.h, f.w, false, nullptr));
+      if (f.last) --units_in_flight;
+      out.push_back(finish(*lanes[f.lane], *f.plan, f.slot, f.k, f.h, f.w, false, nullptr));
       out.back().times.total = ms_since(f.t0);
     };
     auto drain_all = [&]() {
@@ -714,41 +824,64 @@ struct CudaGeneralizedRCNN::Impl {
       while (busy()) drain_one();
     };
     try {
-      for (size_t i = 0; i < images.size(); ++i) {
+      size_t unit = 0;
+      for (size_t i = 0; i < images.size(); ++unit) {
         const Image& img = images[i];
         check_image(img);
         const auto t0 = std::chrono::steady_clock::now();
         const auto size = std::make_pair(img.height, img.width);
-        size_t l = i % nl;
-        if (l != 0 && lanes[l]->no_room.count(size)) l = 0;
-        // (Re)planning may reallocate the lane's arena and pinned slots: decode its images in flight first.
-        if (!plan_ready(*lanes[l], img)) drain_lane(l, 0, true);
+        size_t l = unit % nl;
         Plan* p = nullptr;
-        if (l != 0) {
+        int n = group_size_at(images, i);
+        if (n > 1) {  // MASKRT_BACKBONE_BATCH group: images i .. i+n-1 on lane l
+          for (int k = 1; k < n; ++k) check_image(images[i + k]);
+          if (!plan_ready(*lanes[l], img, n)) drain_lane(l, 0, true);
           use_lane(l);
           try {
-            p = &ready_plan(*lanes[l], img);
+            p = &ready_plan(*lanes[l], img, n);
           } catch (const Error& e) {
             if (e.code() != ErrorCode::kOutOfMemory) throw;
-            lanes[l]->no_room.insert(size);
-            std::fprintf(stderr,
-                         "maskrt: concurrent stream %zu has no room for %dx%d images (%s); they run on stream 0\n", l,
-                         img.height, img.width, e.what());
-            l = 0;
-            if (!plan_ready(*lanes[0], img)) drain_lane(0, 0, true);
+            no_group_room.insert(size);
+            std::fprintf(stderr, "maskrt: no device memory to run %dx%d images in groups of %d (%s); one at a time\n",
+                         img.height, img.width, n, e.what());
+            n = 1;
           }
         }
-        if (l == 0) {
-          p = &lane0_plan(img, drain_all);
-          nl = std::min(nl, lanes.size());  // drop_extra_lanes may have left lane 0 alone
+        if (n == 1) {
+          if (l != 0 && lanes[l]->no_room.count(size)) l = 0;
+          // (Re)planning may reallocate the lane's arena and pinned slots: decode its images in flight first.
+          if (!plan_ready(*lanes[l], img)) drain_lane(l, 0, true);
+          if (l != 0) {
+            use_lane(l);
+            try {
+              p = &ready_plan(*lanes[l], img);
+            } catch (const Error& e) {
+              if (e.code() != ErrorCode::kOutOfMemory) throw;
+              lanes[l]->no_room.insert(size);
+              std::fprintf(stderr,
+                           "maskrt: concurrent stream %zu has no room for %dx%d images (%s); they run on stream 0\n",
+                           l, img.height, img.width, e.what());
+              l = 0;
+              if (!plan_ready(*lanes[0], img)) drain_lane(0, 0, true);
+            }
+          }
+          if (l == 0) {
+            p = &lane0_plan(img, drain_all);
+            nl = std::min(nl, lanes.size());  // drop_extra_lanes may have left lane 0 alone
+          }
         }
         Lane* L = lanes[l].get();
         const int slot = L->next_slot;
         L->next_slot ^= 1;
         drain_lane(l, slot, false);  // the slot's staging buffers must be free
-        enqueue(*L, *p, img, slot, false);
-        pending.push_back({L->plans.at(size), l, slot, img.height, img.width, t0});
-        if (pending.size() >= 2 * nl) drain_one();
+        std::vector<const Image*> members;
+        for (int k = 0; k < n; ++k) members.push_back(&images[i + k]);
+        enqueue(*L, *p, members.data(), slot, false);
+        const std::shared_ptr<const Plan> plan = L->plans.at(PlanKey{img.height, img.width, n});
+        for (int k = 0; k < n; ++k) pending.push_back({plan, l, slot, k, img.height, img.width, k + 1 == n, t0});
+        ++units_in_flight;
+        i += n;
+        while (units_in_flight >= 2 * nl) drain_one();
       }
       drain_all();
     } catch (...) {

@@ -59,6 +59,13 @@ class CudaGeneralizedRCNN {
   // the first are created (and their arenas sized) on first use; a lane that lacks device memory
   // for an image hands it to lane 0. Throws on the first bad image (after every lane is drained);
   // images before it are lost with the throw (callers that need per-image errors call run()).
+  // MASKRT_BACKBONE_BATCH=N (2..8, read at construction; fp16 / tf32, fp32 ignores it; off by
+  // default): each N consecutive images of one size and channel order run on one lane as a group
+  // plan keyed by (h, w, N): backbone, FPN and RPN head convs at N images, then proposals, ROI heads
+  // and the paste per image on its slice of the features. Their results never depend on the other
+  // images but may differ in the last bits from run() (other cuDNN kernels at N > 1); shorter runs
+  // take the one-image path (run()'s bits). A value outside 1..8 makes the constructor throw
+  // kInvalidArgument.
   std::vector<ImageResult> run_batch(const std::vector<Image>& images, bool stage_times = false);
   // Images in flight at once in run_batch (1..kMaxConcurrentImages; default 1): each extra one costs
   // an arena (about the batch-1 activation memory) and a stream + cuBLAS handle. kInvalidArgument

@@ -44,6 +44,7 @@ CudaRPN::CudaRPN(const ModelSpec& spec, WeightStore& ws, int in_channels, const 
 void CudaRPN::carve(Carver& c, const std::vector<DeviceTensor>& features, int image_h, int image_w, Buffers* b) {
   const int A = num_anchors_;
   const bool half = precision_ == Precision::kFP16;
+  const int n = features.at(0).n;  // images of the plan (1, or a MASKRT_BACKBONE_BATCH group)
   *b = Buffers{};
   ops::RpnProposalsCudaParams& p = b->params;
   p.num_levels = static_cast<int>(features.size());
@@ -62,15 +63,15 @@ void CudaRPN::carve(Carver& c, const std::vector<DeviceTensor>& features, int im
     p.feat_h[l] = f.h;
     p.feat_w[l] = f.w;
     p.stride[l] = static_cast<float>(strides_[l]);
-    c.plan(conv_, 1, f.h, f.w);
-    c.plan(objectness_logits_, 1, f.h, f.w);
-    c.plan(anchor_deltas_, 1, f.h, f.w);
-    b->t.push_back(c.act(1, f.c, f.h, f.w));
-    b->logits.push_back(c.f32(1, A, f.h, f.w));
-    b->deltas.push_back(c.f32(1, 4 * A, f.h, f.w));
+    c.plan(conv_, n, f.h, f.w);
+    c.plan(objectness_logits_, n, f.h, f.w);
+    c.plan(anchor_deltas_, n, f.h, f.w);
+    b->t.push_back(c.act(n, f.c, f.h, f.w));
+    b->logits.push_back(c.f32(n, A, f.h, f.w));
+    b->deltas.push_back(c.f32(n, 4 * A, f.h, f.w));
     if (half) {
-      b->logits_act.push_back(c.act(1, A, f.h, f.w));
-      b->deltas_act.push_back(c.act(1, 4 * A, f.h, f.w));
+      b->logits_act.push_back(c.act(n, A, f.h, f.w));
+      b->deltas_act.push_back(c.act(n, 4 * A, f.h, f.w));
     }
   }
   ops::validate_rpn_proposals(p);
@@ -82,9 +83,13 @@ void CudaRPN::carve(Carver& c, const std::vector<DeviceTensor>& features, int im
 
 void CudaRPN::forward(const CudaContext& ctx, const std::vector<DeviceTensor>& features, const Buffers& b, void* ws,
                       size_t ws_bytes) {
+  forward_head(ctx, features, b, ws, ws_bytes);
+  forward_proposals(ctx, b, 0, ws, ws_bytes);
+}
+
+void CudaRPN::forward_head(const CudaContext& ctx, const std::vector<DeviceTensor>& features, const Buffers& b,
+                           void* ws, size_t ws_bytes) {
   const bool half = precision_ == Precision::kFP16;
-  ops::RpnLevelInputs in;
-  const float* anchors = cell_anchors_.as<float>();
   for (size_t l = 0; l < features.size(); ++l) {
     conv_.forward(ctx, features[l], b.t[l], nullptr, ws, ws_bytes);
     if (half) {
@@ -98,8 +103,17 @@ void CudaRPN::forward(const CudaContext& ctx, const std::vector<DeviceTensor>& f
       objectness_logits_.forward(ctx, b.t[l], b.logits[l], nullptr, ws, ws_bytes);
       anchor_deltas_.forward(ctx, b.t[l], b.deltas[l], nullptr, ws, ws_bytes);
     }
-    in.logits[l] = b.logits[l].as<float>();
-    in.deltas[l] = b.deltas[l].as<float>();
+  }
+}
+
+void CudaRPN::forward_proposals(const CudaContext& ctx, const Buffers& b, int image, void* ws, size_t ws_bytes) {
+  (void)ws_bytes;  // rpn_proposals_workspace_bytes() was part of the plan's workspace (carve)
+  MASKRT_ASSERT(!b.logits.empty() && image >= 0 && image < b.logits[0].n);
+  ops::RpnLevelInputs in;
+  const float* anchors = cell_anchors_.as<float>();
+  for (size_t l = 0; l < b.logits.size(); ++l) {
+    in.logits[l] = b.logits[l].rows(image, 1).as<float>();  // fp32 NCHW: image k's (A, H, W) planes
+    in.deltas[l] = b.deltas[l].rows(image, 1).as<float>();
     in.cell_anchors[l] = anchors + l * num_anchors_ * 4;
   }
   ops::rpn_proposals_cuda(b.params, in, b.boxes, b.scores, b.count, ws, ctx.stream());

@@ -22,16 +22,25 @@ class CudaRPN {
 
   struct Buffers {
     std::vector<DeviceTensor> t, logits_act, deltas_act;  // per level (fp16 temporaries)
-    std::vector<DeviceTensor> logits, deltas;             // per level fp32 (A, H, W), (4A, H, W)
+    std::vector<DeviceTensor> logits, deltas;             // per level fp32 (n, A, H, W), (n, 4A, H, W)
     ops::RpnProposalsCudaParams params;
     float* boxes = nullptr;   // (post_nms_topk, 4)
     float* scores = nullptr;  // (post_nms_topk)
     int* count = nullptr;
   };
-  // features: the RPN input levels (already carved). image_h/w: resized, unpadded size.
+  // features: the RPN input levels (already carved), (n, C, H_l, W_l). image_h/w: resized, unpadded
+  // size. The head (convs, logits, deltas) is carved and planned for all n images; the proposal
+  // outputs (boxes, scores, count) hold ONE image: forward_proposals(k) fills them for image k.
   void carve(Carver& c, const std::vector<DeviceTensor>& features, int image_h, int image_w, Buffers* b);
+  // forward_head() then forward_proposals(0): the whole RPN of a one-image plan.
   void forward(const CudaContext& ctx, const std::vector<DeviceTensor>& features, const Buffers& b, void* ws,
                size_t ws_bytes);
+  // The head's convolutions on all n images (MASKRT_BACKBONE_BATCH group plans run them at n).
+  void forward_head(const CudaContext& ctx, const std::vector<DeviceTensor>& features, const Buffers& b, void* ws,
+                    size_t ws_bytes);
+  // Proposals of image `image` (0 <= image < n) from its slice of the head's outputs into b.boxes,
+  // b.scores, b.count (overwritten: images run one after another on one stream).
+  void forward_proposals(const CudaContext& ctx, const Buffers& b, int image, void* ws, size_t ws_bytes);
   int capacity() const { return spec_.rpn_post_nms_topk_test; }
 
  private:

@@ -13,8 +13,10 @@ export D2_SRC=$PWD/d2src PYTHONUNBUFFERED=1
 cmake -S . -B "$BUILD" -DMASKRT_WITH_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DMASKRT_BUILD_TESTS=OFF >/dev/null \
   && cmake --build "$BUILD" -j"$(nproc)" --target maskrt_cli > "$OUT/build.log" 2>&1 || { tail -30 "$OUT/build.log"; exit 1; }
 M=/tmp/r50_bench
-python3 tools/reference/bench_detectron2.py --device cuda --precision fp32 --iters 50 --save-model $M \
-  --out "$OUT/d2_cuda_fp32.json" > /dev/null || exit 1
+# MODEL_ONLY=1: only build and save the seeded, calibrated model to $M (for A/B runs), no timing.
+python3 tools/reference/bench_detectron2.py --device cuda --precision fp32 --iters $([ "${MODEL_ONLY:-0}" = 1 ] && echo 3 || echo 50) \
+  --save-model $M --out "$OUT/d2_cuda_fp32.json" > /dev/null || exit 1
+if [ "${MODEL_ONLY:-0}" = 1 ]; then echo "MODEL_ONLY=1: model saved to $M; no benchmark"; exit 0; fi
 python3 tools/reference/bench_detectron2.py --device cuda --precision fp16 --iters 50 --load-model $M \
   --out "$OUT/d2_cuda_fp16.json" > /dev/null
 mb() { "$BUILD/maskrt" bench --config $M/config.yaml --weights $M/model.pkl --images $M/image.png --format json "$@"; }

@@ -9,6 +9,8 @@
 # the stem's plan lines and the default model's fp16 AP with it on), an A/B of the opt-in batched
 # backbone (AB_BBATCH=1: MASKRT_BACKBONE_BATCH unset vs 4 vs 8, fp16 and tf32 batch 16, alternated), and a
 # kernel profile of one steady-state fp16 image (PROFILE=1, scripts/profile_kernels.sh, ncu).
+# MODEL_ONLY=1 makes the benchmark step only build and save the model the A/B steps use (a shorter
+# round for A/Bs: e.g. MODEL_ONLY=1 EVAL=0 AB_GRAPH=0 AB_S2D=1 AB_BBATCH=1).
 # Everything lands in $OUT/round.tgz (one file back); summaries are printed, the benchmark table last.
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -3,9 +3,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <ctime>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 namespace maskrt::bench {
 
@@ -75,6 +78,16 @@ HostInfo collect_host_info() {
   h.hostname = gethostname(host, sizeof(host) - 1) == 0 ? std::string(host) : "unknown";
   h.date_utc = utc_now_iso8601();
   return h;
+}
+
+std::string maskrt_env_settings(const char* const* envp) {
+  std::vector<std::string> set;
+  for (const char* const* e = envp; e && *e; ++e)
+    if (std::strncmp(*e, "MASKRT_", 7) == 0) set.emplace_back(*e);
+  std::sort(set.begin(), set.end());
+  std::string out;
+  for (const std::string& s : set) out += (out.empty() ? "" : " ") + s;
+  return out;
 }
 
 }  // namespace maskrt::bench

@@ -25,4 +25,9 @@ std::string maskrt_version();
 std::string maskrt_git_commit();
 std::string utc_now_iso8601();
 
+// The MASKRT_* environment switches in `envp` (a null-terminated "NAME=value" array such as environ),
+// sorted by name and joined by spaces ("MASKRT_BACKBONE_BATCH=4 MASKRT_STEM_S2D=1"); "" when none is set.
+// They change what is measured (conv paths, opt-in batching, graphs), so bench reports record them.
+std::string maskrt_env_settings(const char* const* envp);
+
 }  // namespace maskrt::bench

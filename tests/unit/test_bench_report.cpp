@@ -310,3 +310,21 @@ TEST(Progress, TextAndTtyGate) {
 
 }  // namespace
 }  // namespace maskrt::bench
+
+namespace maskrt::bench {
+namespace {
+
+// Reports record the MASKRT_* switches: only those names, sorted, "NAME=value" as given; none -> "".
+TEST(BenchSystemInfo, MaskrtEnvSettingsListsOnlyMaskrtSwitchesSorted) {
+  const char* env[] = {"PATH=/usr/bin", "MASKRT_STEM_S2D=1", "HOME=/root", "MASKRT_BACKBONE_BATCH=4",
+                       "XMASKRT_NOT=1", "MASKRT_EMPTY=", "maskrt_lower=1", nullptr};
+  EXPECT_EQ(maskrt_env_settings(env), "MASKRT_BACKBONE_BATCH=4 MASKRT_EMPTY= MASKRT_STEM_S2D=1");
+  const char* none[] = {"PATH=/usr/bin", "CUDA_MODULE_LOADING=LAZY", nullptr};
+  EXPECT_EQ(maskrt_env_settings(none), "");
+  const char* empty[] = {nullptr};
+  EXPECT_EQ(maskrt_env_settings(empty), "");
+  EXPECT_EQ(maskrt_env_settings(nullptr), "");
+}
+
+}  // namespace
+}  // namespace maskrt::bench

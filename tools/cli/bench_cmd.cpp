@@ -14,6 +14,7 @@
 // breakdown (Engine::memory_report(): weights, arena, its workspace, other = the cudaMemGetInfo delta
 // minus maskrt's own allocations) is recorded next to the NVML peak.
 #include <sys/resource.h>
+#include <unistd.h>  // environ
 
 #include <atomic>
 #include <chrono>
@@ -156,6 +157,8 @@ int run_bench(const BenchArgs& a) {
                          {"weights", info.weights_path},          {"engine_load_ms", std::to_string(info.load_ms)},
                          {"engine_warmup_ms", std::to_string(info.warmup_ms)}};
   for (size_t i = 0; i < a.model.opts.size(); ++i) report.meta.options["opts"] += (i ? " " : "") + a.model.opts[i];
+  const std::string env_switches = bench::maskrt_env_settings(environ);  // they change what is measured
+  report.meta.options["maskrt_env"] = env_switches.empty() ? "none set" : env_switches;
   if (on_cuda) {  // lazy loading decides how much kernel code the libraries put on the device ("other")
     const char* ml = std::getenv("CUDA_MODULE_LOADING");
     report.meta.options["cuda_module_loading"] = ml ? ml : "unset (the driver's default)";

@@ -50,7 +50,7 @@ struct ConvCudnn::Plan {
 
 namespace {
 cudnnDataType_t data_type(Precision p) { return p == Precision::kFP16 ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT; }
-cudnnTensorFormat_t tensor_format(Precision p) { return p == Precision::kFP16 ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW; }
+cudnnTensorFormat_t tensor_format(bool nhwc) { return nhwc ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW; }
 cudnnMathType_t math_type(Precision p) { return p == Precision::kFP32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH; }
 
 // plan()'s measurement scratch (input, output, workspace): freed on every path, exceptions included.
@@ -162,8 +162,10 @@ struct EventPair {
 }  // namespace
 
 ConvCudnn::ConvCudnn(const ConvLayer& layer, Precision precision, ConvEpilogue epilogue, const std::string& name,
-                     int in_channels_padded)
-    : name_(name), precision_(precision), epilogue_(epilogue) {
+                     int in_channels_padded, Layout layout)
+    : name_(name), precision_(precision), epilogue_(epilogue),
+      nhwc_(precision == Precision::kFP16 || (precision == Precision::kTF32 && layout == Layout::kNHWC)) {
+  MASKRT_ASSERT(layout == Layout::kNCHW || precision != Precision::kFP32, name, ": fp32 is NCHW only");
   const Tensor& w = layer.weight;  // (O, C/g, K, K)
   MASKRT_ASSERT(w.dim() == 4 && w.size(2) == w.size(3), name);
   MASKRT_ASSERT(layer.params.stride_h == layer.params.stride_w && layer.params.pad_h == layer.params.pad_w, name);
@@ -174,7 +176,7 @@ ConvCudnn::ConvCudnn(const ConvLayer& layer, Precision precision, ConvEpilogue e
   stride_ = layer.params.stride_h;
   pad_ = layer.params.pad_h;
   in_c_padded_ = std::max(in_c_, in_channels_padded);
-  MASKRT_ASSERT(in_c_padded_ == in_c_ || (groups_ == 1 && precision == Precision::kFP16), name);
+  MASKRT_ASSERT(in_c_padded_ == in_c_ || (groups_ == 1 && nhwc_), name);
   const int cpg = in_c_padded_ / groups_;  // input channels per group (padded)
   const int K = kernel_;
   try {
@@ -182,17 +184,17 @@ ConvCudnn::ConvCudnn(const ConvLayer& layer, Precision precision, ConvEpilogue e
     MASKRT_CUDA_CHECK(cudnnCreateTensorDescriptor(&bias_desc_));
     MASKRT_CUDA_CHECK(cudnnCreateActivationDescriptor(&relu_desc_));
     MASKRT_CUDA_CHECK(cudnnSetActivationDescriptor(relu_desc_, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0));
-    MASKRT_CUDA_CHECK(cudnnSetFilter4dDescriptor(filter_desc_, data_type(precision), tensor_format(precision), out_c_,
+    MASKRT_CUDA_CHECK(cudnnSetFilter4dDescriptor(filter_desc_, data_type(precision), tensor_format(nhwc_), out_c_,
                                                  cpg, K, K));
-    MASKRT_CUDA_CHECK(cudnnSetTensor4dDescriptor(bias_desc_, tensor_format(precision), data_type(precision), 1, out_c_,
+    MASKRT_CUDA_CHECK(cudnnSetTensor4dDescriptor(bias_desc_, tensor_format(nhwc_), data_type(precision), 1, out_c_,
                                                  1, 1));
   } catch (...) {
     release();
     throw;
   }
   const int src_cpg = in_c_ / groups_;
-  if (precision == Precision::kFP16) {
-    // KRSC: (O, K, K, C/g padded), zero-filled padding channels.
+  if (nhwc_) {
+    // KRSC: (O, K, K, C/g padded), zero-filled padding channels (fp16; tf32 NHWC: float32).
     std::vector<float> krsc(static_cast<size_t>(out_c_) * K * K * cpg, 0.f);
     for (int o = 0; o < out_c_; ++o)
       for (int c = 0; c < src_cpg; ++c)
@@ -200,9 +202,14 @@ ConvCudnn::ConvCudnn(const ConvLayer& layer, Precision precision, ConvEpilogue e
           for (int kx = 0; kx < K; ++kx)
             krsc[((static_cast<size_t>(o) * K + ky) * K + kx) * cpg + c] =
                 w[((static_cast<int64_t>(o) * src_cpg + c) * K + ky) * K + kx];
-    weight_ = DeviceBuffer::upload(to_half(krsc.data(), krsc.size()), name + ".weight");
-    bias_ = DeviceBuffer::upload(to_half(layer.bias.data(), out_c_), name + ".bias");
-    bias_f32_ = DeviceBuffer::upload(layer.bias.data(), out_c_ * sizeof(float), name + ".bias (fp32 epilogue)");
+    if (precision != Precision::kFP16) {  // tf32 NHWC: float32 KRSC, float32 bias
+      weight_ = DeviceBuffer::upload(krsc, name + ".weight");
+      bias_ = DeviceBuffer::upload(layer.bias.data(), out_c_ * sizeof(float), name + ".bias");
+    } else {
+      weight_ = DeviceBuffer::upload(to_half(krsc.data(), krsc.size()), name + ".weight");
+      bias_ = DeviceBuffer::upload(to_half(layer.bias.data(), out_c_), name + ".bias");
+      bias_f32_ = DeviceBuffer::upload(layer.bias.data(), out_c_ * sizeof(float), name + ".bias (fp32 epilogue)");
+    }
   } else {
     weight_ = DeviceBuffer::upload(w.data(), w.numel() * sizeof(float), name + ".weight");
     bias_ = DeviceBuffer::upload(layer.bias.data(), out_c_ * sizeof(float), name + ".bias");
@@ -234,21 +241,22 @@ ConvCudnn::ConvCudnn(const ConvLayer& layer, Precision precision, ConvEpilogue e
 void ConvCudnn::create_gemm_desc() {
   // fp16 NHWC: y (rows = n*h*w, out) = x (rows, in) W^T, bias and ReLU in cuBLASLt's epilogue, the
   //   shortcut z as C with beta = 1: D = relu(W^T x + z + b) in column-major terms (D: out x rows).
+  // tf32 NHWC (MASKRT_TF32_NHWC=1): the same in float32 (TF32 tensor cores), bias float32.
   // tf32 NCHW: per image y_i (out, hw) = W (out, in) x_i (in, hw), i.e. column-major D (hw x out) =
   //   x_i (hw x in) * W^T-as-stored (in x out); the bias is per column there, so conv_epilogue follows.
   const bool half = precision_ == Precision::kFP16;
   const cublasComputeType_t compute = half ? CUBLAS_COMPUTE_32F : CUBLAS_COMPUTE_32F_FAST_TF32;
   MASKRT_CUDA_CHECK(cublasLtMatmulDescCreate(&gemm_desc_, compute, CUDA_R_32F));
-  const cublasOperation_t ta = half ? CUBLAS_OP_T : CUBLAS_OP_N, tb = CUBLAS_OP_N;
+  const cublasOperation_t ta = nhwc_ ? CUBLAS_OP_T : CUBLAS_OP_N, tb = CUBLAS_OP_N;
   MASKRT_CUDA_CHECK(cublasLtMatmulDescSetAttribute(gemm_desc_, CUBLASLT_MATMUL_DESC_TRANSA, &ta, sizeof(ta)));
   MASKRT_CUDA_CHECK(cublasLtMatmulDescSetAttribute(gemm_desc_, CUBLASLT_MATMUL_DESC_TRANSB, &tb, sizeof(tb)));
-  if (half) {
+  if (nhwc_) {
     const cublasLtEpilogue_t epi = epilogue_ == ConvEpilogue::kBias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_RELU_BIAS;
     MASKRT_CUDA_CHECK(cublasLtMatmulDescSetAttribute(gemm_desc_, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof(epi)));
     const void* bias_ptr = bias_.get();
     MASKRT_CUDA_CHECK(
         cublasLtMatmulDescSetAttribute(gemm_desc_, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias_ptr, sizeof(bias_ptr)));
-    const cudaDataType_t bias_type = CUDA_R_16F;
+    const cudaDataType_t bias_type = half ? CUDA_R_16F : CUDA_R_32F;
     MASKRT_CUDA_CHECK(
         cublasLtMatmulDescSetAttribute(gemm_desc_, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &bias_type, sizeof(bias_type)));
   }
@@ -277,6 +285,7 @@ ConvCudnn& ConvCudnn::operator=(ConvCudnn&& o) noexcept {
     name_ = std::move(o.name_);
     precision_ = o.precision_;
     epilogue_ = o.epilogue_;
+    nhwc_ = o.nhwc_;
     in_c_ = o.in_c_;
     in_c_padded_ = o.in_c_padded_;
     out_c_ = o.out_c_;
@@ -322,7 +331,7 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   MASKRT_CHECK(p->oh >= 1 && p->ow >= 1, ErrorCode::kInvalidArgument, name_, ": input ", h, "x", w,
                " is too small for a ", kernel_, "x", kernel_, " stride-", stride_, " convolution");
   const cudnnDataType_t dt = data_type(precision_);
-  const cudnnTensorFormat_t fmt = tensor_format(precision_);
+  const cudnnTensorFormat_t fmt = tensor_format(nhwc_);
   MASKRT_CUDA_CHECK(cudnnCreateTensorDescriptor(&p->x));
   MASKRT_CUDA_CHECK(cudnnCreateTensorDescriptor(&p->y));
   MASKRT_CUDA_CHECK(cudnnCreateConvolutionDescriptor(&p->conv));
@@ -339,11 +348,14 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   const size_t cap = max_workspace_bytes(precision_);
   // Graph plans may use more than the cap (tf32's tensor-core engines transpose the input and the
   // output in their workspace, so a flat cap would exclude them at batch 16; batch 1: the same cap).
-  // tf32: only channel counts that are multiples of 8 (as verified on the H200; the stem's 3 input
-  // channels and odd head widths stay on the legacy and matmul paths).
+  // tf32 NCHW: only channel counts that are multiples of 8 (as verified on the H200; the stem's 3 input
+  // channels and odd head widths stay on the legacy and matmul paths). tf32 NHWC: stored channel
+  // counts that are multiples of 4 (16-byte pixels; the stem's input is padded to 4), not yet
+  // verified on a GPU.
+  const bool tf32_channels_ok = nhwc_ ? in_c_padded_ % 4 == 0 && out_c_ % 4 == 0 : in_c_ % 8 == 0 && out_c_ % 8 == 0;
   const bool may_graph = precision_ != Precision::kFP32 && groups_ == 1 && graph_mode_ != GraphMode::kOff &&
                          (graph_mode_ == GraphMode::kForce || kernel_ > 1 || stride_ > 1) &&
-                         (precision_ != Precision::kTF32 || (in_c_ % 8 == 0 && out_c_ % 8 == 0));
+                         (precision_ != Precision::kTF32 || tf32_channels_ok);
   // Graph cap: the cap plus the layer's input and output bytes (what tf32's transposing engines need),
   // at most the cap per image. Not cap * n alone: for head convs n is the ROI count (100 mask ROIs ->
   // 6.4 GiB of measurement scratch per layer in fp16; reviewer's note).
@@ -433,7 +445,7 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   // The path chosen so far, as forward() pays it (< 0: not measured): the bar for the graph candidates.
   float legacy_total = found && cudnn_ms >= 0.f ? cudnn_ms + (precision_ == Precision::kFP32 ? 0.f : epi) : -1.f;
   float gemm_total =
-      gemm_ok && gemm_ms >= 0.f ? gemm_ms + (precision_ == Precision::kFP16 ? 0.f : epi) : -1.f;
+      gemm_ok && gemm_ms >= 0.f ? gemm_ms + (nhwc_ ? 0.f : epi) : -1.f;
   float current_ms = legacy_total;
   if (gemm_total >= 0.f && (current_ms < 0.f || gemm_total < current_ms)) current_ms = gemm_total;
   float graph_ms = -1.f;
@@ -504,6 +516,11 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
 
 void ConvCudnn::run_epilogue(void* y, const void* z, int n, int64_t hw, cudaStream_t stream) const {
   const bool half = precision_ == Precision::kFP16;
+  if (nhwc_ && !half) {  // tf32 NHWC
+    conv_epilogue_nhwc_float(static_cast<float*>(y), static_cast<const float*>(z), static_cast<const float*>(bias_.get()),
+                             n, out_c_, hw, epilogue_ != ConvEpilogue::kBias, stream);
+    return;
+  }
   conv_epilogue(half, y, z, static_cast<const float*>(half ? bias_f32_.get() : bias_.get()), n, out_c_, hw,
                 epilogue_ != ConvEpilogue::kBias, stream);
 }
@@ -529,7 +546,7 @@ float ConvCudnn::time_epilogue(const CudaContext& ctx, const Plan& p, void* dy) 
 }
 
 float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit) {
-  const bool half = precision_ == Precision::kFP16;
+  const bool half = precision_ == Precision::kFP16;  // dtype; nhwc_: the matrix layout
   const cudaDataType_t dt = half ? CUDA_R_16F : CUDA_R_32F;
   const size_t es = half ? 2 : 4;
   const uint64_t hw = static_cast<uint64_t>(p.oh) * p.ow;  // output pixels per image
@@ -537,11 +554,12 @@ float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, 
   p.gemm_workspace = kNoGemm;
   p.im2col = !(kernel_ == 1 && stride_ == 1 && pad_ == 0);
   // tf32 NCHW: only the plain 1x1 matmul. With im2col (measured faster per layer at plan time) the
-  // whole tf32 pipeline ran slower on the H200 (6.09 -> 6.53 ms, 2026-11-29): not offered.
+  // whole tf32 pipeline ran slower on the H200 (6.09 -> 6.53 ms, 2026-11-29): not offered. tf32 NHWC:
+  // not offered either (im2col.h is fp16 only; its 3x3 layers go to the graph path).
   if (p.im2col && !half) return -1.f;
   p.col_bytes = p.im2col ? (kc * hw * p.n * es + 255) / 256 * 256 : 0;
   if (p.col_bytes > std::min(kMaxIm2colBytes, max_workspace_bytes(precision_))) return -1.f;
-  if (half) {  // A = W (kc x out, op T), B = x or col (kc x rows), D = y (out x rows); rows = n*oh*ow
+  if (nhwc_) {  // A = W (kc x out, op T), B = x or col (kc x rows), D = y (out x rows); rows = n*oh*ow
     const uint64_t rows = hw * p.n;
     MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.ga, dt, kc, out_c_, kc));
     MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.gb, dt, kc, rows, kc));
@@ -587,8 +605,8 @@ float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, 
   // for timing, but its construction is timed with each run, as forward() will pay it).
   void* src = p.im2col ? dws : dx;
   void* mm_ws = static_cast<char*>(dws) + p.col_bytes;
-  const void* a = half ? weight_.get() : src;
-  const void* b = half ? src : weight_.get();
+  const void* a = nhwc_ ? weight_.get() : src;
+  const void* b = nhwc_ ? src : weight_.get();
   std::vector<Timed> timed;
   std::vector<int> idx;
   for (int i = 0; i < returned; ++i) {
@@ -638,7 +656,7 @@ float ConvCudnn::plan_graph(const CudaContext& ctx, Plan& p, void* dx, void* dy,
   MASKRT_ASSERT(precision_ != Precision::kFP32 && groups_ == 1, name_);
   const bool half = precision_ == Precision::kFP16;
   GraphConvShape s;
-  s.dtype = half ? GraphConvDType::kHalfNhwc : GraphConvDType::kFloatNchw;
+  s.dtype = half ? GraphConvDType::kHalfNhwc : nhwc_ ? GraphConvDType::kFloatNhwc : GraphConvDType::kFloatNchw;
   s.n = p.n;
   s.c = in_c_padded_;
   s.h = p.h;
@@ -657,8 +675,8 @@ float ConvCudnn::plan_graph(const CudaContext& ctx, Plan& p, void* dx, void* dy,
   // their graph kind first, their configurations first; when one is in mode A's list, few plans
   // and not the other graph.
   char sig[96];
-  std::snprintf(sig, sizeof(sig), "%s c%d k%d r%d s%d p%d e%d", half ? "fp16" : "tf32", in_c_padded_, out_c_, kernel_,
-                stride_, pad_, static_cast<int>(epilogue_));
+  std::snprintf(sig, sizeof(sig), "%s c%d k%d r%d s%d p%d e%d", half ? "fp16" : nhwc_ ? "tf32nhwc" : "tf32",
+                in_c_padded_, out_c_, kernel_, stride_, pad_, static_cast<int>(epilogue_));
   const std::vector<GraphWinner> winners = graph_winners(sig);
   const bool conv_only_first = !winners.empty() && !winners.front().fused;
   std::vector<std::unique_ptr<GraphConvPlan>> cands;
@@ -820,18 +838,18 @@ void ConvCudnn::forward(const CudaContext& ctx, const DeviceTensor& x, const Dev
     return;
   }
   if (p.gemm) {
-    const bool half = precision_ == Precision::kFP16;
-    const bool add_z = half && z != nullptr;  // fp16: the shortcut enters as C (beta = 1)
+    // NHWC (fp16, tf32 NHWC): one matmul with bias / ReLU in cuBLASLt's epilogue; NCHW: conv_epilogue after.
+    const bool add_z = nhwc_ && z != nullptr;  // NHWC: the shortcut enters as C (beta = 1)
     const void* src = x.ptr;
     if (p.im2col) {
       build_columns(p, x.ptr, workspace, ctx.stream());
       src = workspace;
     }
-    MASKRT_CUDA_CHECK(cublasLtMatmul(ctx.cublaslt(), gemm_desc_, &one, half ? weight_.get() : src, p.ga,
-                                     half ? src : weight_.get(), p.gb, add_z ? &one : &zero,
+    MASKRT_CUDA_CHECK(cublasLtMatmul(ctx.cublaslt(), gemm_desc_, &one, nhwc_ ? weight_.get() : src, p.ga,
+                                     nhwc_ ? src : weight_.get(), p.gb, add_z ? &one : &zero,
                                      add_z ? z->ptr : y.ptr, p.gd, y.ptr, p.gd, &p.galgo,
                                      static_cast<char*>(workspace) + p.col_bytes, p.gemm_workspace, ctx.stream()));
-    if (!half) run_epilogue(y.ptr, z ? z->ptr : nullptr, y.n, int64_t{y.h} * y.w, ctx.stream());
+    if (!nhwc_) run_epilogue(y.ptr, z ? z->ptr : nullptr, y.n, int64_t{y.h} * y.w, ctx.stream());
     return;
   }
   cudnnHandle_t h = ctx.cudnn();

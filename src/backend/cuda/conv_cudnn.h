@@ -16,8 +16,15 @@
 //   kFP16: float16 NHWC tensors (filters KRSC), float32 accumulation (PSEUDO_HALF: conv compute type
 //          float), CUDNN_TENSOR_OP_MATH; bias kept as float16 (cuDNN's fp32 path is not used) and
 //          float32 (for the epilogue).
+//   kTF32 with layout kNHWC (MASKRT_TF32_NHWC=1, opt-in): float32 NHWC tensors (filters KRSC float32,
+//          input channels padded like fp16's), CUDNN_TENSOR_OP_MATH; every path below takes its fp16
+//          NHWC form in float32 (matmul: one matmul over n*oh*ow rows with bias, shortcut as C and
+//          ReLU in cuBLASLt's epilogue, CUBLAS_COMPUTE_32F_FAST_TF32; graph: GraphConvDType::kFloatNhwc,
+//          channel counts % 4; epilogue: conv_epilogue_nhwc_float), no im2col. Graph winners are
+//          remembered under their own signature ("tf32nhwc").
 // Weights come from a host ConvLayer (FrozenBN already folded by ConvLayer::load). `in_channels_padded`
-// (fp16 only) pads the filter's input channels with zeros, e.g. 3 -> 8 for the stem (see resize_cuda.h).
+// (fp16 / tf32 NHWC only) pads the filter's input channels with zeros, e.g. 3 -> 8 for the fp16 stem,
+// 3 -> 4 for the tf32 NHWC stem (see resize_cuda.h).
 //
 // Algorithms: chosen once per input shape (n, h, w) by plan() with cudnnFindConvolutionForwardAlgorithmEx
 // (measured on scratch buffers that plan() allocates and frees: planning runs at warm-up / for a new
@@ -113,8 +120,9 @@ class ConvCudnn {
 
   ConvCudnn();
   // `layer.params.relu` is ignored: the epilogue decides. Uploads the weights (synchronous).
+  // layout: kNCHW, or kNHWC for kTF32 (NHWC float; asserted never for kFP32); kFP16 is always NHWC.
   ConvCudnn(const ConvLayer& layer, Precision precision, ConvEpilogue epilogue, const std::string& name,
-            int in_channels_padded = 0);
+            int in_channels_padded = 0, Layout layout = Layout::kNCHW);
   ~ConvCudnn();
   ConvCudnn(const ConvCudnn&) = delete;
   ConvCudnn& operator=(const ConvCudnn&) = delete;
@@ -126,7 +134,7 @@ class ConvCudnn {
   int out_size(int in) const { return (in + 2 * pad_ - kernel_) / stride_ + 1; }
   const std::string& name() const { return name_; }
   DType dtype() const { return precision_ == Precision::kFP16 ? DType::kF16 : DType::kF32; }
-  Layout layout() const { return precision_ == Precision::kFP16 ? Layout::kNHWC : Layout::kNCHW; }
+  Layout layout() const { return nhwc_ ? Layout::kNHWC : Layout::kNCHW; }
 
   // Chooses and caches the algorithm for input (n, in_channels, h, w); returns its workspace bytes.
   size_t plan(const CudaContext& ctx, int n, int h, int w);
@@ -148,7 +156,8 @@ class ConvCudnn {
   // cuBLASLt offers none.
   float plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit);
   // conv_epilogue (bias, shortcut z, ReLU as epilogue_ says) on y = (n, out_channels, hw pixels) in
-  // this precision's layout and float bias: fp16 NHWC half with bias_f32_, tf32 NCHW float with bias_.
+  // this precision's layout and float bias: fp16 NHWC half with bias_f32_, tf32 NCHW float with bias_,
+  // tf32 NHWC float with bias_ (conv_epilogue_nhwc_float).
   // tf32 / fp16 only; the one place that maps precision to layout and bias for every path.
   void run_epilogue(void* y, const void* z, int n, int64_t hw, cudaStream_t stream) const;
   // conv_epilogue's time on the scratch output dy (ms, < 0 on failure). tf32 / fp16 only.
@@ -167,6 +176,7 @@ class ConvCudnn {
   std::string name_;
   Precision precision_ = Precision::kFP32;
   ConvEpilogue epilogue_ = ConvEpilogue::kBias;
+  bool nhwc_ = false;  // NHWC tensors: kFP16, or kTF32 built with layout kNHWC
   int in_c_ = 0, in_c_padded_ = 0, out_c_ = 0, kernel_ = 1, stride_ = 1, pad_ = 0, groups_ = 1;
   bool fused_ok_ = true;
   bool force_gemm_ = false;  // MASKRT_CONV_GEMM=1: the matmul whenever the layer allows it (tests)

@@ -74,7 +74,49 @@ __global__ void epilogue_float4_kernel(float4* y, const float4* z, const float* 
   }
 }
 
+// fp32 NHWC (MASKRT_TF32_NHWC=1): channel = index % c. Scalar (any shape) and, for c % 4 == 0 with
+// 16-byte aligned buffers, 4 channels of one pixel per step; the same arithmetic as the NCHW kernels.
+template <typename Index>
+__global__ void epilogue_nhwc_f32_kernel(float* y, const float* z, const float* bias, Index total, int c, bool relu) {
+  for (Index i = Index(blockIdx.x) * blockDim.x + threadIdx.x; i < total; i += Index(gridDim.x) * blockDim.x)
+    y[i] = epilogue_value(y[i], bias[static_cast<int>(i % c)], z ? &z[i] : nullptr, relu);
+}
+
+__global__ void epilogue_nhwc_float4_kernel(float4* y, const float4* z, const float* bias, int vectors, int c,
+                                            bool relu) {
+  for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < vectors; j += gridDim.x * blockDim.x) {
+    const int ch0 = (j * 4) % c;
+    float4 v = y[j];
+    float4 zv = z ? z[j] : float4{};
+    v.x = epilogue_value(v.x, bias[ch0], z ? &zv.x : nullptr, relu);
+    v.y = epilogue_value(v.y, bias[ch0 + 1], z ? &zv.y : nullptr, relu);
+    v.z = epilogue_value(v.z, bias[ch0 + 2], z ? &zv.z : nullptr, relu);
+    v.w = epilogue_value(v.w, bias[ch0 + 3], z ? &zv.w : nullptr, relu);
+    y[j] = v;
+  }
+}
+
 }  // namespace
+
+void conv_epilogue_nhwc_float(float* y, const float* z, const float* bias, int64_t n, int c, int64_t hw, bool relu,
+                              cudaStream_t stream) {
+  const int64_t total = n * c * hw;
+  if (total == 0) return;
+  constexpr int kThreads = 256;
+  const bool aligned = is_aligned16(y) && (!z || is_aligned16(z));
+  if (total < (int64_t{1} << 31) && aligned && c % 4 == 0) {
+    const int vectors = static_cast<int>(total / 4);
+    epilogue_nhwc_float4_kernel<<<grid_stride_blocks(vectors, kThreads), kThreads, 0, stream>>>(
+        reinterpret_cast<float4*>(y), reinterpret_cast<const float4*>(z), bias, vectors, c, relu);
+  } else if (total < (int64_t{1} << 30)) {
+    epilogue_nhwc_f32_kernel<int><<<grid_stride_blocks(total, kThreads), kThreads, 0, stream>>>(
+        y, z, bias, static_cast<int>(total), c, relu);
+  } else {
+    epilogue_nhwc_f32_kernel<int64_t><<<grid_stride_blocks(total, kThreads), kThreads, 0, stream>>>(y, z, bias, total,
+                                                                                                  c, relu);
+  }
+  MASKRT_CUDA_CHECK_LAST();
+}
 
 void conv_epilogue(bool half_nhwc, void* y, const void* z, const float* bias, int64_t n, int c, int64_t hw,
                    bool relu, cudaStream_t stream) {

@@ -17,4 +17,9 @@ namespace maskrt::cuda {
 void conv_epilogue(bool half_nhwc, void* y, const void* z, const float* bias, int64_t n, int c, int64_t hw,
                    bool relu, cudaStream_t stream);
 
+// The same for NHWC float32 (the tf32 pipeline under MASKRT_TF32_NHWC=1): y, z (n, hw, c) float32,
+// channel = index % c; the arithmetic is the NCHW float path's (one float32 rounding per add).
+void conv_epilogue_nhwc_float(float* y, const float* z, const float* bias, int64_t n, int c, int64_t hw, bool relu,
+                              cudaStream_t stream);
+
 }  // namespace maskrt::cuda

@@ -131,8 +131,9 @@ bool build_graph(cudnnHandle_t handle, const GraphConvShape& sh, GraphEpilogue e
   Steps s{log};
   g.epilogue = epi;
   const bool fused = epi != GraphEpilogue::kConvOnly;
-  const bool nhwc = sh.dtype == GraphConvDType::kHalfNhwc;
-  const cudnnDataType_t io = nhwc ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT, f32 = CUDNN_DATA_FLOAT;
+  const bool nhwc = sh.dtype != GraphConvDType::kFloatNchw;
+  const cudnnDataType_t io = sh.dtype == GraphConvDType::kHalfNhwc ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
+  const cudnnDataType_t f32 = CUDNN_DATA_FLOAT;
   BackendDescriptor x, w, y, bias, z, conv_out, bias_out, add_out;
   if (!make_tensor(s, x, kUidX, io, sh.n, sh.c, sh.h, sh.w, false, nhwc) ||
       !make_tensor(s, w, kUidW, io, sh.k, sh.c, sh.r, sh.s, false, nhwc) ||

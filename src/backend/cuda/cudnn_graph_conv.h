@@ -16,6 +16,8 @@
 //     filters KCRS. Engines may use TF32 tensor cores (numerical note TENSOR_CORE): callers use this
 //     flavour only for Precision::kTF32, never for kFP32 (Detectron2's FMA numerics stay with cuDNN's
 //     legacy API there).
+//   kFloatNhwc (tf32 pipeline under MASKRT_TF32_NHWC=1): float32 tensors with kHalfNhwc's strides
+//     (x, y, z NHWC, w KRSC, bias (1, k, 1, 1)); tf32 only, as kFloatNchw.
 // Compute: cross-correlation, compute type float (float32 accumulation); fused graphs keep the
 // intermediate sums in float32 virtual tensors and round once to the output type:
 //   kConvOnly:     y = conv(x, w)
@@ -43,7 +45,7 @@
 
 namespace maskrt::cuda {
 
-enum class GraphConvDType { kHalfNhwc, kFloatNchw };
+enum class GraphConvDType { kHalfNhwc, kFloatNchw, kFloatNhwc };
 
 // Shape of one convolution (groups 1, square or not, dilation 1).
 struct GraphConvShape {

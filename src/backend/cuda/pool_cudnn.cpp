@@ -17,7 +17,7 @@ struct MaxPoolCudnn::Plan {
 
 namespace {
 std::tuple<int, int, int, int, int> key(const DeviceTensor& t) {
-  return {t.n, t.c, t.h, t.w, t.dtype == DType::kF16 ? 1 : 0};
+  return {t.n, t.c, t.h, t.w, (t.dtype == DType::kF16 ? 1 : 0) | (t.layout == Layout::kNHWC ? 2 : 0)};
 }
 }  // namespace
 

@@ -1,7 +1,7 @@
 #pragma once
 // MaxPoolCudnn: max_pool2d with cuDNN (the ResNet stem's 3x3 stride-2 padding-1 pool,
-// F.max_pool2d semantics: padded cells never win, floor output size). fp32 NCHW or fp16 NHWC as
-// the DeviceTensor says. Descriptors are cached per input shape by plan(); forward() of an
+// F.max_pool2d semantics: padded cells never win, floor output size). fp32 NCHW, fp16 NHWC or fp32
+// NHWC (tf32 with MASKRT_TF32_NHWC=1) as the DeviceTensor says. Descriptors are cached per input shape by plan(); forward() of an
 // unplanned shape asserts. Errors: cuDNN failures throw maskrt::Error. Thread safety: one thread.
 #include <cudnn.h>
 

@@ -26,13 +26,17 @@ bool stem_s2d_requested() {
 }  // namespace
 
 
-CudaBackbone::CudaBackbone(const ModelSpec& spec, WeightStore& ws, Precision precision) : precision_(precision) {
+CudaBackbone::CudaBackbone(const ModelSpec& spec, WeightStore& ws, Precision precision, bool tf32_nhwc)
+    : precision_(precision), tf32_nhwc_(precision == Precision::kTF32 && tf32_nhwc) {
+  const Layout layout = activation_layout(precision, tf32_nhwc_);
   MASKRT_CHECK(spec.res5_dilation == 1, ErrorCode::kUnsupported, "MODEL.RESNETS.RES5_DILATION: only 1 is supported");
   MASKRT_CHECK(spec.fpn_fuse_type == "sum", ErrorCode::kUnsupported, "MODEL.FPN.FUSE_TYPE: '", spec.fpn_fuse_type,
                "' is not supported (only \"sum\")");
   const std::string p = "backbone.bottom_up";
   const std::string& norm = spec.resnet_norm;
-  const int in_pad = precision == Precision::kFP16 ? ops::kPreprocessNhwcChannels : 0;
+  const int in_pad = precision == Precision::kFP16 ? ops::kPreprocessNhwcChannels
+                     : tf32_nhwc_                   ? ops::kPreprocessNhwcF32Channels
+                                                    : 0;
   ConvLayer stem = ConvLayer::load(ws, p + ".stem.conv1", 3, spec.stem_out_channels, 7, 2, 3, 1, false, norm, true);
   stem_s2d_ = precision == Precision::kFP16 && stem_s2d_requested();
   if (stem_s2d_) {  // exact rewrite: 4x4 / stride 1 / pad 0 over the s2d image (16 channels, no padding)
@@ -44,7 +48,7 @@ CudaBackbone::CudaBackbone(const ModelSpec& spec, WeightStore& ws, Precision pre
   } else {
     if (stem_s2d_requested())
       std::fprintf(stderr, "maskrt: MASKRT_STEM_S2D=1 ignored (fp16 only)\n");
-    stem_ = ConvCudnn(stem, precision, ConvEpilogue::kBiasRelu, p + ".stem.conv1", in_pad);
+    stem_ = ConvCudnn(stem, precision, ConvEpilogue::kBiasRelu, p + ".stem.conv1", in_pad, layout);
   }
   const std::vector<int> nblocks = resnet_blocks_per_stage(spec.depth);
   const bool basic = spec.depth < 50;
@@ -68,22 +72,22 @@ CudaBackbone::CudaBackbone(const ModelSpec& spec, WeightStore& ws, Precision pre
       blk.has_shortcut = in_ch != out_ch;
       if (blk.has_shortcut)
         blk.shortcut = ConvCudnn(ConvLayer::load(ws, bp + ".shortcut", in_ch, out_ch, 1, stride, 0, 1, false, norm, false),
-                                 precision, ConvEpilogue::kBias, bp + ".shortcut");
+                                 precision, ConvEpilogue::kBias, bp + ".shortcut", 0, layout);
       if (basic) {
         blk.conv1 = ConvCudnn(ConvLayer::load(ws, bp + ".conv1", in_ch, out_ch, 3, stride, 1, 1, false, norm, true),
-                              precision, ConvEpilogue::kBiasRelu, bp + ".conv1");
+                              precision, ConvEpilogue::kBiasRelu, bp + ".conv1", 0, layout);
         blk.conv2 = ConvCudnn(ConvLayer::load(ws, bp + ".conv2", out_ch, out_ch, 3, 1, 1, 1, false, norm, false),
-                              precision, ConvEpilogue::kBiasAddRelu, bp + ".conv2");
+                              precision, ConvEpilogue::kBiasAddRelu, bp + ".conv2", 0, layout);
       } else {
         const int s1 = spec.stride_in_1x1 ? stride : 1;
         const int s3 = spec.stride_in_1x1 ? 1 : stride;
         blk.conv1 = ConvCudnn(ConvLayer::load(ws, bp + ".conv1", in_ch, bottleneck_ch, 1, s1, 0, 1, false, norm, true),
-                              precision, ConvEpilogue::kBiasRelu, bp + ".conv1");
+                              precision, ConvEpilogue::kBiasRelu, bp + ".conv1", 0, layout);
         blk.conv2 = ConvCudnn(ConvLayer::load(ws, bp + ".conv2", bottleneck_ch, bottleneck_ch, 3, s3, 1,
                                               spec.num_groups, false, norm, true),
-                              precision, ConvEpilogue::kBiasRelu, bp + ".conv2");
+                              precision, ConvEpilogue::kBiasRelu, bp + ".conv2", 0, layout);
         blk.conv3 = ConvCudnn(ConvLayer::load(ws, bp + ".conv3", bottleneck_ch, out_ch, 1, 1, 0, 1, false, norm, false),
-                              precision, ConvEpilogue::kBiasAddRelu, bp + ".conv3");
+                              precision, ConvEpilogue::kBiasAddRelu, bp + ".conv3", 0, layout);
       }
       blocks.push_back(std::move(blk));
       in_ch = out_ch;
@@ -108,10 +112,10 @@ CudaBackbone::CudaBackbone(const ModelSpec& spec, WeightStore& ws, Precision pre
     const bool use_bias = spec.fpn_norm.empty();
     lateral_.emplace_back(ConvLayer::load(ws, "backbone.fpn_lateral" + s, stage_channels[stage], fpn_out_channels_, 1,
                                           1, 0, 1, use_bias, spec.fpn_norm, false),
-                          precision, ConvEpilogue::kBias, "backbone.fpn_lateral" + s);
+                          precision, ConvEpilogue::kBias, "backbone.fpn_lateral" + s, 0, layout);
     output_.emplace_back(ConvLayer::load(ws, "backbone.fpn_output" + s, fpn_out_channels_, fpn_out_channels_, 3, 1, 1,
                                          1, use_bias, spec.fpn_norm, false),
-                         precision, ConvEpilogue::kBias, "backbone.fpn_output" + s);
+                         precision, ConvEpilogue::kBias, "backbone.fpn_output" + s, 0, layout);
     names_.push_back("p" + s);
     strides_["p" + s] = 1 << stage;
   }
@@ -126,8 +130,10 @@ int CudaBackbone::stem_out_size(int n) const {
 
 void CudaBackbone::carve(Carver& c, int h, int w, Buffers* b, int n_images) {
   MASKRT_ASSERT(n_images >= 1);
+  MASKRT_ASSERT(c.act_layout() == activation_layout(precision_, tf32_nhwc_), "CudaBackbone: carver layout");
   const int in_c = stem_s2d_                            ? ops::kStemS2dChannels
                    : precision_ == Precision::kFP16 ? ops::kPreprocessNhwcChannels
+                   : tf32_nhwc_                     ? ops::kPreprocessNhwcF32Channels
                                                     : 3;
   const int in_h = stem_s2d_ ? ops::stem_s2d_size(h) : h, in_w = stem_s2d_ ? ops::stem_s2d_size(w) : w;
   const int n = static_cast<int>(lateral_.size());

@@ -3,7 +3,9 @@
 // FrozenBN folding through ConvLayer::load, then uploaded). Bottleneck conv3 fuses the residual add
 // and the ReLU (cuDNN z input); BasicBlock conv2 likewise. Stem max-pool with cuDNN, P6 and the
 // top-down "sum" with ops/small_cuda kernels.
-// Activations: fp32 NCHW (kFP32 / kTF32) or fp16 NHWC (kFP16, the image input padded to 8 channels).
+// Activations: fp32 NCHW (kFP32 / kTF32) or fp16 NHWC (kFP16, the image input padded to 8 channels);
+// with tf32_nhwc (kTF32 only; MASKRT_TF32_NHWC=1, read by the engine) float32 NHWC, the image input
+// padded to 4 channels (ops::kPreprocessNhwcF32Channels). Carve with a Carver whose tf32_nhwc matches.
 // MASKRT_STEM_S2D=1 (fp16 only; read at construction, default off): the stem conv runs as the exact
 // 4x4 / stride 1 / pad 0 rewrite over a space-to-depth image (ops/stem_s2d/stem_s2d.h), which the
 // preprocess writes when PreprocessCudaParams::stem_s2d = stem_s2d(); same stem output size.
@@ -22,13 +24,13 @@ namespace maskrt::cuda {
 
 class CudaBackbone {
  public:
-  CudaBackbone(const ModelSpec& spec, WeightStore& ws, Precision precision);
+  CudaBackbone(const ModelSpec& spec, WeightStore& ws, Precision precision, bool tf32_nhwc = false);
 
   // Only `features` outlive forward_fpn(): carve() places them first and rewinds the arena over
   // everything else (image, stem, stage outputs, block temporaries, laterals) so that later carvings
   // (RPN, ROI heads) reuse those bytes. The non-final blocks of a stage share two ping-pong outputs.
   struct Buffers {
-    DeviceTensor image;                 // (n, 3 or 8, H, W) padded input; s2d stem: (n, 16, stem_s2d_size(H), ..(W))
+    DeviceTensor image;                 // (n, 3 / 4 / 8, H, W) padded input; s2d stem: (n, 16, stem_s2d_size(H), ..(W))
     DeviceTensor stem_out, pool_out;
     struct Block { DeviceTensor t1, t2, shortcut, out; };
     std::vector<std::vector<Block>> blocks;  // per stage
@@ -57,6 +59,7 @@ class CudaBackbone {
   };
   int stem_out_size(int n) const;  // stem conv output rows (cols) for an n-row (col) padded image
   Precision precision_;
+  bool tf32_nhwc_ = false;  // kTF32 with NHWC float activations
   bool stem_s2d_ = false;
   ConvCudnn stem_;
   MaxPoolCudnn stem_pool_{3, 2, 1};

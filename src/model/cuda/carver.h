@@ -16,10 +16,19 @@
 
 namespace maskrt::cuda {
 
+// The CUDA pipeline's activation layout: fp16 NHWC; tf32 NHWC (float32) when `tf32_nhwc`
+// (MASKRT_TF32_NHWC=1, read once by the engine), else NCHW; fp32 always NCHW.
+inline Layout activation_layout(Precision precision, bool tf32_nhwc) {
+  if (precision == Precision::kFP16) return Layout::kNHWC;
+  return precision == Precision::kTF32 && tf32_nhwc ? Layout::kNHWC : Layout::kNCHW;
+}
+
 struct Carver {
   const CudaContext& ctx;
   DeviceArena& arena;
   Precision precision;
+  // kTF32 only: activations NHWC float32 (MASKRT_TF32_NHWC=1; activation_layout()).
+  bool tf32_nhwc = false;
   // false: lay out activations only (no cuDNN / cuBLASLt planning): a cheap first measurement that
   // rejects sizes which cannot fit before any library is asked about huge tensors.
   bool plan_algos = true;
@@ -33,8 +42,9 @@ struct Carver {
   }
 
   DType act_dtype() const { return precision == Precision::kFP16 ? DType::kF16 : DType::kF32; }
-  Layout act_layout() const { return precision == Precision::kFP16 ? Layout::kNHWC : Layout::kNCHW; }
-  // An activation in the pipeline's dtype / layout (fp32 NCHW, or fp16 NHWC), logical (n, c, h, w).
+  Layout act_layout() const { return activation_layout(precision, tf32_nhwc); }
+  // An activation in the pipeline's dtype / layout (fp32 NCHW, fp16 NHWC, or tf32 NHWC float32),
+  // logical (n, c, h, w).
   DeviceTensor act(int n, int c, int h, int w) { return tensor(n, c, h, w, act_dtype(), act_layout()); }
   DeviceTensor f32(int n, int c, int h = 1, int w = 1) { return tensor(n, c, h, w, DType::kF32, Layout::kNCHW); }
   DeviceTensor tensor(int n, int c, int h, int w, DType dt, Layout l) {
@@ -60,7 +70,9 @@ inline ops::CudaTensorDesc small_desc(const DeviceTensor& t) {
   d.c = t.c;
   d.h = t.h;
   d.w = t.w;
-  d.layout = t.layout == Layout::kNHWC ? ops::CudaLayout::kNhwcFp16 : ops::CudaLayout::kNchwFp32;
+  d.layout = t.layout == Layout::kNCHW  ? ops::CudaLayout::kNchwFp32
+             : t.dtype == DType::kF16 ? ops::CudaLayout::kNhwcFp16
+                                      : ops::CudaLayout::kNhwcFp32;
   d.c_stride = t.c;
   return d;
 }

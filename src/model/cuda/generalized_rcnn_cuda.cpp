@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <string>
 #include <utility>
 
 #include <cublas_v2.h>
@@ -142,6 +143,9 @@ struct CudaGeneralizedRCNN::Impl {
   // MASKRT_BACKBONE_BATCH (fp16 / tf32; 1 = off): run_batch runs up to this many consecutive images of
   // one size and channel order as one group plan (backbone, FPN and RPN head convs at n images).
   int backbone_batch = 1;
+  // MASKRT_TF32_NHWC=1 (tf32 only; default off): activations NHWC float32 instead of NCHW
+  // (tf32_nhwc_from_env; carver.h activation_layout).
+  bool tf32_nhwc = false;
   // Original sizes whose group plan ran out of device memory: their images run one at a time.
   std::set<std::pair<int, int>> no_group_room;
 
@@ -258,9 +262,10 @@ struct CudaGeneralizedRCNN::Impl {
   Impl(const ModelSpec& s, WeightStore& ws, Precision p, int device)
       : spec(s), precision(p), mem(memory_at_start(device)), ctx(device) {
     backbone_batch = backbone_batch_from_env(precision);  // first: a bad value throws before anything is made
+    tf32_nhwc = tf32_nhwc_from_env(precision);
     device_used_bytes(&mem.used_after_context, nullptr);
     DeviceAllocTally weights;  // every DeviceBuffer the layers upload below
-    backbone = std::make_unique<CudaBackbone>(spec, ws, precision);
+    backbone = std::make_unique<CudaBackbone>(spec, ws, precision, tf32_nhwc);
     rpn_features = spec.rpn_in_features;
     roi_features = spec.roi_in_features;
     std::vector<int> rpn_strides, roi_strides;
@@ -275,8 +280,8 @@ struct CudaGeneralizedRCNN::Impl {
                    "MODEL.ROI_HEADS.IN_FEATURES: '", f, "' is not an output of the FPN backbone");
       roi_strides.push_back(backbone->stride(f));
     }
-    rpn = std::make_unique<CudaRPN>(spec, ws, backbone->out_channels(), rpn_strides, precision);
-    roi_heads = std::make_unique<CudaROIHeads>(spec, ws, backbone->out_channels(), roi_strides, precision);
+    rpn = std::make_unique<CudaRPN>(spec, ws, backbone->out_channels(), rpn_strides, precision, tf32_nhwc);
+    roi_heads = std::make_unique<CudaROIHeads>(spec, ws, backbone->out_channels(), roi_strides, precision, tf32_nhwc);
     mem.weights_bytes = weights.bytes();
     mem.weight_buffers = weights.buffers();
     device_used_bytes(&mem.used_after_weights, nullptr);
@@ -307,6 +312,25 @@ struct CudaGeneralizedRCNN::Impl {
     return static_cast<int>(v);
   }
   static constexpr int kMaxBackboneBatch = 8;
+
+  // MASKRT_TF32_NHWC: unset, empty or 0: off; 1: tf32 activations NHWC float32 (one stderr line);
+  // ignored for fp32 / fp16 (logged: fp32 stays NCHW for Detectron2's numerics, fp16 is NHWC
+  // already). Other values are kInvalidArgument naming the variable.
+  static bool tf32_nhwc_from_env(Precision precision) {
+    const char* e = std::getenv("MASKRT_TF32_NHWC");
+    if (!e || !*e) return false;
+    const std::string v(e);
+    MASKRT_CHECK(v == "0" || v == "1", ErrorCode::kInvalidArgument, "MASKRT_TF32_NHWC: expected 0 or 1, got '", v,
+                 "'");
+    if (v == "0") return false;
+    if (precision != Precision::kTF32) {
+      std::fprintf(stderr, "maskrt: MASKRT_TF32_NHWC=1 ignored for %s (tf32 only)\n",
+                   precision == Precision::kFP16 ? "fp16" : "fp32");
+      return false;
+    }
+    std::fprintf(stderr, "maskrt: MASKRT_TF32_NHWC=1: tf32 activations NHWC float\n");
+    return true;
+  }
   ~Impl() {
     for (auto& l : lanes) l->release();
     ctx.bind_own_noexcept();
@@ -317,7 +341,7 @@ struct CudaGeneralizedRCNN::Impl {
   // Lays out every buffer of a plan: the same function measures (arena.is_measuring()) and carves.
   void carve(Plan& p, DeviceArena& a, bool plan_algos = true) {
     a.reset();
-    Carver c{ctx, a, precision};
+    Carver c{ctx, a, precision, tf32_nhwc};
     c.plan_algos = plan_algos;
     p.input = c.raw<uint8_t>(static_cast<size_t>(p.n) * p.in_h * p.in_w * 3);  // n images, back to back
     c.need_workspace(ops::preprocess_workspace_bytes(p.pre));
@@ -360,7 +384,7 @@ struct CudaGeneralizedRCNN::Impl {
     p.workspace = a.alloc(c.workspace);
   }
 
-  // Image k's slice of n-image features (n outermost in NCHW fp32 and NHWC fp16 alike).
+  // Image k's slice of n-image features (n outermost in NCHW and NHWC alike).
   static std::vector<DeviceTensor> image_slice(const std::vector<DeviceTensor>& features, int k) {
     std::vector<DeviceTensor> out;
     out.reserve(features.size());
@@ -420,6 +444,7 @@ struct CudaGeneralizedRCNN::Impl {
         pre.std[c] = spec.pixel_std[c];
       }
       pre.nhwc_fp16 = precision == Precision::kFP16;
+      pre.nhwc_fp32 = tf32_nhwc;  // MASKRT_TF32_NHWC=1: (pad_h, pad_w, 4) float32
       pre.stem_s2d = backbone->stem_s2d();  // MASKRT_STEM_S2D=1 (fp16): the backbone reads the s2d image
       ops::validate_preprocess(pre);
       const ops::PillowCoeffs hc = ops::make_pillow_coeffs(w, p->rw), vc = ops::make_pillow_coeffs(h, p->rh);

@@ -7,8 +7,10 @@
 namespace maskrt::cuda {
 
 CudaROIHeads::CudaROIHeads(const ModelSpec& spec, WeightStore& ws, int in_channels, const std::vector<int>& strides,
-                           Precision precision)
-    : spec_(spec), precision_(precision), strides_(strides) {
+                           Precision precision, bool tf32_nhwc)
+    : spec_(spec), precision_(precision), nhwc_(activation_layout(precision, tf32_nhwc) == Layout::kNHWC),
+      strides_(strides) {
+  const Layout layout = activation_layout(precision, tf32_nhwc);
   for (const std::string& t : {spec.box_pooler_type, spec.mask_pooler_type})
     MASKRT_CHECK(t == "ROIAlignV2" || t == "ROIAlign", ErrorCode::kUnsupported, "POOLER_TYPE: '", t,
                  "' is not supported (ROIAlignV2 or ROIAlign)");
@@ -17,14 +19,14 @@ CudaROIHeads::CudaROIHeads(const ModelSpec& spec, WeightStore& ws, int in_channe
   for (int k = 0; k < spec.box_num_conv; ++k) {
     const std::string n = "roi_heads.box_head.conv" + std::to_string(k + 1);
     box_convs_.emplace_back(ConvLayer::load(ws, n, ch, spec.box_conv_dim, 3, 1, 1, 1, true, "", true), precision,
-                            ConvEpilogue::kBiasRelu, n);
+                            ConvEpilogue::kBiasRelu, n, 0, layout);
     ch = spec.box_conv_dim;
   }
   int dim = ch * res * res;
   for (int k = 0; k < spec.box_num_fc; ++k) {
     const std::string n = "roi_heads.box_head.fc" + std::to_string(k + 1);
     std::vector<int> perm;
-    if (k == 0 && precision == Precision::kFP16) {
+    if (k == 0 && nhwc_) {
       // Device column j = (y*res + x)*C + c reads checkpoint column c*res*res + y*res + x.
       perm.resize(dim);
       for (int yx = 0; yx < res * res; ++yx)
@@ -35,7 +37,7 @@ CudaROIHeads::CudaROIHeads(const ModelSpec& spec, WeightStore& ws, int in_channe
   }
   const int K = spec.num_classes;
   std::vector<int> pred_perm;
-  if (spec.box_num_fc == 0 && precision == Precision::kFP16) {  // predictors read the pooled features directly
+  if (spec.box_num_fc == 0 && nhwc_) {  // predictors read the pooled features directly
     pred_perm.resize(dim);
     for (int yx = 0; yx < res * res; ++yx)
       for (int c = 0; c < ch; ++c) pred_perm[yx * ch + c] = c * res * res + yx;
@@ -50,15 +52,15 @@ CudaROIHeads::CudaROIHeads(const ModelSpec& spec, WeightStore& ws, int in_channe
     for (int k = 0; k < spec.mask_num_conv; ++k) {
       const std::string n = "roi_heads.mask_head.mask_fcn" + std::to_string(k + 1);
       mask_convs_.emplace_back(ConvLayer::load(ws, n, mch, spec.mask_conv_dim, 3, 1, 1, 1, true, "", true), precision,
-                               ConvEpilogue::kBiasRelu, n);
+                               ConvEpilogue::kBiasRelu, n, 0, layout);
       mch = spec.mask_conv_dim;
     }
     const Tensor dw = ws.take("roi_heads.mask_head.deconv.weight", {mch, spec.mask_conv_dim, 2, 2});
     const Tensor db = ws.take("roi_heads.mask_head.deconv.bias", {spec.mask_conv_dim});
-    deconv_ = DeconvCublas(dw, db, true, precision, "roi_heads.mask_head.deconv");
+    deconv_ = DeconvCublas(dw, db, true, precision, "roi_heads.mask_head.deconv", layout);
     mask_predictor_ = ConvCudnn(ConvLayer::load(ws, "roi_heads.mask_head.predictor", spec.mask_conv_dim,
                                                 spec.cls_agnostic_mask ? 1 : K, 1, 1, 0, 1, true, "", false),
-                                precision, ConvEpilogue::kBias, "roi_heads.mask_head.predictor");
+                                precision, ConvEpilogue::kBias, "roi_heads.mask_head.predictor", 0, layout);
   }
 }
 
@@ -81,8 +83,9 @@ ops::RoiAlignMultiLevelCudaParams CudaROIHeads::roi_params(const std::vector<Dev
   p.sampling_ratio = sampling_ratio;
   p.aligned = type == "ROIAlignV2";
   p.roi_capacity = capacity;
-  if (precision_ == Precision::kFP16) {
-    p.in_layout = p.out_layout = ops::CudaLayout::kNhwcFp16;
+  if (nhwc_) {
+    p.in_layout = p.out_layout =
+        precision_ == Precision::kFP16 ? ops::CudaLayout::kNhwcFp16 : ops::CudaLayout::kNhwcFp32;
     p.in_c_stride = p.out_c_stride = p.channels;
   }
   ops::validate_roi_align_multilevel(p);

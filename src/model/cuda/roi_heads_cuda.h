@@ -9,6 +9,7 @@
 //   1x1 predictor -> class select + sigmoid -> (D, M, M) fp32 soft masks.
 // fp16 mode: features, pooled features and head activations are fp16 NHWC; the first FC's weight
 // columns are permuted to the (res, res, C) order of NHWC pooled features; the predictors output fp32.
+// tf32_nhwc (kTF32, MASKRT_TF32_NHWC=1): the same NHWC layout and permutation in float32.
 // Thread safety: one thread at a time.
 #include <vector>
 
@@ -34,7 +35,7 @@ struct DetectionOutputs {
 class CudaROIHeads {
  public:
   CudaROIHeads(const ModelSpec& spec, WeightStore& ws, int in_channels, const std::vector<int>& strides,
-               Precision precision);
+               Precision precision, bool tf32_nhwc = false);
 
   struct Buffers {
     ops::RoiAlignMultiLevelCudaParams box_roi, mask_roi;
@@ -65,6 +66,7 @@ class CudaROIHeads {
 
   ModelSpec spec_;
   Precision precision_;
+  bool nhwc_ = false;  // NHWC activations (fp16, or tf32 with tf32_nhwc)
   std::vector<int> strides_;
   std::vector<ConvCudnn> box_convs_;
   std::vector<LinearCublas> box_fcs_;

@@ -15,8 +15,10 @@ const T& per_level(const std::vector<T>& v, size_t level, const char* key) {
 }  // namespace
 
 CudaRPN::CudaRPN(const ModelSpec& spec, WeightStore& ws, int in_channels, const std::vector<int>& strides,
-                 Precision precision)
-    : spec_(spec), precision_(precision), strides_(strides) {
+                 Precision precision, bool tf32_nhwc)
+    : spec_(spec), precision_(precision), nhwc_(activation_layout(precision, tf32_nhwc) == Layout::kNHWC),
+      strides_(strides) {
+  const Layout layout = activation_layout(precision, tf32_nhwc);
   MASKRT_CHECK(static_cast<int>(strides.size()) <= ops::kRpnMaxLevels, ErrorCode::kUnsupported,
                "MODEL.RPN.IN_FEATURES: at most ", ops::kRpnMaxLevels, " levels on CUDA");
   std::vector<float> anchors;
@@ -34,16 +36,15 @@ CudaRPN::CudaRPN(const ModelSpec& spec, WeightStore& ws, int in_channels, const 
   const std::string p = "proposal_generator.rpn_head";
   const int A = num_anchors_;
   conv_ = ConvCudnn(ConvLayer::load(ws, p + ".conv", in_channels, in_channels, 3, 1, 1, 1, true, "", true), precision,
-                    ConvEpilogue::kBiasRelu, p + ".conv");
+                    ConvEpilogue::kBiasRelu, p + ".conv", 0, layout);
   objectness_logits_ = ConvCudnn(ConvLayer::load(ws, p + ".objectness_logits", in_channels, A, 1, 1, 0, 1, true, "", false),
-                                 precision, ConvEpilogue::kBias, p + ".objectness_logits");
+                                 precision, ConvEpilogue::kBias, p + ".objectness_logits", 0, layout);
   anchor_deltas_ = ConvCudnn(ConvLayer::load(ws, p + ".anchor_deltas", in_channels, A * 4, 1, 1, 0, 1, true, "", false),
-                             precision, ConvEpilogue::kBias, p + ".anchor_deltas");
+                             precision, ConvEpilogue::kBias, p + ".anchor_deltas", 0, layout);
 }
 
 void CudaRPN::carve(Carver& c, const std::vector<DeviceTensor>& features, int image_h, int image_w, Buffers* b) {
   const int A = num_anchors_;
-  const bool half = precision_ == Precision::kFP16;
   const int n = features.at(0).n;  // images of the plan (1, or a MASKRT_BACKBONE_BATCH group)
   *b = Buffers{};
   ops::RpnProposalsCudaParams& p = b->params;
@@ -69,7 +70,7 @@ void CudaRPN::carve(Carver& c, const std::vector<DeviceTensor>& features, int im
     b->t.push_back(c.act(n, f.c, f.h, f.w));
     b->logits.push_back(c.f32(n, A, f.h, f.w));
     b->deltas.push_back(c.f32(n, 4 * A, f.h, f.w));
-    if (half) {
+    if (nhwc_) {
       b->logits_act.push_back(c.act(n, A, f.h, f.w));
       b->deltas_act.push_back(c.act(n, 4 * A, f.h, f.w));
     }
@@ -92,7 +93,14 @@ void CudaRPN::forward_head(const CudaContext& ctx, const std::vector<DeviceTenso
   const bool half = precision_ == Precision::kFP16;
   for (size_t l = 0; l < features.size(); ++l) {
     conv_.forward(ctx, features[l], b.t[l], nullptr, ws, ws_bytes);
-    if (half) {
+    if (nhwc_ && !half) {  // tf32 NHWC: float32 NHWC head outputs -> fp32 NCHW planes (exact copies)
+      objectness_logits_.forward(ctx, b.t[l], b.logits_act[l], nullptr, ws, ws_bytes);
+      anchor_deltas_.forward(ctx, b.t[l], b.deltas_act[l], nullptr, ws, ws_bytes);
+      ops::nhwc_fp32_to_nchw_fp32_cuda(small_desc(b.logits_act[l]), b.logits_act[l].as<float>(),
+                                       b.logits[l].as<float>(), ctx.stream());
+      ops::nhwc_fp32_to_nchw_fp32_cuda(small_desc(b.deltas_act[l]), b.deltas_act[l].as<float>(),
+                                       b.deltas[l].as<float>(), ctx.stream());
+    } else if (half) {
       objectness_logits_.forward(ctx, b.t[l], b.logits_act[l], nullptr, ws, ws_bytes);
       anchor_deltas_.forward(ctx, b.t[l], b.deltas_act[l], nullptr, ws, ws_bytes);
       ops::nhwc_fp16_to_nchw_fp32_cuda(small_desc(b.logits_act[l]), b.logits_act[l].ptr, b.logits[l].as<float>(),

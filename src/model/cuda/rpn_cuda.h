@@ -4,7 +4,8 @@
 // then ops::rpn_proposals_cuda (per-level top-k, decode, clip, per-level NMS, merge) into a fixed
 // (POST_NMS_TOPK_TEST, 4) buffer with a device-side count. In fp16 mode the head runs in fp16 NHWC
 // and its outputs are converted to fp32 (A, H, W) planes before the proposal op (box decoding and
-// NMS are fp32 in every mode). Thread safety: one thread at a time.
+// NMS are fp32 in every mode); with tf32_nhwc (kTF32, MASKRT_TF32_NHWC=1) the head runs in NHWC
+// float32 and its outputs are copied to the same NCHW planes. Thread safety: one thread at a time.
 #include <string>
 #include <vector>
 
@@ -18,10 +19,10 @@ namespace maskrt::cuda {
 class CudaRPN {
  public:
   CudaRPN(const ModelSpec& spec, WeightStore& ws, int in_channels, const std::vector<int>& strides,
-          Precision precision);
+          Precision precision, bool tf32_nhwc = false);
 
   struct Buffers {
-    std::vector<DeviceTensor> t, logits_act, deltas_act;  // per level (fp16 temporaries)
+    std::vector<DeviceTensor> t, logits_act, deltas_act;  // per level (NHWC temporaries: fp16, tf32 NHWC)
     std::vector<DeviceTensor> logits, deltas;             // per level fp32 (n, A, H, W), (n, 4A, H, W)
     ops::RpnProposalsCudaParams params;
     float* boxes = nullptr;   // (post_nms_topk, 4)
@@ -46,6 +47,7 @@ class CudaRPN {
  private:
   ModelSpec spec_;
   Precision precision_;
+  bool nhwc_ = false;  // NHWC activations (fp16, or tf32 with tf32_nhwc)
   ConvCudnn conv_, objectness_logits_, anchor_deltas_;
   std::vector<int> strides_;
   int num_anchors_ = 3;

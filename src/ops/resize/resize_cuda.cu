@@ -117,6 +117,22 @@ __global__ void normalize_nhwc_fp16_kernel(NormParams p, const uint8_t* img, uin
   }
 }
 
+// One thread per padded pixel: its 4 float channels (3 values, 1 zero) as one 16-byte store (the
+// tf32 NHWC pipeline, MASKRT_TF32_NHWC=1); the values are normalize_nchw_kernel's.
+__global__ void normalize_nhwc_fp32_kernel(NormParams p, const uint8_t* img, float4* dst) {
+  static_assert(kPreprocessNhwcF32Channels == 4, "one float4 store per pixel");
+  const int x = blockIdx.x * blockDim.x + threadIdx.x;
+  if (x >= p.pad_w) return;
+  for (int y = blockIdx.y; y < p.pad_h; y += gridDim.y) {
+    float v[3] = {0.f, 0.f, 0.f};
+    if (y < p.out_h && x < p.out_w) {
+      const uint8_t* px = img + (int64_t{y} * p.out_w + x) * 3;
+      for (int c = 0; c < 3; ++c) v[c] = normalise(p, px, c);
+    }
+    dst[int64_t{y} * p.pad_w + x] = make_float4(v[0], v[1], v[2], 0.f);
+  }
+}
+
 // One thread per space-to-depth pixel (border included, ops/stem_s2d/stem_s2d.h): its 16 half
 // channels (4 phases x 3 values, 4 zeros) as two 16-byte stores; the values are normalise()'s, rounded
 // to half as in normalize_nhwc_fp16_kernel.
@@ -206,6 +222,8 @@ void validate_preprocess(const PreprocessCudaParams& p) {
                "x", p.out_w, ", padded ", p.pad_h, "x", p.pad_w, " are not usable");
   MASKRT_CHECK(!p.stem_s2d || p.nhwc_fp16, ErrorCode::kInvalidArgument,
                "preprocess_cuda: the space-to-depth stem input (stem_s2d) needs the fp16 NHWC output");
+  MASKRT_CHECK(!(p.nhwc_fp16 && p.nhwc_fp32), ErrorCode::kInvalidArgument,
+               "preprocess_cuda: nhwc_fp16 and nhwc_fp32 are exclusive");
   for (int c = 0; c < 3; ++c)
     MASKRT_CHECK(p.std[c] != 0.f, ErrorCode::kInvalidArgument, "preprocess_cuda: PIXEL_STD[", c, "] is 0");
 }
@@ -283,6 +301,10 @@ void preprocess_cuda(const PreprocessCudaParams& p, const uint8_t* d_src_hwc, co
     MASKRT_ASSERT(reinterpret_cast<uintptr_t>(d_dst) % 16 == 0, "preprocess_cuda: NHWC fp16 output not 16-byte aligned");
     normalize_nhwc_fp16_kernel<<<row_grid(p.pad_w, p.pad_h), kRowThreads, 0, stream>>>(n, img,
                                                                                        static_cast<uint4*>(d_dst));
+  } else if (p.nhwc_fp32) {
+    MASKRT_ASSERT(reinterpret_cast<uintptr_t>(d_dst) % 16 == 0, "preprocess_cuda: NHWC fp32 output not 16-byte aligned");
+    normalize_nhwc_fp32_kernel<<<row_grid(p.pad_w, p.pad_h), kRowThreads, 0, stream>>>(n, img,
+                                                                                       static_cast<float4*>(d_dst));
   } else {
     normalize_nchw_kernel<<<row_grid(p.pad_w, p.pad_h), kRowThreads, 0, stream>>>(n, img,
                                                                                  static_cast<float*>(d_dst));

@@ -7,11 +7,14 @@
 //
 // Input  d_src_hwc: (in_h, in_w, 3) uint8, interleaved (the decoded image, e.g. RGB).
 // Output d_dst:
-//   nhwc_fp16 == false: (3, pad_h, pad_w) float32 (NCHW, N = 1);
+//   nhwc_fp16 == nhwc_fp32 == false: (3, pad_h, pad_w) float32 (NCHW, N = 1);
 //   nhwc_fp16 == true:  (pad_h, pad_w, kPreprocessNhwcChannels = 8) __half, 16-byte aligned (one
 //     16-byte store per pixel; a misaligned pointer is a bug and asserts); channels 3..7 are 0 so
 //     cuDNN can use tensor cores (C % 8 == 0). The stem conv (backbone.bottom_up.stem.conv1.weight,
 //     (64, 3, 7, 7)) must be padded the same way: (64, 7, 7, 8) KRSC with input channels 3..7 = 0.
+//   nhwc_fp32 == true (tf32 with MASKRT_TF32_NHWC=1): (pad_h, pad_w, kPreprocessNhwcF32Channels = 4)
+//     float32, 16-byte aligned (one 16-byte store per pixel; asserts otherwise); channel 3 is 0 and the
+//     values are exactly the NCHW output's. The stem conv's filter is padded to 4 input channels (KRSC).
 //   nhwc_fp16 && stem_s2d (MASKRT_STEM_S2D=1, model/cuda/backbone_cuda.h): the same fp16 values
 //     rearranged for the space-to-depth stem (ops/stem_s2d/stem_s2d.h): (stem_s2d_size(pad_h),
 //     stem_s2d_size(pad_w), kStemS2dChannels = 16) __half, 16-byte aligned (two 16-byte stores per
@@ -22,7 +25,8 @@
 //     stem_s2d_weight's filter.
 // Output channel c reads input channel (flip_channels ? 2 - c : c); mean/std are indexed by the
 // OUTPUT channel (the model's PIXEL_MEAN / PIXEL_STD order).
-// Requires out_h <= pad_h, out_w <= pad_w, all sizes >= 1, and nhwc_fp16 when stem_s2d
+// Requires out_h <= pad_h, out_w <= pad_w, all sizes >= 1, not both nhwc_fp16 and nhwc_fp32, and
+// nhwc_fp16 when stem_s2d
 // (validate_preprocess throws maskrt::Error(kInvalidArgument) otherwise; preprocess_cuda calls it).
 //
 // Coefficients: make_pillow_coeffs(in_w, out_w) (horizontal) and make_pillow_coeffs(in_h, out_h)
@@ -42,6 +46,7 @@
 namespace maskrt::ops {
 
 inline constexpr int kPreprocessNhwcChannels = 8;
+inline constexpr int kPreprocessNhwcF32Channels = 4;
 
 struct PreprocessCudaParams {
   int in_h = 0, in_w = 0;    // decoded image
@@ -51,6 +56,7 @@ struct PreprocessCudaParams {
   float mean[3] = {0.f, 0.f, 0.f};
   float std[3] = {1.f, 1.f, 1.f};
   bool nhwc_fp16 = false;
+  bool nhwc_fp32 = false;  // tf32 NHWC pipeline (see above); exclusive with nhwc_fp16
   bool stem_s2d = false;  // nhwc_fp16 only: write the space-to-depth stem input (see above)
 };
 

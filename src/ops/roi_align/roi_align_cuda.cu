@@ -38,6 +38,8 @@ __device__ __forceinline__ float load_feature(const RoiAlignMultiLevelCudaParams
                                               int W, int pix) {
   if (p.in_layout == CudaLayout::kNchwFp32)
     return static_cast<const float*>(f)[(static_cast<int64_t>(c) * H * W) + pix];
+  if (p.in_layout == CudaLayout::kNhwcFp32)
+    return static_cast<const float*>(f)[static_cast<int64_t>(pix) * p.in_c_stride + c];
   return __half2float(static_cast<const __half*>(f)[static_cast<int64_t>(pix) * p.in_c_stride + c]);
 }
 
@@ -130,8 +132,8 @@ __global__ void roi_align_kernel(RoiAlignMultiLevelCudaParams p, RoiAlignLevelIn
       }
     value = fdiv(acc, g.cnt);
   }
-  if (p.out_layout == CudaLayout::kNchwFp32)
-    static_cast<float*>(out)[idx] = value;
+  if (!is_half(p.out_layout))
+    static_cast<float*>(out)[idx] = value;  // kNhwcFp32: channels >= C are 0 (value stays 0)
   else
     static_cast<__half*>(out)[idx] = __float2half_rn(value);
 }
@@ -188,6 +190,49 @@ __global__ void roi_align_nhwc8_kernel(RoiAlignMultiLevelCudaParams p, RoiAlignL
   *reinterpret_cast<uint4*>(out + static_cast<int64_t>(idx) * kVec) = *reinterpret_cast<const uint4*>(o);
 }
 
+// fp32 NHWC in and out, channel strides multiples of 4, 16-byte aligned: one thread per (r, ph, pw,
+// 4 channels), one float4 load per corner. Every channel's arithmetic is the scalar kernel's, in the
+// same order (same bits).
+constexpr int kVecF32 = 4;
+
+__global__ void roi_align_nhwc4_f32_kernel(RoiAlignMultiLevelCudaParams p, RoiAlignLevelInputs in, const float* rois,
+                                           const int* d_count, float* out) {
+  const int res = p.resolution;
+  const int chunks = p.out_c_stride / kVecF32;
+  const int total = p.roi_capacity * res * res * chunks;
+  const int idx = blockIdx.x * blockDim.x + threadIdx.x;
+  if (idx >= total) return;
+  const int chunk = idx % chunks;
+  const int pw = (idx / chunks) % res;
+  const int ph = (idx / (chunks * res)) % res;
+  const int r = idx / (chunks * res * res);
+  const int c0 = chunk * kVecF32;
+  const int count = d_count ? *d_count : p.roi_capacity;
+  float acc[kVecF32] = {};
+  float cnt = 1.f;
+  if (r < count && c0 < p.channels) {
+    const RoiGeometry g = roi_geometry(p, in, rois, r);
+    const float* f = static_cast<const float*>(g.f);
+    for (int iy = 0; iy < g.grid_h; ++iy)
+      for (int ix = 0; ix < g.grid_w; ++ix) {
+        Corners k;
+        if (!sample_corners(g, ph, pw, iy, ix, k)) continue;
+        const float4 v1 = *reinterpret_cast<const float4*>(f + static_cast<int64_t>(k.p1) * p.in_c_stride + c0);
+        const float4 v2 = *reinterpret_cast<const float4*>(f + static_cast<int64_t>(k.p2) * p.in_c_stride + c0);
+        const float4 v3 = *reinterpret_cast<const float4*>(f + static_cast<int64_t>(k.p3) * p.in_c_stride + c0);
+        const float4 v4 = *reinterpret_cast<const float4*>(f + static_cast<int64_t>(k.p4) * p.in_c_stride + c0);
+        acc[0] = fadd(acc[0], bilinear(k, v1.x, v2.x, v3.x, v4.x));
+        acc[1] = fadd(acc[1], bilinear(k, v1.y, v2.y, v3.y, v4.y));
+        acc[2] = fadd(acc[2], bilinear(k, v1.z, v2.z, v3.z, v4.z));
+        acc[3] = fadd(acc[3], bilinear(k, v1.w, v2.w, v3.w, v4.w));
+      }
+    cnt = g.cnt;
+  }
+  float o[kVecF32];
+  for (int i = 0; i < kVecF32; ++i) o[i] = r < count && c0 + i < p.channels ? fdiv(acc[i], cnt) : 0.f;
+  reinterpret_cast<float4*>(out)[idx] = make_float4(o[0], o[1], o[2], o[3]);
+}
+
 }  // namespace
 
 void validate_roi_align_multilevel(const RoiAlignMultiLevelCudaParams& p) {
@@ -198,10 +243,10 @@ void validate_roi_align_multilevel(const RoiAlignMultiLevelCudaParams& p) {
   MASKRT_CHECK(p.channels >= 1 && p.resolution >= 1 && p.sampling_ratio >= 0 && p.roi_capacity >= 0,
                ErrorCode::kInvalidArgument, "roi_align_multilevel_cuda: channels ", p.channels, ", resolution ",
                p.resolution, ", sampling_ratio ", p.sampling_ratio, ", roi_capacity ", p.roi_capacity);
-  if (p.in_layout == CudaLayout::kNhwcFp16)
+  if (is_nhwc(p.in_layout))
     MASKRT_CHECK(p.in_c_stride >= p.channels, ErrorCode::kInvalidArgument,
                  "roi_align_multilevel_cuda: input channel stride ", p.in_c_stride, " < channels ", p.channels);
-  if (p.out_layout == CudaLayout::kNhwcFp16)
+  if (is_nhwc(p.out_layout))
     MASKRT_CHECK(p.out_c_stride >= p.channels, ErrorCode::kInvalidArgument,
                  "roi_align_multilevel_cuda: output channel stride ", p.out_c_stride, " < channels ", p.channels);
   for (int l = 0; l < p.num_levels; ++l)
@@ -221,7 +266,15 @@ void roi_align_multilevel_cuda(const RoiAlignMultiLevelCudaParams& p, const RoiA
              p.in_c_stride % kVec == 0 && p.out_c_stride % kVec == 0 && cuda::is_aligned16(d_out) &&
              total / kVec < (int64_t{1} << 31) - T;  // idx = block * T + thread stays below INT32_MAX
   for (int l = 0; l < p.num_levels; ++l) vec = vec && cuda::is_aligned16(in.features[l]);
-  if (vec) {
+  bool vec4 = p.in_layout == CudaLayout::kNhwcFp32 && p.out_layout == CudaLayout::kNhwcFp32 &&
+              p.in_c_stride % kVecF32 == 0 && p.out_c_stride % kVecF32 == 0 && cuda::is_aligned16(d_out) &&
+              total / kVecF32 < (int64_t{1} << 31) - T;
+  for (int l = 0; l < p.num_levels; ++l) vec4 = vec4 && cuda::is_aligned16(in.features[l]);
+  if (vec4) {
+    const int64_t threads = total / kVecF32;
+    roi_align_nhwc4_f32_kernel<<<static_cast<unsigned>((threads + T - 1) / T), T, 0, stream>>>(
+        p, in, d_rois, d_count, static_cast<float*>(d_out));
+  } else if (vec) {
     const int64_t threads = total / kVec;
     roi_align_nhwc8_kernel<<<static_cast<unsigned>((threads + T - 1) / T), T, 0, stream>>>(
         p, in, d_rois, d_count, static_cast<__half*>(d_out));

@@ -9,12 +9,16 @@
 // so results match roi_align_ref to float rounding of the same operations.
 //
 // Inputs (device):
-//   features[l]: layout kNchwFp32 -> (C, H_l, W_l) float32; kNhwcFp16 -> (H_l, W_l, c_stride) __half.
+//   features[l]: layout kNchwFp32 -> (C, H_l, W_l) float32; kNhwcFp16 -> (H_l, W_l, c_stride) __half;
+//     kNhwcFp32 -> (H_l, W_l, c_stride) float32 (the tf32 pipeline under MASKRT_TF32_NHWC=1).
 //   d_rois (roi_capacity, 4) XYXY resized-image pixels; d_count: number of valid rows (device int;
 //   nullptr means all roi_capacity rows).
 // Output d_out: out_layout kNchwFp32 -> (roi_capacity, C, res, res) float32;
-//   kNhwcFp16 -> (roi_capacity, res, res, out_c_stride) __half (channels >= C written 0).
-//   Rows >= *d_count are written 0. Accumulation is float32 in both layouts.
+//   kNhwcFp16 -> (roi_capacity, res, res, out_c_stride) __half (channels >= C written 0);
+//   kNhwcFp32 -> the same as float32 (channels >= C written 0); the values are exactly kNchwFp32's
+//   (same arithmetic, channels-last order). NHWC in and out with channel strides % 8 (fp16) or % 4
+//   (fp32) == 0 and 16-byte aligned buffers: one thread per 8 (4) channels, same bits.
+//   Rows >= *d_count are written 0. Accumulation is float32 in every layout.
 // Requirements (validate_roi_align_multilevel, kInvalidArgument): 1 <= num_levels <= kRoiAlignMaxLevels,
 // max_level - min_level + 1 == num_levels, channels >= 1, c_stride >= channels, res >= 1,
 // sampling_ratio >= 0, feature sizes >= 1, spatial_scale > 0.
@@ -41,9 +45,9 @@ struct RoiAlignMultiLevelCudaParams {
   bool aligned = true;     // ROIAlignV2
   int roi_capacity = 0;
   CudaLayout in_layout = CudaLayout::kNchwFp32;
-  int in_c_stride = 0;  // kNhwcFp16 only (>= channels)
+  int in_c_stride = 0;  // kNhwcFp16 / kNhwcFp32 only (>= channels)
   CudaLayout out_layout = CudaLayout::kNchwFp32;
-  int out_c_stride = 0;  // kNhwcFp16 only (>= channels)
+  int out_c_stride = 0;  // kNhwcFp16 / kNhwcFp32 only (>= channels)
 };
 
 struct RoiAlignLevelInputs {

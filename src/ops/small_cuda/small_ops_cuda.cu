@@ -23,7 +23,7 @@ int64_t numel(const CudaTensorDesc& d) {
 void validate_desc(const CudaTensorDesc& d, const char* fn) {
   MASKRT_CHECK(d.n >= 0 && d.c >= 1 && d.h >= 1 && d.w >= 1, ErrorCode::kInvalidArgument, fn, ": bad shape (", d.n,
                ", ", d.c, ", ", d.h, ", ", d.w, ")");
-  if (d.layout == CudaLayout::kNhwcFp16)
+  if (is_nhwc(d.layout))
     MASKRT_CHECK(d.c_stride >= d.c, ErrorCode::kInvalidArgument, fn, ": channel stride ", d.c_stride, " < ", d.c);
 }
 
@@ -50,8 +50,7 @@ __device__ __forceinline__ void coords_of(CudaLayout layout, int C, int h, int w
 }
 
 __device__ __forceinline__ float load(CudaLayout layout, const void* p, int64_t i) {
-  return layout == CudaLayout::kNchwFp32 ? static_cast<const float*>(p)[i]
-                                         : __half2float(static_cast<const __half*>(p)[i]);
+  return is_half(layout) ? __half2float(static_cast<const __half*>(p)[i]) : static_cast<const float*>(p)[i];
 }
 
 __global__ void max_pool_k1s2_kernel(CudaTensorDesc in, int oh, int ow, const void* src, void* dst) {
@@ -61,10 +60,10 @@ __global__ void max_pool_k1s2_kernel(CudaTensorDesc in, int oh, int ow, const vo
   int n, c, y, x;
   coords_of(in.layout, C, oh, ow, i, n, c, y, x);
   const int64_t s = offset_of(in.layout, C, in.h, in.w, n, c, 2 * y, 2 * x);
-  if (in.layout == CudaLayout::kNchwFp32)
-    static_cast<float*>(dst)[i] = static_cast<const float*>(src)[s];
-  else
+  if (is_half(in.layout))
     static_cast<__half*>(dst)[i] = static_cast<const __half*>(src)[s];
+  else
+    static_cast<float*>(dst)[i] = static_cast<const float*>(src)[s];
 }
 
 __global__ void upsample_add_kernel(CudaTensorDesc lat, const void* lateral, const void* top, void* out) {
@@ -77,8 +76,29 @@ __global__ void upsample_add_kernel(CudaTensorDesc lat, const void* lateral, con
   const float v = __fadd_rn(load(lat.layout, lateral, i), load(lat.layout, top, t));
   if (lat.layout == CudaLayout::kNchwFp32)
     static_cast<float*>(out)[i] = v;
+  else if (lat.layout == CudaLayout::kNhwcFp32)
+    static_cast<float*>(out)[i] = c < lat.c ? v : 0.f;
   else
     static_cast<__half*>(out)[i] = (c < lat.c) ? __float2half_rn(v) : __float2half_rn(0.f);
+}
+
+// fp32 NHWC with c_stride % 4 == 0 and 16-byte aligned buffers: 4 channels per thread, same arithmetic.
+__global__ void upsample_add_nhwc4_f32_kernel(CudaTensorDesc lat, const float4* lateral, const float4* top,
+                                              float4* out, int vectors) {
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;  // (n, y, x, c/4)
+  if (j >= vectors) return;
+  const int c4 = lat.c_stride / 4;
+  const int cv = j % c4, x = (j / c4) % lat.w, y = (j / (c4 * lat.w)) % lat.h, n = j / (c4 * lat.w * lat.h);
+  const int th = lat.h / 2, tw = lat.w / 2;
+  const float4 a = lateral[j];
+  const float4 b = top[((n * th + y / 2) * tw + x / 2) * c4 + cv];
+  const int c0 = cv * 4;
+  float4 o;
+  o.x = c0 < lat.c ? __fadd_rn(a.x, b.x) : 0.f;
+  o.y = c0 + 1 < lat.c ? __fadd_rn(a.y, b.y) : 0.f;
+  o.z = c0 + 2 < lat.c ? __fadd_rn(a.z, b.z) : 0.f;
+  o.w = c0 + 3 < lat.c ? __fadd_rn(a.w, b.w) : 0.f;
+  out[j] = o;
 }
 
 // fp16 NHWC with c_stride % 8 == 0 and 16-byte aligned buffers: 8 channels per thread, same arithmetic.
@@ -110,7 +130,7 @@ __global__ void mask_select_sigmoid_kernel(CudaTensorDesc d, const void* logits,
   float v = 0.f;
   if (r < *count) {
     const int ch = d.c == 1 ? 0 : classes[r];
-    const int C = d.layout == CudaLayout::kNchwFp32 ? d.c : d.c_stride;
+    const int C = is_nhwc(d.layout) ? d.c_stride : d.c;
     const int64_t s = offset_of(d.layout, C, d.h, d.w, r, ch, yx / d.w, yx % d.w);
     const float x = load(d.layout, logits, s);
     v = __fdiv_rn(1.0f, __fadd_rn(1.0f, static_cast<float>(exp(static_cast<double>(-x)))));
@@ -144,6 +164,14 @@ __global__ void nhwc_to_nchw_kernel(CudaTensorDesc d, const __half* in, float* o
   out[i] = __half2float(in[offset_of(CudaLayout::kNhwcFp16, d.c_stride, d.h, d.w, n, c, y, x)]);
 }
 
+__global__ void nhwc_f32_to_nchw_kernel(CudaTensorDesc d, const float* in, float* out) {
+  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (i >= int64_t{d.n} * d.c * d.h * d.w) return;
+  int n, c, y, x;
+  coords_of(CudaLayout::kNchwFp32, d.c, d.h, d.w, i, n, c, y, x);
+  out[i] = in[offset_of(CudaLayout::kNhwcFp32, d.c_stride, d.h, d.w, n, c, y, x)];
+}
+
 }  // namespace
 
 void max_pool2d_k1s2_cuda(const CudaTensorDesc& in, const void* d_in, void* d_out, cudaStream_t stream) {
@@ -170,6 +198,12 @@ void upsample_nearest2x_add_cuda(const CudaTensorDesc& lateral, const void* d_la
     const int vectors = static_cast<int>(n / 8);
     upsample_add_nhwc8_kernel<<<blocks_for(vectors), kThreads, 0, stream>>>(
         lateral, static_cast<const uint4*>(d_lateral), static_cast<const uint4*>(d_top), static_cast<uint4*>(d_out),
+        vectors);
+  } else if (lateral.layout == CudaLayout::kNhwcFp32 && lateral.c_stride % 4 == 0 && n < (int64_t{1} << 31) &&
+             cuda::is_aligned16(d_lateral) && cuda::is_aligned16(d_top) && cuda::is_aligned16(d_out)) {
+    const int vectors = static_cast<int>(n / 4);
+    upsample_add_nhwc4_f32_kernel<<<blocks_for(vectors), kThreads, 0, stream>>>(
+        lateral, static_cast<const float4*>(d_lateral), static_cast<const float4*>(d_top), static_cast<float4*>(d_out),
         vectors);
   } else {
     upsample_add_kernel<<<blocks_for(n), kThreads, 0, stream>>>(lateral, d_lateral, d_top, d_out);
@@ -215,6 +249,16 @@ void nhwc_fp16_to_nchw_fp32_cuda(const CudaTensorDesc& nhwc, const void* d_in, f
   const int64_t n = int64_t{nhwc.n} * nhwc.c * nhwc.h * nhwc.w;
   if (n == 0) return;
   nhwc_to_nchw_kernel<<<blocks_for(n), kThreads, 0, stream>>>(nhwc, static_cast<const __half*>(d_in), d_out);
+  MASKRT_CUDA_CHECK_LAST();
+}
+
+void nhwc_fp32_to_nchw_fp32_cuda(const CudaTensorDesc& nhwc, const float* d_in, float* d_out, cudaStream_t stream) {
+  validate_desc(nhwc, "nhwc_fp32_to_nchw_fp32_cuda");
+  MASKRT_CHECK(nhwc.layout == CudaLayout::kNhwcFp32, ErrorCode::kInvalidArgument,
+               "nhwc_fp32_to_nchw_fp32_cuda: desc must describe the NHWC float side");
+  const int64_t n = int64_t{nhwc.n} * nhwc.c * nhwc.h * nhwc.w;
+  if (n == 0) return;
+  nhwc_f32_to_nchw_kernel<<<blocks_for(n), kThreads, 0, stream>>>(nhwc, d_in, d_out);
   MASKRT_CUDA_CHECK_LAST();
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 // Small dense CUDA ops that cuDNN lacks (all: raw device pointers, a stream, no allocation, no host
 // synchronisation; launch errors throw maskrt::Error(kDevice); argument errors kInvalidArgument).
-// Layouts: see cuda_layout.h. fp16 kernels compute in float32 and round once to __half.
+// Layouts: see cuda_layout.h (kNchwFp32, kNhwcFp16, kNhwcFp32). fp16 kernels compute in float32 and
+// round once to __half; kNhwcFp32 computes exactly as kNchwFp32 (same values, channels-last order,
+// padding channels written 0).
 // Thread safety: reentrant.
 #include <cstdint>
 
@@ -11,8 +13,8 @@
 
 namespace maskrt::ops {
 
-// Activation tensor shape for the kernels below. c_stride: channel stride of kNhwcFp16 (>= c;
-// ignored for kNchwFp32).
+// Activation tensor shape for the kernels below. c_stride: channel stride of kNhwcFp16 / kNhwcFp32
+// (>= c; ignored for kNchwFp32).
 struct CudaTensorDesc {
   int n = 1, c = 0, h = 0, w = 0;
   CudaLayout layout = CudaLayout::kNchwFp32;
@@ -27,14 +29,16 @@ void max_pool2d_k1s2_cuda(const CudaTensorDesc& in, const void* d_in, void* d_ou
 // FPN top-down step: d_out = d_lateral + nearest_upsample_2x(d_top) (F.interpolate(scale_factor=2,
 // mode="nearest"): out[y][x] = top[y/2][x/2]). lateral (n, c, h, w); top (n, c, h/2, w/2) with
 // h, w even (padded inputs); both in lateral's layout/c_stride. d_out may alias d_lateral.
-// float32: lateral + up rounded once (same as the CPU). fp16: computed in float, rounded to __half.
+// float32 (NCHW or NHWC): lateral + up rounded once (same as the CPU). fp16: computed in float,
+// rounded to __half. NHWC with c_stride % 8 (fp16) / % 4 (fp32) == 0 and 16-byte aligned buffers:
+// 16-byte vectors, same arithmetic.
 void upsample_nearest2x_add_cuda(const CudaTensorDesc& lateral, const void* d_lateral, const void* d_top,
                                  void* d_out, cudaStream_t stream);
 
 // Mask head tail: for row i < *d_count, d_out[i] = sigmoid(logits[i, ch]) with ch = 0 when
 // num_mask_classes == 1 (CLS_AGNOSTIC_MASK) else d_classes[i]; sigmoid = 1 / (1 + exp(-x)) in
 // float32 (exp in double rounded to float). logits: desc (n = capacity, c = num_mask_classes, h = w = M)
-// kNchwFp32 or kNhwcFp16. d_out (capacity, M, M) float32; rows >= *d_count written 0.
+// in any layout. d_out (capacity, M, M) float32; rows >= *d_count written 0.
 void mask_select_sigmoid_cuda(const CudaTensorDesc& logits, const void* d_logits, const int* d_classes,
                               const int* d_count, float* d_out, cudaStream_t stream);
 
@@ -47,5 +51,8 @@ void fp16_to_fp32_cuda(const void* d_in_half, float* d_out, int64_t n, cudaStrea
 // desc describes the NHWC side (layout kNhwcFp16, c_stride >= c).
 void nchw_fp32_to_nhwc_fp16_cuda(const CudaTensorDesc& nhwc, const float* d_in, void* d_out, cudaStream_t stream);
 void nhwc_fp16_to_nchw_fp32_cuda(const CudaTensorDesc& nhwc, const void* d_in, float* d_out, cudaStream_t stream);
+// nhwc_fp32_to_nchw_fp32: (n, h, w, c_stride) float32 -> (n, c, h, w) float32, padding dropped
+// (exact copy). desc: layout kNhwcFp32, c_stride >= c. (The tf32 NHWC pipeline's RPN head outputs.)
+void nhwc_fp32_to_nchw_fp32_cuda(const CudaTensorDesc& nhwc, const float* d_in, float* d_out, cudaStream_t stream);
 
 }  // namespace maskrt::ops

@@ -3,7 +3,8 @@
 // boxes incl. zero-area, inverted, sub-pixel, NaN-free out-of-image and huge boxes; aligned and not;
 // adaptive and fixed sampling ratios. fp32 NCHW must match within 1e-5 (abs, relative to the feature
 // scale); the fp16 NHWC path is compared with the fp32 reference on fp16-rounded features (tolerance
-// for one fp16 rounding of the output). Rows >= count must be 0.
+// for one fp16 rounding of the output); the fp32 NHWC path (MASKRT_TF32_NHWC=1) as fp32 NCHW, padding
+// channels 0. Rows >= count must be 0.
 #include <cmath>
 #include <random>
 
@@ -101,6 +102,40 @@ void run_case(int res, int sampling, bool aligned, int C, int img_h, int img_w, 
     for (size_t i = 0; i < size_t(count) * per; ++i)
       ASSERT_NEAR(got[i], want[int64_t(i)], 1e-5f) << "seed " << seed << " roi " << i / per;
     for (size_t i = size_t(count) * per; i < got.size(); ++i) ASSERT_EQ(got[i], 0.f);
+  }
+  // fp32 NHWC in and out (tf32 with MASKRT_TF32_NHWC=1): the same values as fp32 NCHW. Output stride
+  // cs4 takes the 4-channel vector kernel, cs4 + 1 the scalar one; padding channels must be 0.
+  {
+    const int cs4 = (C + 3) / 4 * 4;
+    std::vector<DeviceBuffer> dn;
+    ops::RoiAlignLevelInputs in_n;
+    for (int l = 0; l < 4; ++l) {
+      const int H = p.feat_h[l], W = p.feat_w[l];
+      std::vector<float> nhwc(size_t(H) * W * cs4, 0.f);
+      for (int c = 0; c < C; ++c)
+        for (int yx = 0; yx < H * W; ++yx) nhwc[size_t(yx) * cs4 + c] = feats[l][int64_t{c} * H * W + yx];
+      dn.push_back(test::upload(nhwc));
+      in_n.features[l] = dn.back().get();
+    }
+    for (const int ocs : {cs4, cs4 + 1}) {
+      SCOPED_TRACE(::testing::Message() << "fp32 NHWC out_c_stride " << ocs);
+      ops::RoiAlignMultiLevelCudaParams q = p;
+      q.in_layout = q.out_layout = ops::CudaLayout::kNhwcFp32;
+      q.in_c_stride = cs4;
+      q.out_c_stride = ocs;
+      DeviceBuffer out(size_t(capacity) * res * res * ocs * 4);
+      MASKRT_CUDA_CHECK(cudaMemset(out.get(), 0x7F, out.bytes()));
+      ops::roi_align_multilevel_cuda(q, in_n, drois.as<float>(), dcount.as<int>(), out.get(), nullptr);
+      const auto got = test::download<float>(out, size_t(capacity) * res * res * ocs);
+      for (int r = 0; r < capacity; ++r)
+        for (int y = 0; y < res; ++y)
+          for (int x = 0; x < res; ++x)
+            for (int c = 0; c < ocs; ++c) {
+              const float g = got[((size_t(r) * res + y) * res + x) * ocs + c];
+              const float w = (r < count && c < C) ? want[((int64_t{r} * C + c) * res + y) * res + x] : 0.f;
+              ASSERT_NEAR(g, w, 1e-5f) << "seed " << seed << " roi " << r << " c " << c;
+            }
+    }
   }
   // fp16 NHWC in and out: output stride cs takes the 8-channel vector kernel, cs + 4 the scalar one.
   for (const int ocs : {cs, cs + 4}) {

@@ -191,8 +191,8 @@ EngineOptions options(const Case& c, Device dev, Precision p) {
 
 class CudaParity : public ::testing::TestWithParam<Case> {};
 
-TEST_P(CudaParity, MatchesDetectron2AndCpu) {
-  const Case& c = GetParam();
+// The parity check of one case (the engine reads the MASKRT_* switches set by the caller).
+void run_parity(const Case& c) {
   std::ifstream is(c.dir + "/expected.json");
   const nlohmann::json exp = nlohmann::json::parse(is);
   const maskrt::Image image = maskrt::read_image(c.dir + "/" + exp["image"]["file"].get<std::string>());
@@ -211,14 +211,39 @@ TEST_P(CudaParity, MatchesDetectron2AndCpu) {
   std::printf("[parity] %s %s: detectron2 %zu/%zu matched, mask IoU %.4f | cpu %zu/%zu, mask IoU %.4f | got %zu\n",
               fs::path(c.dir).filename().c_str(), pname(c.precision), d2.matched, d2.total, d2.mean_mask_iou,
               vs_cpu.matched, vs_cpu.total, vs_cpu.mean_mask_iou, got.size());
-  RecordProperty("d2_matched", std::to_string(d2.matched) + "/" + std::to_string(d2.total));
-  RecordProperty("d2_mask_iou", std::to_string(d2.mean_mask_iou));
+  ::testing::Test::RecordProperty("d2_matched", std::to_string(d2.matched) + "/" + std::to_string(d2.total));
+  ::testing::Test::RecordProperty("d2_mask_iou", std::to_string(d2.mean_mask_iou));
   for (const MatchStats& s : {d2, vs_cpu}) {
     if (s.total > 0) EXPECT_GE(double(s.matched) / s.total, min_frac);
     EXPECT_GE(s.mean_mask_iou, min_mask);
   }
   if (strict) EXPECT_EQ(got.size(), d2.total);
   else EXPECT_LE(std::abs(int(got.size()) - int(d2.total)), std::max<int>(2, d2.total * 0.10 + 0.5));
+}
+
+TEST_P(CudaParity, MatchesDetectron2AndCpu) { run_parity(GetParam()); }
+
+// Sets an environment variable for a scope (restores unset on every exit path).
+struct ScopedEnv {
+  const char* name;
+  ScopedEnv(const char* n, const char* v) : name(n) { setenv(n, v, 1); }
+  ~ScopedEnv() { unsetenv(name); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+};
+
+// MASKRT_TF32_NHWC=1 (opt-in): the tf32 pipeline with NHWC float32 activations, judged exactly as
+// tf32 above (same Detectron2 goldens, same floors, and against the CPU).
+class CudaParityTf32Nhwc : public ::testing::TestWithParam<Case> {};
+TEST_P(CudaParityTf32Nhwc, MatchesDetectron2AndCpu) {
+  ScopedEnv env("MASKRT_TF32_NHWC", "1");
+  run_parity(GetParam());
+}
+std::vector<Case> tf32_cases() {
+  std::vector<Case> out;
+  for (const Case& c : cases())
+    if (c.precision == Precision::kTF32) out.push_back(c);
+  return out;
 }
 
 std::string case_name(const ::testing::TestParamInfo<Case>& i) {
@@ -230,6 +255,8 @@ std::string case_name(const ::testing::TestParamInfo<Case>& i) {
 
 INSTANTIATE_TEST_SUITE_P(Golden, CudaParity, ::testing::ValuesIn(cases()), case_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CudaParity);
+INSTANTIATE_TEST_SUITE_P(Golden, CudaParityTf32Nhwc, ::testing::ValuesIn(tf32_cases()), case_name);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CudaParityTf32Nhwc);
 
 Case first_case(Precision p) {
   const fs::path d = fs::path(MASKRT_TEST_DATA) / "golden" / "r50_bgr_80cls";
@@ -344,6 +371,80 @@ TEST(CudaEngine, GraphReplayEqualsEagerRuns) {
       EXPECT_NEAR(double(r0.instances.size()), double(ea.instances.size()), tol);
     }
     unsetenv("MASKRT_CUDA_GRAPHS");
+  }
+}
+
+// MASKRT_TF32_NHWC=1: the switch is announced once, and captured-graph replays and pipelined batches
+// give the eager run's bits (as GraphReplayEqualsEagerRuns for the default layouts); the instance
+// count stays within 10% of the default tf32 engine's (other layout, other algorithms).
+TEST(CudaEngine, Tf32NhwcGraphReplayEqualsEagerRuns) {
+  const Case c = first_case(Precision::kTF32);
+  EngineOptions o = options(c, Device::kCUDA, Precision::kTF32);
+  o.warmup = false;
+  const maskrt::Image a = maskrt::read_image(c.dir + "/input.png");
+  const maskrt::Image b = synthetic(301, 257, 5);
+  size_t default_count = 0;
+  {
+    Engine d(o);
+    default_count = d.infer(a).instances.size();
+  }
+  ScopedEnv env("MASKRT_TF32_NHWC", "1");
+  testing::internal::CaptureStderr();
+  Engine g(o);
+  const maskrt::ImageResult ea = g.infer(a), eb = g.infer(b);  // eager (first run of each plan)
+  EXPECT_GT(ea.instances.size(), 0u);
+  for (int rep = 0; rep < 3; ++rep) {  // capture + replay, then replays
+    EXPECT_TRUE(same(g.infer(a), ea)) << "run " << rep;
+    EXPECT_TRUE(same(g.infer(b), eb)) << "run " << rep;
+  }
+  const std::vector<maskrt::ImageResult> batch = g.infer_batch({b, a, a, b, a});
+  EXPECT_TRUE(same(batch[0], eb) && same(batch[1], ea) && same(batch[2], ea) && same(batch[3], eb) &&
+              same(batch[4], ea));
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("maskrt: MASKRT_TF32_NHWC=1: tf32 activations NHWC float"), std::string::npos) << log;
+  EXPECT_EQ(log.find("capture failed"), std::string::npos) << log;
+  EXPECT_NEAR(double(ea.instances.size()), double(default_count), std::max(2.0, 0.1 * double(default_count)));
+}
+
+// MASKRT_TF32_NHWC: values other than 0 / 1 are refused naming the variable; 0 is off (no line);
+// fp32 and fp16 ignore 1 with a logged line and keep their layouts.
+TEST(CudaEngine, Tf32NhwcSwitchIsCheckedAndIgnoredOutsideTf32) {
+  for (const char* bad : {"2", "yes", "1 ", "01", "-1"}) {
+    ScopedEnv env("MASKRT_TF32_NHWC", bad);
+    try {
+      Engine g(options(first_case(Precision::kTF32), Device::kCUDA, Precision::kTF32));
+      ADD_FAILURE() << "MASKRT_TF32_NHWC='" << bad << "' was accepted";
+    } catch (const maskrt::Error& e) {
+      EXPECT_EQ(e.code(), maskrt::ErrorCode::kInvalidArgument) << e.what();
+      EXPECT_NE(std::string(e.what()).find("MASKRT_TF32_NHWC"), std::string::npos) << e.what();
+    }
+  }
+  {
+    ScopedEnv env("MASKRT_TF32_NHWC", "0");
+    testing::internal::CaptureStderr();
+    Engine g(options(first_case(Precision::kTF32), Device::kCUDA, Precision::kTF32));
+    const std::string log = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(log.find("MASKRT_TF32_NHWC"), std::string::npos) << log;
+  }
+  const maskrt::Image a = maskrt::read_image(first_case(Precision::kFP16).dir + "/input.png");
+  for (Precision p : {Precision::kFP32, Precision::kFP16}) {
+    const EngineOptions o = options(first_case(p), Device::kCUDA, p);
+    maskrt::ImageResult want;
+    {
+      Engine d(o);
+      want = d.infer(a);
+    }
+    ScopedEnv env("MASKRT_TF32_NHWC", "1");
+    testing::internal::CaptureStderr();
+    Engine g(o);
+    const maskrt::ImageResult got = g.infer(a);
+    const std::string log = testing::internal::GetCapturedStderr();
+    EXPECT_NE(log.find(std::string("MASKRT_TF32_NHWC=1 ignored for ") + pname(p)), std::string::npos) << log;
+    EXPECT_EQ(log.find("tf32 activations NHWC float"), std::string::npos) << log;
+    // Another engine may pick other algorithms (GraphReplayEqualsEagerRuns): fp32 within 2
+    // instances, fp16 within 10%.
+    const double tol = p == Precision::kFP32 ? 2.0 : std::max(2.0, 0.1 * double(want.instances.size()));
+    EXPECT_NEAR(double(got.instances.size()), double(want.instances.size()), tol);
   }
 }
 

@@ -7,7 +7,8 @@
 # concurrent CUDA streams at fp16 batch 16 (AB_STREAMS=1: --cuda-streams 1 vs the default), an A/B of
 # the opt-in space-to-depth stem (AB_S2D=1: MASKRT_STEM_S2D=0/1 alternated, fp16 batch 1 and 16, plus
 # the stem's plan lines and the default model's fp16 AP with it on), an A/B of the opt-in batched
-# backbone (AB_BBATCH=1: MASKRT_BACKBONE_BATCH unset vs 4 vs 8, fp16 and tf32 batch 16, alternated), and a
+# backbone (AB_BBATCH=1: MASKRT_BACKBONE_BATCH unset vs 4 vs 8, fp16 and tf32 batch 16, alternated), an
+# A/B of the opt-in NHWC tf32 pipeline (AB_TF32NHWC=1: MASKRT_TF32_NHWC 0/1 alternated, tf32 batch 1 and 16), and a
 # kernel profile of one steady-state fp16 image (PROFILE=1, scripts/profile_kernels.sh, ncu).
 # MODEL_ONLY=1 makes the benchmark step only build and save the model the A/B steps use (a shorter
 # round for A/Bs: e.g. MODEL_ONLY=1 EVAL=0 AB_GRAPH=0 AB_S2D=1 AB_BBATCH=1).
@@ -76,6 +77,16 @@ for rep_i in 1 2; do for prec in fp16 tf32; do for nb in 1 4 8; do
     -o $f 2>$W/ab_bbatch${nb}_${prec}_r$rep_i.log
   python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; print('$prec batch 16 MASKRT_BACKBONE_BATCH=$nb run $rep_i', 'median %.3f ms, %.1f img/s, beyond context %s MiB' % (r['stats']['median'], r['throughput_img_s'], r['gpu'].get('mem_peak_beyond_context_mib')))" $f \
     || tail -3 $W/ab_bbatch${nb}_${prec}_r$rep_i.log
+done; done; done
+fi
+if [ "${AB_TF32NHWC:-0}" = 1 ]; then
+stamp "NHWC tf32 A/B (MASKRT_TF32_NHWC 0/1 alternated)"
+for rep_i in 1 2; do for v in 0 1; do for b in 1 16; do
+  f=$W/ab_tf32nhwc${v}_b${b}_r$rep_i.json
+  MASKRT_TF32_NHWC=$v timeout 60 build-gpu/maskrt bench --config $M/config.yaml --weights $M/model.pkl --images $M/image.png \
+    --format json --device cuda --precision tf32 --iterations 30 --batch $b -o $f 2>$W/ab_tf32nhwc${v}_b${b}_r$rep_i.log
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; print('tf32 MASKRT_TF32_NHWC=$v batch $b run $rep_i', 'median %.3f ms, %.1f img/s, beyond context %s MiB' % (r['stats']['median'], r['throughput_img_s'], r['gpu'].get('mem_peak_beyond_context_mib')))" $f \
+    || tail -3 $W/ab_tf32nhwc${v}_b${b}_r$rep_i.log
 done; done; done
 fi
 if [ "${PROFILE:-0}" = 1 ]; then

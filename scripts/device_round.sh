@@ -20,7 +20,7 @@ W=/tmp/round; rm -rf $W; mkdir -p $W
 t0=$(date +%s)
 stamp() { echo "== [$(( $(date +%s) - t0 )) s] $*"; }
 stamp "gpu_check"
-BENCH_ITERS=10 timeout ${CHECK_S:-300} scripts/gpu_check.sh > $W/gpu_check.log 2>&1; echo "gpu_check exit $?" | tee -a $W/gpu_check.log
+BENCH_ITERS=10 timeout ${CHECK_S:-360} scripts/gpu_check.sh > $W/gpu_check.log 2>&1; echo "gpu_check exit $?" | tee -a $W/gpu_check.log
 grep -E "tests passed|FAILED|ctest exit|built in" $W/gpu_check.log
 cp build-gpu.ctest.log $W/ 2>/dev/null; grep -h "\[ graph" build-gpu.ctest.log | head -30
 stamp "device_bench"

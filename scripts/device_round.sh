@@ -19,10 +19,12 @@ cd "$(dirname "$0")/.."
 W=/tmp/round; rm -rf $W; mkdir -p $W
 t0=$(date +%s)
 stamp() { echo "== [$(( $(date +%s) - t0 )) s] $*"; }
+if [ "${CHECK:-1}" = 1 ]; then  # CHECK=0: no gpu tests (an A/B-only round after one that ran them)
 stamp "gpu_check"
 BENCH_ITERS=10 timeout ${CHECK_S:-360} scripts/gpu_check.sh > $W/gpu_check.log 2>&1; echo "gpu_check exit $?" | tee -a $W/gpu_check.log
 grep -E "tests passed|FAILED|ctest exit|built in" $W/gpu_check.log
 cp build-gpu.ctest.log $W/ 2>/dev/null; grep -h "\[ graph" build-gpu.ctest.log | head -30
+fi
 stamp "device_bench"
 OUT=$W/bench SKIP_CPU=1 ITERS=${ITERS:-30} timeout ${BENCH_S:-200} scripts/device_bench.sh > $W/bench.log 2>&1
 M=/tmp/r50_bench

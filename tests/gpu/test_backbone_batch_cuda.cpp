@@ -27,6 +27,7 @@
 #include <filesystem>
 
 #include "cuda_test_util.h"
+#include "detection_match.h"
 #include "maskrt/engine.h"
 #include "maskrt/errors.h"
 #include "maskrt/image.h"
@@ -135,23 +136,9 @@ bool same(const ImageResult& a, const ImageResult& b) {
   return true;
 }
 
-double box_iou(const float* a, const float* b) {
-  const double iw = std::max(0.0, std::min<double>(a[2], b[2]) - std::max<double>(a[0], b[0]));
-  const double ih = std::max(0.0, std::min<double>(a[3], b[3]) - std::max<double>(a[1], b[1]));
-  const double inter = iw * ih;
-  const double u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-  return u > 0 ? inter / u : 0.0;
-}
+using maskrt::test::box_iou;
 
-double mask_iou(const maskrt::RleMask& a, const maskrt::RleMask& b) {
-  const auto da = maskrt::ops::rle_decode(a), db = maskrt::ops::rle_decode(b);
-  int64_t inter = 0, uni = 0;
-  for (size_t i = 0; i < da.size() && i < db.size(); ++i) {
-    inter += da[i] && db[i];
-    uni += da[i] || db[i];
-  }
-  return uni == 0 ? 1.0 : double(inter) / uni;
-}
+using maskrt::test::mask_iou;
 
 struct MatchStats {
   size_t matched = 0, total = 0, masks = 0;
@@ -219,7 +206,9 @@ void expect_close_to_single(Engine& g, const std::vector<Image>& imgs, const std
   }
   ASSERT_GT(all.total, 0u) << "no instances at all: the fixture says nothing";
   EXPECT_GE(double(all.matched), 0.97 * double(all.total)) << what;
-  if (all.masks) EXPECT_GE(all.mask_iou_sum / all.masks, 0.95) << what;
+  if (all.masks) {
+    EXPECT_GE(all.mask_iou_sum / all.masks, 0.95) << what;
+  }
 }
 
 class BackboneBatch : public ::testing::TestWithParam<Precision> {

@@ -32,6 +32,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "detection_match.h"
 #include "maskrt/engine.h"
 #include "maskrt/image.h"
 #include "ops/rle/rle.h"
@@ -84,23 +85,9 @@ std::vector<Ref> from_json(const nlohmann::json& exp) {
   return out;
 }
 
-double box_iou(const float* a, const float* b) {
-  const double iw = std::max(0.0, std::min<double>(a[2], b[2]) - std::max<double>(a[0], b[0]));
-  const double ih = std::max(0.0, std::min<double>(a[3], b[3]) - std::max<double>(a[1], b[1]));
-  const double inter = iw * ih;
-  const double u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-  return u > 0 ? inter / u : 0.0;
-}
+using maskrt::test::box_iou;
 
-double mask_iou(const maskrt::RleMask& a, const maskrt::RleMask& b) {
-  const auto da = maskrt::ops::rle_decode(a), db = maskrt::ops::rle_decode(b);
-  int64_t inter = 0, uni = 0;
-  for (size_t i = 0; i < da.size() && i < db.size(); ++i) {
-    inter += da[i] && db[i];
-    uni += da[i] || db[i];
-  }
-  return uni == 0 ? 1.0 : double(inter) / uni;
-}
+using maskrt::test::mask_iou;
 
 struct MatchStats {
   size_t matched = 0, total = 0;
@@ -214,7 +201,9 @@ void run_parity(const Case& c) {
   ::testing::Test::RecordProperty("d2_matched", std::to_string(d2.matched) + "/" + std::to_string(d2.total));
   ::testing::Test::RecordProperty("d2_mask_iou", std::to_string(d2.mean_mask_iou));
   for (const MatchStats& s : {d2, vs_cpu}) {
-    if (s.total > 0) EXPECT_GE(double(s.matched) / s.total, min_frac);
+    if (s.total > 0) {
+      EXPECT_GE(double(s.matched) / s.total, min_frac);
+    }
     EXPECT_GE(s.mean_mask_iou, min_mask);
   }
   if (strict) EXPECT_EQ(got.size(), d2.total);

@@ -31,6 +31,7 @@
 #include "backend/cuda/cuda_context.h"
 #include "backend/cuda/device_buffer.h"
 #include "cuda_test_util.h"
+#include "detection_match.h"
 #include "maskrt/engine.h"
 #include "maskrt/image.h"
 #include "ops/conv2d/conv2d.h"
@@ -228,13 +229,7 @@ TEST(StemS2dCuda, RewrittenStemConvMatchesTheStem) {
 
 // ---- 3) the engine --------------------------------------------------------------------------------
 
-double box_iou(const float* a, const float* b) {
-  const double iw = std::max(0.0, std::min<double>(a[2], b[2]) - std::max<double>(a[0], b[0]));
-  const double ih = std::max(0.0, std::min<double>(a[3], b[3]) - std::max<double>(a[1], b[1]));
-  const double inter = iw * ih;
-  const double u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
-  return u > 0 ? inter / u : 0.0;
-}
+using maskrt::test::box_iou;
 
 // Fraction of `ref`'s instances that `got` matches greedily (same class, |dscore| <= 2e-2, box IoU
 // >= 0.95), and the mean mask IoU (pixel masks, decoded) over the matches.

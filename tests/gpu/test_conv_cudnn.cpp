@@ -33,6 +33,7 @@
 #include "ops/conv_transpose2d/conv_transpose2d.h"
 #include "ops/linear/linear.h"
 #include "ops/pooling/pooling.h"
+#include "tensor_compare.h"
 
 namespace {
 
@@ -41,22 +42,9 @@ using maskrt::Shape;
 using maskrt::Tensor;
 using namespace maskrt::cuda;
 
-Tensor random_tensor(Shape s, std::mt19937& rng, float scale = 1.f) {
-  Tensor t(s);
-  std::normal_distribution<float> d(0.f, scale);
-  for (int64_t i = 0; i < t.numel(); ++i) t[i] = d(rng);
-  return t;
-}
+using maskrt::test::random_tensor;
 
-double rel_l2(const Tensor& a, const Tensor& ref) {
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < ref.numel(); ++i) {
-    const double d = double(a[i]) - ref[i];
-    num += d * d;
-    den += double(ref[i]) * ref[i];
-  }
-  return std::sqrt(num / std::max(den, 1e-30));
-}
+using maskrt::test::rel_l2;
 
 double tolerance(Precision p) {
   switch (p) {

@@ -31,6 +31,7 @@
 #include "backend/cuda/cuda_context.h"
 #include "backend/cuda/device_buffer.h"
 #include "cuda_test_util.h"
+#include "tensor_compare.h"
 #include "detection_match.h"
 #include "maskrt/engine.h"
 #include "maskrt/image.h"
@@ -122,22 +123,9 @@ TEST(StemS2dCuda, PreprocessWritesSpaceToDepthOfThePlainOutput) {
 
 // ---- 2) the stem conv through cuDNN -------------------------------------------------------------
 
-Tensor random_tensor(Shape s, std::mt19937& rng, float scale) {
-  Tensor t(s);
-  std::normal_distribution<float> d(0.f, scale);
-  for (int64_t i = 0; i < t.numel(); ++i) t[i] = d(rng);
-  return t;
-}
+using maskrt::test::random_tensor;
 
-double rel_l2(const Tensor& a, const Tensor& ref) {
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < ref.numel(); ++i) {
-    const double d = double(a[i]) - ref[i];
-    num += d * d;
-    den += double(ref[i]) * ref[i];
-  }
-  return std::sqrt(num / std::max(den, 1e-30));
-}
+using maskrt::test::rel_l2;
 
 // (1, C, H, W) float -> NHWC half with c_padded channels (zeros beyond C).
 cuda::DeviceBuffer upload_nhwc_half(const Tensor& x, int c_padded) {

@@ -32,6 +32,7 @@
 #include "backend/cuda/deconv_scatter.h"
 #include "backend/cuda/pool_cudnn.h"
 #include "cuda_test_util.h"
+#include "tensor_compare.h"
 #include "ops/conv2d/conv2d.h"
 #include "ops/conv_transpose2d/conv_transpose2d.h"
 #include "ops/pooling/pooling.h"
@@ -48,12 +49,7 @@ using cuda::CudaContext;
 using cuda::DeviceTensor;
 using test::DeviceBuffer;
 
-Tensor random_tensor(Shape s, std::mt19937& rng, float scale = 1.f) {
-  Tensor t(s);
-  std::normal_distribution<float> d(0.f, scale);
-  for (int64_t i = 0; i < t.numel(); ++i) t[i] = d(rng);
-  return t;
-}
+using maskrt::test::random_tensor;
 std::vector<float> randn(std::mt19937& rng, size_t n, float scale = 1.f) {
   std::normal_distribution<float> nd(0.f, scale);
   std::vector<float> v(n);
@@ -61,15 +57,7 @@ std::vector<float> randn(std::mt19937& rng, size_t n, float scale = 1.f) {
   return v;
 }
 
-double rel_l2(const Tensor& a, const Tensor& ref) {
-  double num = 0, den = 0;
-  for (int64_t i = 0; i < ref.numel(); ++i) {
-    const double d = double(a[i]) - ref[i];
-    num += d * d;
-    den += double(ref[i]) * ref[i];
-  }
-  return std::sqrt(num / std::max(den, 1e-30));
-}
+using maskrt::test::rel_l2;
 constexpr double kTf32Tolerance = 5e-3;  // 10-bit mantissa inputs (test_conv_cudnn.cpp's tf32 bound)
 
 // (N, C, H, W) float -> (N, H, W, cs) float, channels [C, cs) = 0.
@@ -195,7 +183,9 @@ TEST(Tf32NhwcConv, MatmulAndLegacyMatchScalarReference) {
       EXPECT_LE(err, kTf32Tolerance) << "path " << path;
       EXPECT_NE(path, "im2col-gemm") << "tf32 NHWC never builds a column matrix";
       EXPECT_EQ(path.rfind("graph", 0), std::string::npos) << "MASKRT_CONV_GRAPH=0 but the plan took " << path;
-      if (gemm[0] == '1' && cc.k == 1 && cc.stride == 1 && cc.o % 4 == 0) EXPECT_EQ(path, "gemm");
+      if (gemm[0] == '1' && cc.k == 1 && cc.stride == 1 && cc.o % 4 == 0) {
+        EXPECT_EQ(path, "gemm");
+      }
       unsetenv("MASKRT_CONV_GEMM");
     }
   unsetenv("MASKRT_CONV_GRAPH");
@@ -227,9 +217,12 @@ TEST(Tf32NhwcConv, GraphMatchesScalarReference) {
         EXPECT_LE(err, kTf32Tolerance) << "path " << path;
         const int cin = std::max(cc.c, cc.c_padded);
         const bool eligible = cc.groups == 1 && cin % 4 == 0 && cc.o % 4 == 0;
-        if (mode[0] == '1' && eligible && cc.k > 1 && cin % 8 == 0 && cc.o % 8 == 0)
+        if (mode[0] == '1' && eligible && cc.k > 1 && cin % 8 == 0 && cc.o % 8 == 0) {
           EXPECT_EQ(path.rfind("graph", 0), 0u) << "MASKRT_CONV_GRAPH=1 but the plan took " << path;
-        if (!eligible) EXPECT_NE(path.rfind("graph", 0), 0u) << "graph plans need channels % 4 and groups 1";
+        }
+        if (!eligible) {
+          EXPECT_NE(path.rfind("graph", 0), 0u) << "graph plans need channels % 4 and groups 1";
+        }
         std::printf("[ nhwc     ] tf32 k%d s%d c%d o%d g%d n%d %dx%d MASKRT_CONV_GRAPH=%s: path %s, rel err %.2e\n",
                     cc.k, cc.stride, cin, cc.o, cc.groups, cc.n, cc.h, cc.w, mode[0] ? mode : "(unset)", path.c_str(),
                     err);

@@ -13,6 +13,7 @@
 #include "core/check.h"
 #include "ops/nms/nms_cuda.cuh"
 #include "ops/roi_align/roi_align_taps.h"
+#include "ops/small_cuda/vec16.cuh"
 
 namespace maskrt::ops {
 namespace {
@@ -138,25 +139,16 @@ __global__ void roi_align_kernel(RoiAlignMultiLevelCudaParams p, RoiAlignLevelIn
     static_cast<__half*>(out)[idx] = __float2half_rn(value);
 }
 
-// fp16 NHWC in and out, channel strides multiples of 8, 16-byte aligned: one thread per (r, ph, pw,
-// 8 channels); the geometry is computed once for the 8 channels and each corner is one 16-byte load.
-// Every channel's arithmetic is the scalar kernel's, in the same order (same bits).
-constexpr int kVec = 8;
-
-__device__ __forceinline__ void load8(const __half* f, int pix, int c_stride, int c0, float (&v)[kVec]) {
-  const uint4 raw = *reinterpret_cast<const uint4*>(f + static_cast<int64_t>(pix) * c_stride + c0);
-  const __half2* h = reinterpret_cast<const __half2*>(&raw);
-  for (int i = 0; i < kVec / 2; ++i) {
-    const float2 f2 = __half22float2(h[i]);
-    v[2 * i] = f2.x;
-    v[2 * i + 1] = f2.y;
-  }
-}
-
-__global__ void roi_align_nhwc8_kernel(RoiAlignMultiLevelCudaParams p, RoiAlignLevelInputs in, const float* rois,
-                                       const int* d_count, __half* out) {
+// NHWC in and out with one 16-byte vector (vec16.cuh) per (r, ph, pw, V channels): fp16 (V = 8,
+// channel strides multiples of 8) or fp32 (V = 4, multiples of 4), 16-byte aligned. The geometry is computed once for
+// the V channels and each corner is one 16-byte load. Every channel's arithmetic is the scalar
+// kernel's, in the same order (same bits).
+template <typename Vec>
+__global__ void roi_align_nhwc_vec_kernel(RoiAlignMultiLevelCudaParams p, RoiAlignLevelInputs in, const float* rois,
+                                          const int* d_count, typename Vec::T* out) {
+  constexpr int V = Vec::V;
   const int res = p.resolution;
-  const int chunks = p.out_c_stride / kVec;
+  const int chunks = p.out_c_stride / V;
   const int total = p.roi_capacity * res * res * chunks;
   const int idx = blockIdx.x * blockDim.x + threadIdx.x;
   if (idx >= total) return;
@@ -164,73 +156,30 @@ __global__ void roi_align_nhwc8_kernel(RoiAlignMultiLevelCudaParams p, RoiAlignL
   const int pw = (idx / chunks) % res;
   const int ph = (idx / (chunks * res)) % res;
   const int r = idx / (chunks * res * res);
-  const int c0 = chunk * kVec;
+  const int c0 = chunk * V;
   const int count = d_count ? *d_count : p.roi_capacity;
-  float acc[kVec] = {};
+  float acc[V] = {};
   float cnt = 1.f;
   if (r < count && c0 < p.channels) {
     const RoiGeometry g = roi_geometry(p, in, rois, r);
-    const __half* f = static_cast<const __half*>(g.f);
+    const auto* f = static_cast<const typename Vec::T*>(g.f);
+    const auto at = [&](int pix) { return f + static_cast<int64_t>(pix) * p.in_c_stride + c0; };
     for (int iy = 0; iy < g.grid_h; ++iy)
       for (int ix = 0; ix < g.grid_w; ++ix) {
         Corners k;
         if (!sample_corners(g, ph, pw, iy, ix, k)) continue;
-        float v1[kVec], v2[kVec], v3[kVec], v4[kVec];
-        load8(f, k.p1, p.in_c_stride, c0, v1);
-        load8(f, k.p2, p.in_c_stride, c0, v2);
-        load8(f, k.p3, p.in_c_stride, c0, v3);
-        load8(f, k.p4, p.in_c_stride, c0, v4);
-        for (int i = 0; i < kVec; ++i) acc[i] = fadd(acc[i], bilinear(k, v1[i], v2[i], v3[i], v4[i]));
+        float v1[V], v2[V], v3[V], v4[V];
+        Vec::load(at(k.p1), v1);
+        Vec::load(at(k.p2), v2);
+        Vec::load(at(k.p3), v3);
+        Vec::load(at(k.p4), v4);
+        for (int i = 0; i < V; ++i) acc[i] = fadd(acc[i], bilinear(k, v1[i], v2[i], v3[i], v4[i]));
       }
     cnt = g.cnt;
   }
-  __align__(16) __half o[kVec];
-  for (int i = 0; i < kVec; ++i)
-    o[i] = __float2half_rn(r < count && c0 + i < p.channels ? fdiv(acc[i], cnt) : 0.f);
-  *reinterpret_cast<uint4*>(out + static_cast<int64_t>(idx) * kVec) = *reinterpret_cast<const uint4*>(o);
-}
-
-// fp32 NHWC in and out, channel strides multiples of 4, 16-byte aligned: one thread per (r, ph, pw,
-// 4 channels), one float4 load per corner. Every channel's arithmetic is the scalar kernel's, in the
-// same order (same bits).
-constexpr int kVecF32 = 4;
-
-__global__ void roi_align_nhwc4_f32_kernel(RoiAlignMultiLevelCudaParams p, RoiAlignLevelInputs in, const float* rois,
-                                           const int* d_count, float* out) {
-  const int res = p.resolution;
-  const int chunks = p.out_c_stride / kVecF32;
-  const int total = p.roi_capacity * res * res * chunks;
-  const int idx = blockIdx.x * blockDim.x + threadIdx.x;
-  if (idx >= total) return;
-  const int chunk = idx % chunks;
-  const int pw = (idx / chunks) % res;
-  const int ph = (idx / (chunks * res)) % res;
-  const int r = idx / (chunks * res * res);
-  const int c0 = chunk * kVecF32;
-  const int count = d_count ? *d_count : p.roi_capacity;
-  float acc[kVecF32] = {};
-  float cnt = 1.f;
-  if (r < count && c0 < p.channels) {
-    const RoiGeometry g = roi_geometry(p, in, rois, r);
-    const float* f = static_cast<const float*>(g.f);
-    for (int iy = 0; iy < g.grid_h; ++iy)
-      for (int ix = 0; ix < g.grid_w; ++ix) {
-        Corners k;
-        if (!sample_corners(g, ph, pw, iy, ix, k)) continue;
-        const float4 v1 = *reinterpret_cast<const float4*>(f + static_cast<int64_t>(k.p1) * p.in_c_stride + c0);
-        const float4 v2 = *reinterpret_cast<const float4*>(f + static_cast<int64_t>(k.p2) * p.in_c_stride + c0);
-        const float4 v3 = *reinterpret_cast<const float4*>(f + static_cast<int64_t>(k.p3) * p.in_c_stride + c0);
-        const float4 v4 = *reinterpret_cast<const float4*>(f + static_cast<int64_t>(k.p4) * p.in_c_stride + c0);
-        acc[0] = fadd(acc[0], bilinear(k, v1.x, v2.x, v3.x, v4.x));
-        acc[1] = fadd(acc[1], bilinear(k, v1.y, v2.y, v3.y, v4.y));
-        acc[2] = fadd(acc[2], bilinear(k, v1.z, v2.z, v3.z, v4.z));
-        acc[3] = fadd(acc[3], bilinear(k, v1.w, v2.w, v3.w, v4.w));
-      }
-    cnt = g.cnt;
-  }
-  float o[kVecF32];
-  for (int i = 0; i < kVecF32; ++i) o[i] = r < count && c0 + i < p.channels ? fdiv(acc[i], cnt) : 0.f;
-  reinterpret_cast<float4*>(out)[idx] = make_float4(o[0], o[1], o[2], o[3]);
+  float o[V];
+  for (int i = 0; i < V; ++i) o[i] = r < count && c0 + i < p.channels ? fdiv(acc[i], cnt) : 0.f;
+  Vec::store(out + static_cast<int64_t>(idx) * V, o);
 }
 
 }  // namespace
@@ -262,22 +211,24 @@ void roi_align_multilevel_cuda(const RoiAlignMultiLevelCudaParams& p, const RoiA
   const int64_t total = int64_t{p.roi_capacity} * C * p.resolution * p.resolution;
   if (total == 0) return;
   constexpr int T = 256;
-  bool vec = p.in_layout == CudaLayout::kNhwcFp16 && p.out_layout == CudaLayout::kNhwcFp16 &&
-             p.in_c_stride % kVec == 0 && p.out_c_stride % kVec == 0 && cuda::is_aligned16(d_out) &&
-             total / kVec < (int64_t{1} << 31) - T;  // idx = block * T + thread stays below INT32_MAX
-  for (int l = 0; l < p.num_levels; ++l) vec = vec && cuda::is_aligned16(in.features[l]);
-  bool vec4 = p.in_layout == CudaLayout::kNhwcFp32 && p.out_layout == CudaLayout::kNhwcFp32 &&
-              p.in_c_stride % kVecF32 == 0 && p.out_c_stride % kVecF32 == 0 && cuda::is_aligned16(d_out) &&
-              total / kVecF32 < (int64_t{1} << 31) - T;
-  for (int l = 0; l < p.num_levels; ++l) vec4 = vec4 && cuda::is_aligned16(in.features[l]);
-  if (vec4) {
-    const int64_t threads = total / kVecF32;
-    roi_align_nhwc4_f32_kernel<<<static_cast<unsigned>((threads + T - 1) / T), T, 0, stream>>>(
-        p, in, d_rois, d_count, static_cast<float*>(d_out));
-  } else if (vec) {
-    const int64_t threads = total / kVec;
-    roi_align_nhwc8_kernel<<<static_cast<unsigned>((threads + T - 1) / T), T, 0, stream>>>(
-        p, in, d_rois, d_count, static_cast<__half*>(d_out));
+  // The vector kernel applies when both layouts are the same NHWC dtype, the channel strides are
+  // multiples of its width and every buffer is 16-byte aligned; idx = block * T + thread stays int32.
+  const auto vec_ok = [&](CudaLayout layout, int V) {
+    bool ok = p.in_layout == layout && p.out_layout == layout && p.in_c_stride % V == 0 && p.out_c_stride % V == 0 &&
+              cuda::is_aligned16(d_out) && total / V < (int64_t{1} << 31) - T;
+    for (int l = 0; l < p.num_levels; ++l) ok = ok && cuda::is_aligned16(in.features[l]);
+    return ok;
+  };
+  const auto launch_vec = [&](auto vec_tag) {
+    using Vec = decltype(vec_tag);
+    const int64_t threads = total / Vec::V;
+    roi_align_nhwc_vec_kernel<Vec><<<static_cast<unsigned>((threads + T - 1) / T), T, 0, stream>>>(
+        p, in, d_rois, d_count, static_cast<typename Vec::T*>(d_out));
+  };
+  if (vec_ok(CudaLayout::kNhwcFp32, FloatVec4::V)) {
+    launch_vec(FloatVec4{});
+  } else if (vec_ok(CudaLayout::kNhwcFp16, HalfVec8::V)) {
+    launch_vec(HalfVec8{});
   } else if (total < (int64_t{1} << 31) - T) {
     roi_align_kernel<int><<<static_cast<unsigned>((total + T - 1) / T), T, 0, stream>>>(p, in, d_rois, d_count, d_out);
   } else {

@@ -8,6 +8,7 @@
 #include "backend/cuda/cuda_check.h"
 #include "backend/cuda/launch_util.h"
 #include "core/check.h"
+#include "ops/small_cuda/vec16.cuh"
 
 namespace maskrt::ops {
 namespace {
@@ -82,42 +83,22 @@ __global__ void upsample_add_kernel(CudaTensorDesc lat, const void* lateral, con
     static_cast<__half*>(out)[i] = (c < lat.c) ? __float2half_rn(v) : __float2half_rn(0.f);
 }
 
-// fp32 NHWC with c_stride % 4 == 0 and 16-byte aligned buffers: 4 channels per thread, same arithmetic.
-__global__ void upsample_add_nhwc4_f32_kernel(CudaTensorDesc lat, const float4* lateral, const float4* top,
-                                              float4* out, int vectors) {
-  const int j = blockIdx.x * blockDim.x + threadIdx.x;  // (n, y, x, c/4)
+// NHWC with one 16-byte vector of V channels per thread (vec16.cuh: fp16 V = 8, fp32 V = 4; c_stride
+// % V == 0, 16-byte aligned buffers); the same arithmetic as upsample_add_kernel per channel.
+template <typename Vec>
+__global__ void upsample_add_nhwc_vec_kernel(CudaTensorDesc lat, const typename Vec::T* lateral,
+                                             const typename Vec::T* top, typename Vec::T* out, int vectors) {
+  constexpr int V = Vec::V;
+  const int j = blockIdx.x * blockDim.x + threadIdx.x;  // (n, y, x, c/V)
   if (j >= vectors) return;
-  const int c4 = lat.c_stride / 4;
-  const int cv = j % c4, x = (j / c4) % lat.w, y = (j / (c4 * lat.w)) % lat.h, n = j / (c4 * lat.w * lat.h);
+  const int cs = lat.c_stride / V;
+  const int cv = j % cs, x = (j / cs) % lat.w, y = (j / (cs * lat.w)) % lat.h, n = j / (cs * lat.w * lat.h);
   const int th = lat.h / 2, tw = lat.w / 2;
-  const float4 a = lateral[j];
-  const float4 b = top[((n * th + y / 2) * tw + x / 2) * c4 + cv];
-  const int c0 = cv * 4;
-  float4 o;
-  o.x = c0 < lat.c ? __fadd_rn(a.x, b.x) : 0.f;
-  o.y = c0 + 1 < lat.c ? __fadd_rn(a.y, b.y) : 0.f;
-  o.z = c0 + 2 < lat.c ? __fadd_rn(a.z, b.z) : 0.f;
-  o.w = c0 + 3 < lat.c ? __fadd_rn(a.w, b.w) : 0.f;
-  out[j] = o;
-}
-
-// fp16 NHWC with c_stride % 8 == 0 and 16-byte aligned buffers: 8 channels per thread, same arithmetic.
-__global__ void upsample_add_nhwc8_kernel(CudaTensorDesc lat, const uint4* lateral, const uint4* top, uint4* out,
-                                          int vectors) {
-  const int j = blockIdx.x * blockDim.x + threadIdx.x;  // (n, y, x, c/8)
-  if (j >= vectors) return;
-  const int c8 = lat.c_stride / 8;
-  const int cv = j % c8, x = (j / c8) % lat.w, y = (j / (c8 * lat.w)) % lat.h, n = j / (c8 * lat.w * lat.h);
-  const int th = lat.h / 2, tw = lat.w / 2;
-  const uint4 a = lateral[j];
-  const uint4 b = top[((n * th + y / 2) * tw + x / 2) * c8 + cv];
-  const __half* ah = reinterpret_cast<const __half*>(&a);
-  const __half* bh = reinterpret_cast<const __half*>(&b);
-  uint4 o;
-  __half* oh = reinterpret_cast<__half*>(&o);
-  for (int t = 0; t < 8; ++t)
-    oh[t] = cv * 8 + t < lat.c ? __float2half_rn(__fadd_rn(__half2float(ah[t]), __half2float(bh[t]))) : __float2half_rn(0.f);
-  out[j] = o;
+  float a[V], b[V], o[V];
+  Vec::load(lateral + int64_t{j} * V, a);
+  Vec::load(top + int64_t{((n * th + y / 2) * tw + x / 2) * cs + cv} * V, b);
+  for (int t = 0; t < V; ++t) o[t] = cv * V + t < lat.c ? __fadd_rn(a[t], b[t]) : 0.f;
+  Vec::store(out + int64_t{j} * V, o);
 }
 
 __global__ void mask_select_sigmoid_kernel(CudaTensorDesc d, const void* logits, const int* classes, const int* count,
@@ -193,18 +174,21 @@ void upsample_nearest2x_add_cuda(const CudaTensorDesc& lateral, const void* d_la
                "upsample_nearest2x_add_cuda: lateral size ", lateral.h, "x", lateral.w, " must be even");
   const int64_t n = numel(lateral);
   if (n == 0) return;
-  if (lateral.layout == CudaLayout::kNhwcFp16 && lateral.c_stride % 8 == 0 && n < (int64_t{1} << 31) &&
-      cuda::is_aligned16(d_lateral) && cuda::is_aligned16(d_top) && cuda::is_aligned16(d_out)) {
-    const int vectors = static_cast<int>(n / 8);
-    upsample_add_nhwc8_kernel<<<blocks_for(vectors), kThreads, 0, stream>>>(
-        lateral, static_cast<const uint4*>(d_lateral), static_cast<const uint4*>(d_top), static_cast<uint4*>(d_out),
-        vectors);
-  } else if (lateral.layout == CudaLayout::kNhwcFp32 && lateral.c_stride % 4 == 0 && n < (int64_t{1} << 31) &&
-             cuda::is_aligned16(d_lateral) && cuda::is_aligned16(d_top) && cuda::is_aligned16(d_out)) {
-    const int vectors = static_cast<int>(n / 4);
-    upsample_add_nhwc4_f32_kernel<<<blocks_for(vectors), kThreads, 0, stream>>>(
-        lateral, static_cast<const float4*>(d_lateral), static_cast<const float4*>(d_top), static_cast<float4*>(d_out),
-        vectors);
+  const auto vec_ok = [&](CudaLayout layout, int V) {
+    return lateral.layout == layout && lateral.c_stride % V == 0 && n < (int64_t{1} << 31) &&
+           cuda::is_aligned16(d_lateral) && cuda::is_aligned16(d_top) && cuda::is_aligned16(d_out);
+  };
+  const auto launch_vec = [&](auto vec_tag) {
+    using Vec = decltype(vec_tag);
+    using T = typename Vec::T;
+    const int vectors = static_cast<int>(n / Vec::V);
+    upsample_add_nhwc_vec_kernel<Vec><<<blocks_for(vectors), kThreads, 0, stream>>>(
+        lateral, static_cast<const T*>(d_lateral), static_cast<const T*>(d_top), static_cast<T*>(d_out), vectors);
+  };
+  if (vec_ok(CudaLayout::kNhwcFp16, HalfVec8::V)) {
+    launch_vec(HalfVec8{});
+  } else if (vec_ok(CudaLayout::kNhwcFp32, FloatVec4::V)) {
+    launch_vec(FloatVec4{});
   } else {
     upsample_add_kernel<<<blocks_for(n), kThreads, 0, stream>>>(lateral, d_lateral, d_top, d_out);
   }

@@ -79,6 +79,16 @@ __device__ __forceinline__ float normalise(const NormParams& p, const uint8_t* p
   return __fdiv_rn(__fsub_rn(static_cast<float>(px[sc]), p.mean[c]), p.std[c]);
 }
 
+// The 3 normalised values of padded pixel (y, x); zeros in the padding (beyond out_h x out_w).
+__device__ __forceinline__ void pixel_values(const NormParams& p, const uint8_t* img, int y, int x, float (&v)[3]) {
+  if (y < p.out_h && x < p.out_w) {
+    const uint8_t* px = img + (int64_t{y} * p.out_w + x) * 3;
+    for (int c = 0; c < 3; ++c) v[c] = normalise(p, px, c);
+  } else {
+    for (int c = 0; c < 3; ++c) v[c] = 0.f;
+  }
+}
+
 // One thread per padded pixel: its 3 channel planes (coalesced per plane across the threads).
 __global__ void normalize_nchw_kernel(NormParams p, const uint8_t* img, float* dst) {
   const int x = blockIdx.x * blockDim.x + threadIdx.x;
@@ -86,12 +96,9 @@ __global__ void normalize_nchw_kernel(NormParams p, const uint8_t* img, float* d
   const int64_t plane = int64_t{p.pad_h} * p.pad_w;
   for (int y = blockIdx.y; y < p.pad_h; y += gridDim.y) {
     const int64_t o = int64_t{y} * p.pad_w + x;
-    if (y < p.out_h && x < p.out_w) {
-      const uint8_t* px = img + (int64_t{y} * p.out_w + x) * 3;
-      for (int c = 0; c < 3; ++c) dst[c * plane + o] = normalise(p, px, c);
-    } else {
-      for (int c = 0; c < 3; ++c) dst[c * plane + o] = 0.f;
-    }
+    float v[3];
+    pixel_values(p, img, y, x, v);
+    for (int c = 0; c < 3; ++c) dst[c * plane + o] = v[c];
   }
 }
 
@@ -101,11 +108,8 @@ __global__ void normalize_nhwc_fp16_kernel(NormParams p, const uint8_t* img, uin
   const int x = blockIdx.x * blockDim.x + threadIdx.x;
   if (x >= p.pad_w) return;
   for (int y = blockIdx.y; y < p.pad_h; y += gridDim.y) {
-    float v[3] = {0.f, 0.f, 0.f};
-    if (y < p.out_h && x < p.out_w) {
-      const uint8_t* px = img + (int64_t{y} * p.out_w + x) * 3;
-      for (int c = 0; c < 3; ++c) v[c] = normalise(p, px, c);
-    }
+    float v[3];
+    pixel_values(p, img, y, x, v);
     union {
       uint4 u;
       __half2 h[4];
@@ -124,11 +128,8 @@ __global__ void normalize_nhwc_fp32_kernel(NormParams p, const uint8_t* img, flo
   const int x = blockIdx.x * blockDim.x + threadIdx.x;
   if (x >= p.pad_w) return;
   for (int y = blockIdx.y; y < p.pad_h; y += gridDim.y) {
-    float v[3] = {0.f, 0.f, 0.f};
-    if (y < p.out_h && x < p.out_w) {
-      const uint8_t* px = img + (int64_t{y} * p.out_w + x) * 3;
-      for (int c = 0; c < 3; ++c) v[c] = normalise(p, px, c);
-    }
+    float v[3];
+    pixel_values(p, img, y, x, v);
     dst[int64_t{y} * p.pad_w + x] = make_float4(v[0], v[1], v[2], 0.f);
   }
 }

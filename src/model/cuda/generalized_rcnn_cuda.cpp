@@ -573,10 +573,10 @@ struct CudaGeneralizedRCNN::Impl {
     return !(e && std::string(e) == "0");
   }
 
-  // Uploads the plan's p.n images (images[0 .. p.n), one size and channel order) and enqueues their
+  // Uploads the plan's p.n consecutive images (images[0 .. p.n), one size and channel order) and enqueues their
   // whole pipeline + the result download into slot `slot` (pinned staging buffers and completion
   // event of that slot). Nothing here waits for the GPU.
-  void enqueue(Lane& L, Plan& p, const Image* const* images, int slot, bool stage_times) {
+  void enqueue(Lane& L, Plan& p, const Image* images, int slot, bool stage_times) {
     cudaStream_t s = ctx.stream();
     MASKRT_ASSERT(s == L.stream, "enqueue: the context is not bound to the lane");
     PinnedBuffer* pinned_in = L.pinned_in;
@@ -587,14 +587,14 @@ struct CudaGeneralizedRCNN::Impl {
     // images are staged by several host threads (staged_upload.h; copy then upload of a whole
     // 1344x1344 image was ~0.6 ms of its latency).
     for (int k = 0; k < p.n; ++k) {
-      const Image& image = *images[k];
+      const Image& image = images[k];
       const size_t bytes = image.pixels.size();
       MASKRT_ASSERT(image.height == p.in_h && image.width == p.in_w && bytes == size_t(p.in_h) * p.in_w * 3 &&
-                    image.channel_order == images[0]->channel_order);
+                    image.channel_order == images[0].channel_order);
       staged_upload(p.input + k * bytes, pinned_in[slot].get() + k * bytes,
                     reinterpret_cast<const char*>(image.pixels.data()), bytes, s);
     }
-    const bool flip = (images[0]->channel_order == ChannelOrder::kBGR) != (spec.input_format == "BGR");
+    const bool flip = (images[0].channel_order == ChannelOrder::kBGR) != (spec.input_format == "BGR");
     Plan::Graph& g = p.graphs[flip];
     // The first run of a plan is eager (lazy module loading, library-internal first-use set-up);
     // the second captures a graph, and later runs replay it.
@@ -730,8 +730,7 @@ struct CudaGeneralizedRCNN::Impl {
     if (profiler_range) cudaProfilerStart();
     ImageResult result;
     try {
-      const Image* one = &image;
-      enqueue(L, p, &one, 0, stage_times);
+      enqueue(L, p, &image, 0, stage_times);
       result = finish(L, p, 0, 0, image.height, image.width, stage_times, debug);
     } catch (...) {  // nothing of this image may stay in flight (its staging buffers are reused)
       cudaStreamSynchronize(ctx.stream());
@@ -899,9 +898,7 @@ struct CudaGeneralizedRCNN::Impl {
         const int slot = L->next_slot;
         L->next_slot ^= 1;
         drain_lane(l, slot, false);  // the slot's staging buffers must be free
-        std::vector<const Image*> members;
-        for (int k = 0; k < n; ++k) members.push_back(&images[i + k]);
-        enqueue(*L, *p, members.data(), slot, false);
+        enqueue(*L, *p, &images[i], slot, false);  // images i .. i+n-1
         const std::shared_ptr<const Plan> plan = L->plans.at(PlanKey{img.height, img.width, n});
         for (int k = 0; k < n; ++k) pending.push_back({plan, l, slot, k, img.height, img.width, k + 1 == n, t0});
         ++units_in_flight;

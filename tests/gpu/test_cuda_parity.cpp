@@ -326,6 +326,23 @@ TEST(CudaEngine, BatchGrowingSizesKeepsEveryImagesResults) {
   EXPECT_EQ(batch[2].width, a4.width);
 }
 
+// Runs `a` and a synthetic 301x257 image eagerly on `g` (the first run of each plan), then three
+// times more (capture + replay, then replays) and in a pipelined batch {b, a, a, b, a}: every result
+// must carry the eager run's bits. Returns the eager result of `a` (non-empty).
+maskrt::ImageResult expect_replays_equal_eager(Engine& g, const maskrt::Image& a) {
+  const maskrt::Image b = synthetic(301, 257, 5);
+  const maskrt::ImageResult ea = g.infer(a), eb = g.infer(b);
+  EXPECT_GT(ea.instances.size(), 0u);
+  for (int rep = 0; rep < 3; ++rep) {
+    EXPECT_TRUE(same(g.infer(a), ea)) << "run " << rep;
+    EXPECT_TRUE(same(g.infer(b), eb)) << "run " << rep;
+  }
+  const std::vector<maskrt::ImageResult> batch = g.infer_batch({b, a, a, b, a});
+  EXPECT_TRUE(same(batch[0], eb) && same(batch[1], ea) && same(batch[2], ea) && same(batch[3], eb) &&
+              same(batch[4], ea));
+  return ea;
+}
+
 // A plan's first run is eager, the second captures a CUDA graph, later runs replay it: replays and
 // pipelined batches give the same bits as the eager run of the same engine (same cuDNN algorithms;
 // two engines may pick different algorithms, so bits are only compared within one), no capture
@@ -336,18 +353,9 @@ TEST(CudaEngine, GraphReplayEqualsEagerRuns) {
     EngineOptions o = options(c, Device::kCUDA, p);
     o.warmup = false;
     const maskrt::Image a = maskrt::read_image(c.dir + "/input.png");
-    const maskrt::Image b = synthetic(301, 257, 5);
     testing::internal::CaptureStderr();
     Engine g(o);
-    const maskrt::ImageResult ea = g.infer(a), eb = g.infer(b);  // eager (first run of each plan)
-    EXPECT_GT(ea.instances.size(), 0u);
-    for (int rep = 0; rep < 3; ++rep) {  // capture + replay, then replays
-      EXPECT_TRUE(same(g.infer(a), ea)) << "run " << rep;
-      EXPECT_TRUE(same(g.infer(b), eb)) << "run " << rep;
-    }
-    const std::vector<maskrt::ImageResult> batch = g.infer_batch({b, a, a, b, a});
-    EXPECT_TRUE(same(batch[0], eb) && same(batch[1], ea) && same(batch[2], ea) && same(batch[3], eb) &&
-                same(batch[4], ea));
+    const maskrt::ImageResult ea = expect_replays_equal_eager(g, a);
     const std::string log = testing::internal::GetCapturedStderr();
     EXPECT_EQ(log.find("capture failed"), std::string::npos) << log;
     setenv("MASKRT_CUDA_GRAPHS", "0", 1);
@@ -371,7 +379,6 @@ TEST(CudaEngine, Tf32NhwcGraphReplayEqualsEagerRuns) {
   EngineOptions o = options(c, Device::kCUDA, Precision::kTF32);
   o.warmup = false;
   const maskrt::Image a = maskrt::read_image(c.dir + "/input.png");
-  const maskrt::Image b = synthetic(301, 257, 5);
   size_t default_count = 0;
   {
     Engine d(o);
@@ -380,15 +387,7 @@ TEST(CudaEngine, Tf32NhwcGraphReplayEqualsEagerRuns) {
   ScopedEnv env("MASKRT_TF32_NHWC", "1");
   testing::internal::CaptureStderr();
   Engine g(o);
-  const maskrt::ImageResult ea = g.infer(a), eb = g.infer(b);  // eager (first run of each plan)
-  EXPECT_GT(ea.instances.size(), 0u);
-  for (int rep = 0; rep < 3; ++rep) {  // capture + replay, then replays
-    EXPECT_TRUE(same(g.infer(a), ea)) << "run " << rep;
-    EXPECT_TRUE(same(g.infer(b), eb)) << "run " << rep;
-  }
-  const std::vector<maskrt::ImageResult> batch = g.infer_batch({b, a, a, b, a});
-  EXPECT_TRUE(same(batch[0], eb) && same(batch[1], ea) && same(batch[2], ea) && same(batch[3], eb) &&
-              same(batch[4], ea));
+  const maskrt::ImageResult ea = expect_replays_equal_eager(g, a);
   const std::string log = testing::internal::GetCapturedStderr();
   EXPECT_NE(log.find("maskrt: MASKRT_TF32_NHWC=1: tf32 activations NHWC float"), std::string::npos) << log;
   EXPECT_EQ(log.find("capture failed"), std::string::npos) << log;

@@ -7,7 +7,8 @@
 # concurrent CUDA streams at fp16 batch 16 (AB_STREAMS=1: --cuda-streams 1 vs the default), an A/B of
 # the opt-in space-to-depth stem (AB_S2D=1: MASKRT_STEM_S2D=0/1 alternated, fp16 batch 1 and 16, plus
 # the stem's plan lines and the default model's fp16 AP with it on), an A/B of the opt-in batched
-# backbone (AB_BBATCH=1: MASKRT_BACKBONE_BATCH unset vs 4 vs 8, fp16 and tf32 batch 16, alternated), an
+# backbone (AB_BBATCH=1: MASKRT_BACKBONE_BATCH unset vs 4 vs 8, fp16 and tf32 batch 16, alternated,
+# AB_REPS times (2); BBATCH_VALUES="1 4" narrows it), an
 # A/B of the opt-in NHWC tf32 pipeline (AB_TF32NHWC=1: MASKRT_TF32_NHWC 0/1 alternated, tf32 batch 1 and 16), and a
 # kernel profile of one steady-state fp16 image (PROFILE=1, scripts/profile_kernels.sh, ncu).
 # MODEL_ONLY=1 makes the benchmark step only build and save the model the A/B steps use (a shorter
@@ -72,7 +73,7 @@ MASKRT_STEM_S2D=1 OUT=$W/eval_s2d BUILD_DIR=build-gpu BACKENDS="cuda:fp16" WORKE
 fi
 if [ "${AB_BBATCH:-0}" = 1 ]; then
 stamp "batched backbone A/B (MASKRT_BACKBONE_BATCH unset / 4 / 8; batch 16)"
-for rep_i in 1 2; do for prec in fp16 tf32; do for nb in 1 4 8; do
+for rep_i in $(seq ${AB_REPS:-2}); do for prec in fp16 tf32; do for nb in ${BBATCH_VALUES:-1 4 8}; do
   f=$W/ab_bbatch${nb}_${prec}_r$rep_i.json
   env $( [ $nb -gt 1 ] && echo MASKRT_BACKBONE_BATCH=$nb ) timeout 40 build-gpu/maskrt bench --config $M/config.yaml \
     --weights $M/model.pkl --images $M/image.png --format json --device cuda --precision $prec --iterations 30 --batch 16 \

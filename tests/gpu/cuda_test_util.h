@@ -62,13 +62,22 @@ class DeviceBuffer {
 template <typename T>
 DeviceBuffer upload(const std::vector<T>& v) {
   DeviceBuffer b(v.size() * sizeof(T));
-  if (!v.empty()) MASKRT_CUDA_CHECK(cudaMemcpy(b.get(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
+  if (!v.empty()) {
+    MASKRT_CUDA_CHECK(cudaMemcpy(b.get(), v.data(), v.size() * sizeof(T), cudaMemcpyHostToDevice));
+    // A pageable copy over 64 KiB may return before its DMA lands, and the code under test runs on
+    // non-blocking streams that do not wait for the legacy stream: without this wait a kernel read
+    // stale memory (seen on the H200: Tf32NhwcConv's 75 KiB inputs; DeviceBuffer::upload does the same).
+    MASKRT_CUDA_CHECK(cudaDeviceSynchronize());
+  }
   return b;
 }
 template <typename T>
 DeviceBuffer upload(const T* p, size_t n) {
   DeviceBuffer b(n * sizeof(T));
-  if (n) MASKRT_CUDA_CHECK(cudaMemcpy(b.get(), p, n * sizeof(T), cudaMemcpyHostToDevice));
+  if (n) {
+    MASKRT_CUDA_CHECK(cudaMemcpy(b.get(), p, n * sizeof(T), cudaMemcpyHostToDevice));
+    MASKRT_CUDA_CHECK(cudaDeviceSynchronize());  // as above
+  }
   return b;
 }
 template <typename T>

@@ -221,11 +221,11 @@ struct ScopedEnv {
   ScopedEnv& operator=(const ScopedEnv&) = delete;
 };
 
-// MASKRT_TF32_NHWC=1 (opt-in): the tf32 pipeline with NHWC float32 activations, judged exactly as
-// tf32 above (same Detectron2 goldens, same floors, and against the CPU).
-class CudaParityTf32Nhwc : public ::testing::TestWithParam<Case> {};
-TEST_P(CudaParityTf32Nhwc, MatchesDetectron2AndCpu) {
-  ScopedEnv env("MASKRT_TF32_NHWC", "1");
+// MASKRT_TF32_NHWC=0: tf32's NCHW float32 pipeline (the default until 2026-11-29, session 7; tf32 above now
+// runs NHWC), judged exactly as tf32 above (same Detectron2 goldens, same floors, and against the CPU).
+class CudaParityTf32Nchw : public ::testing::TestWithParam<Case> {};
+TEST_P(CudaParityTf32Nchw, MatchesDetectron2AndCpu) {
+  ScopedEnv env("MASKRT_TF32_NHWC", "0");
   run_parity(GetParam());
 }
 std::vector<Case> tf32_cases() {
@@ -244,8 +244,8 @@ std::string case_name(const ::testing::TestParamInfo<Case>& i) {
 
 INSTANTIATE_TEST_SUITE_P(Golden, CudaParity, ::testing::ValuesIn(cases()), case_name);
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CudaParity);
-INSTANTIATE_TEST_SUITE_P(Golden, CudaParityTf32Nhwc, ::testing::ValuesIn(tf32_cases()), case_name);
-GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CudaParityTf32Nhwc);
+INSTANTIATE_TEST_SUITE_P(Golden, CudaParityTf32Nchw, ::testing::ValuesIn(tf32_cases()), case_name);
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(CudaParityTf32Nchw);
 
 Case first_case(Precision p) {
   const fs::path d = fs::path(MASKRT_TEST_DATA) / "golden" / "r50_bgr_80cls";
@@ -371,9 +371,10 @@ TEST(CudaEngine, GraphReplayEqualsEagerRuns) {
   }
 }
 
-// MASKRT_TF32_NHWC=1: the switch is announced once, and captured-graph replays and pipelined batches
-// give the eager run's bits (as GraphReplayEqualsEagerRuns for the default layouts); the instance
-// count stays within 10% of the default tf32 engine's (other layout, other algorithms).
+// MASKRT_TF32_NHWC=1 (tf32's default, announced when set): captured-graph replays and pipelined
+// batches give the eager run's bits (as GraphReplayEqualsEagerRuns for the default layouts); the
+// instance count stays within 10% of the NCHW tf32 engine's (MASKRT_TF32_NHWC=0: other layout, other
+// algorithms).
 TEST(CudaEngine, Tf32NhwcGraphReplayEqualsEagerRuns) {
   const Case c = first_case(Precision::kTF32);
   EngineOptions o = options(c, Device::kCUDA, Precision::kTF32);
@@ -381,6 +382,7 @@ TEST(CudaEngine, Tf32NhwcGraphReplayEqualsEagerRuns) {
   const maskrt::Image a = maskrt::read_image(c.dir + "/input.png");
   size_t default_count = 0;
   {
+    ScopedEnv nchw("MASKRT_TF32_NHWC", "0");
     Engine d(o);
     default_count = d.infer(a).instances.size();
   }
@@ -394,8 +396,8 @@ TEST(CudaEngine, Tf32NhwcGraphReplayEqualsEagerRuns) {
   EXPECT_NEAR(double(ea.instances.size()), double(default_count), std::max(2.0, 0.1 * double(default_count)));
 }
 
-// MASKRT_TF32_NHWC: values other than 0 / 1 are refused naming the variable; 0 is off (no line);
-// fp32 and fp16 ignore 1 with a logged line and keep their layouts.
+// MASKRT_TF32_NHWC: values other than 0 / 1 are refused naming the variable; 0 is tf32 NCHW (one
+// line), unset is NHWC (no line); fp32 and fp16 ignore 1 with a logged line and keep their layouts.
 TEST(CudaEngine, Tf32NhwcSwitchIsCheckedAndIgnoredOutsideTf32) {
   for (const char* bad : {"2", "yes", "1 ", "01", "-1"}) {
     ScopedEnv env("MASKRT_TF32_NHWC", bad);
@@ -412,7 +414,13 @@ TEST(CudaEngine, Tf32NhwcSwitchIsCheckedAndIgnoredOutsideTf32) {
     testing::internal::CaptureStderr();
     Engine g(options(first_case(Precision::kTF32), Device::kCUDA, Precision::kTF32));
     const std::string log = testing::internal::GetCapturedStderr();
-    EXPECT_EQ(log.find("MASKRT_TF32_NHWC"), std::string::npos) << log;
+    EXPECT_NE(log.find("maskrt: MASKRT_TF32_NHWC=0: tf32 activations NCHW float"), std::string::npos) << log;
+  }
+  {
+    testing::internal::CaptureStderr();
+    Engine g(options(first_case(Precision::kTF32), Device::kCUDA, Precision::kTF32));
+    const std::string log = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(log.find("MASKRT_TF32_NHWC"), std::string::npos) << log;  // the default says nothing
   }
   const maskrt::Image a = maskrt::read_image(first_case(Precision::kFP16).dir + "/input.png");
   for (Precision p : {Precision::kFP32, Precision::kFP16}) {

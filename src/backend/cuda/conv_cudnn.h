@@ -16,9 +16,9 @@
 //   kFP16: float16 NHWC tensors (filters KRSC), float32 accumulation (PSEUDO_HALF: conv compute type
 //          float), CUDNN_TENSOR_OP_MATH; bias kept as float16 (cuDNN's fp32 path is not used) and
 //          float32 (for the epilogue).
-//   kTF32 with layout kNHWC (MASKRT_TF32_NHWC=1, opt-in): float32 NHWC tensors (filters KRSC float32,
-//          input channels padded like fp16's), CUDNN_TENSOR_OP_MATH; every path below takes its fp16
-//          NHWC form in float32 (matmul: one matmul over n*oh*ow rows with bias, shortcut as C and
+//   kTF32 with layout kNHWC (the engine's tf32 default since session 7; MASKRT_TF32_NHWC=0: NCHW):
+//          float32 NHWC tensors (filters KRSC float32, input channels padded like fp16's),
+//          CUDNN_TENSOR_OP_MATH; every path below takes its fp16 NHWC form in float32 (matmul: one matmul over n*oh*ow rows with bias, shortcut as C and
 //          ReLU in cuBLASLt's epilogue, CUBLAS_COMPUTE_32F_FAST_TF32; graph: GraphConvDType::kFloatNhwc,
 //          channel counts % 4; epilogue: conv_epilogue_nhwc_float), no im2col. Graph winners are
 //          remembered under their own signature ("tf32nhwc").

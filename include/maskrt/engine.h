@@ -46,8 +46,24 @@ struct EngineOptions {
                                          // each extra stream costs about the batch-1 activation memory,
                                          // allocated on the first batch that uses it, or at creation
                                          // (with warm-up) when set explicitly above 1. infer() uses one.
+  int backbone_batch = 0;                // CUDA fp16 / tf32: infer_batch() runs up to this many consecutive
+                                         // images of one size and channel order through ONE backbone, FPN
+                                         // and RPN-head pass (then proposals, ROI heads, paste per image).
+                                         // 0 = take MASKRT_BACKBONE_BATCH from the environment, else off;
+                                         // 1 = off; 2..8 = group size (wins over the variable). Off by
+                                         // default because an image's fp16 / tf32 result may then differ
+                                         // in the last bits from its infer() result, depending on whether
+                                         // its batch neighbours have its size (other cuDNN algorithms at
+                                         // n > 1); it never depends on their content. About N times the
+                                         // activation memory per stream. fp32 ignores it (logged: fp32
+                                         // batch results stay equal to infer()); CPU: no effect. Measured
+                                         // (H200, 2026-11-29; full-width R50, batch 16, 640x480 -> 800x1067,
+                                         // N = 4): fp16 575 -> 635, tf32 389 -> 424 images/s; N = 8 was
+                                         // slower than 4. Outside 0..8: maskrt::Error kInvalidArgument
+                                         // naming backbone_batch at creation (CPU and CUDA).
 };
 inline constexpr int kDefaultCudaStreams = 3;  // H200 fp16 batch 16: 1 -> 431, 2 -> 490, 3 -> 541, 4 -> 536 images/s
+inline constexpr int kMaxBackboneBatch = 8;   // EngineOptions::backbone_batch / MASKRT_BACKBONE_BATCH upper bound
 
 struct EngineInfo {
   std::string model_name;     // config file stem, or "default"
@@ -61,6 +77,8 @@ struct EngineInfo {
   bool mask_on = true;
   double load_ms = 0;         // config + checkpoint + model construction
   double warmup_ms = 0;       // warm-up inferences
+  int backbone_batch = 1;     // images per backbone pass in effect (EngineOptions::backbone_batch or
+                              // MASKRT_BACKBONE_BATCH; 1 = off, always 1 on the CPU and for fp32)
 };
 
 // Where the engine's device memory goes (CUDA backend; `available` is false on the CPU). Bytes.

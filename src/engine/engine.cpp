@@ -112,6 +112,10 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
                "precision: the CPU backend runs fp32 only (tf32/fp16 need --device cuda)");
   MASKRT_CHECK(options.cuda_streams >= 0 && options.cuda_streams <= 8, ErrorCode::kInvalidArgument,
                "cuda_streams: expected 0 (default) to 8, got ", options.cuda_streams);
+  // Checked on every device (a CPU engine ignores the value, but a bad one is still a caller's bug).
+  MASKRT_CHECK(options.backbone_batch >= 0 && options.backbone_batch <= kMaxBackboneBatch, ErrorCode::kInvalidArgument,
+               "backbone_batch: expected 0 (MASKRT_BACKBONE_BATCH or off) to ", kMaxBackboneBatch, ", got ",
+               options.backbone_batch);
   impl_->stage_times = options.stage_times;
   if (options.num_threads > 0) omp_set_num_threads(options.num_threads);
 
@@ -139,7 +143,8 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
 #ifdef MASKRT_WITH_CUDA
   if (use_cuda)
   {
-    impl_->cuda_model = std::make_unique<cuda::CudaGeneralizedRCNN>(cfg.spec, ws, options.precision, options.cuda_device);
+    impl_->cuda_model = std::make_unique<cuda::CudaGeneralizedRCNN>(cfg.spec, ws, options.precision,
+                                                                    options.cuda_device, options.backbone_batch);
     impl_->cuda_model->set_concurrent_images(options.cuda_streams > 0 ? options.cuda_streams : kDefaultCudaStreams);
   }
   else
@@ -158,6 +163,7 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
   if (use_cuda) {
     info.device = impl_->cuda_model->device_name();
     info.libraries = cuda::cuda_library_versions();
+    info.backbone_batch = impl_->cuda_model->backbone_batch();
   }
 #endif
   info.num_classes = cfg.spec.num_classes;

@@ -112,6 +112,31 @@ TEST(CliRobustness, CudaStreamsOnCpuWarnsAndIsNotReportedAsUsed) {
   EXPECT_EQ(nlohmann::json::parse(is)["metadata"]["options"]["cuda_streams"], "n/a (cpu)");
 }
 
+// --backbone-batch (README): 1..8, refused by the parser outside (exit 2, the flag named); a CUDA
+// option, so on a CPU engine it is named in a warning, the run succeeds, and bench records that it had
+// no effect.
+TEST(CliRobustness, BackboneBatchIsBoundedAndWarnsOnCpu) {
+  const fs::path d = fresh_dir("maskrt_cli_robust_backbone_batch");
+  EXPECT_EQ(run("infer --device cpu --backbone-batch 9 -o " + (d / "r.json").string() + " " + kImage, d / "a.log"), 2);
+  expect_log_has(d / "a.log", "--backbone-batch: Value 9 not in range 1 to 8");
+  EXPECT_FALSE(fs::exists(d / "r.json"));
+  EXPECT_EQ(run("bench --device cpu --backbone-batch 0 --warmup 0 --iterations 1 --sizes 48x64", d / "b.log"), 2);
+  expect_log_has(d / "b.log", "--backbone-batch: Value 0 not in range 1 to 8");
+  EXPECT_EQ(run("infer --device cpu --backbone-batch 4 -o " + (d / "r.json").string() + " " + kImage, d / "c.log"), 0)
+      << slurp(d / "c.log");
+  expect_log_has(d / "c.log", "warning: --backbone-batch 4 has no effect: the model runs on the CPU");
+  EXPECT_TRUE(fs::exists(d / "r.json"));
+  ASSERT_EQ(run("bench --device cpu --backbone-batch 4 --warmup 0 --iterations 1 --sizes 48x64 --format json -o " +
+                    (d / "b.json").string(),
+                d / "d.log"),
+            0)
+      << slurp(d / "d.log");
+  expect_log_has(d / "d.log", "--backbone-batch 4 has no effect");
+  std::ifstream is(d / "b.json");
+  EXPECT_EQ(nlohmann::json::parse(is)["metadata"]["options"]["backbone_batch"],
+            "n/a (cpu; --backbone-batch 4 has no effect)");
+}
+
 // README: exit status 1 when there was no image at all. An annotation file with no image gave exit 0.
 TEST(CliRobustness, EvalWithNoImageExitsOne) {
   const fs::path d = fresh_dir("maskrt_cli_robust_eval_empty");

@@ -155,6 +155,26 @@ TEST(EngineBehaviour, CudaStreamsOutOfRangeIsAnErrorNamingTheOption) {
   }
 }
 
+// EngineOptions::backbone_batch (engine.h): 0..8; outside is kInvalidArgument naming the option on
+// every device, checked at creation. On the CPU a valid value has no effect: 1 image per pass.
+TEST(EngineBehaviour, BackboneBatchOutOfRangeIsAnErrorNamingTheOption) {
+  for (int n : {-1, 9, 1000}) {
+    maskrt::EngineOptions o = golden_options();
+    o.backbone_batch = n;
+    try {
+      maskrt::Engine engine(o);
+      FAIL() << "expected an error for backbone_batch " << n;
+    } catch (const maskrt::Error& e) {
+      EXPECT_EQ(e.code(), maskrt::ErrorCode::kInvalidArgument);
+      EXPECT_NE(std::string(e.what()).find("backbone_batch"), std::string::npos) << e.what();
+    }
+  }
+  maskrt::EngineOptions o = golden_options();
+  o.backbone_batch = 4;
+  maskrt::Engine engine(o);
+  EXPECT_EQ(engine.info().backbone_batch, 1);
+}
+
 TEST(EngineBehaviour, UnusedAndMissingTensorsAreListed) {
   try {  // MASK_ON False with a Mask R-CNN checkpoint: the mask head's tensors are unused.
     maskrt::Engine engine(golden_options({"MODEL.MASK_ON", "False"}));

@@ -13,6 +13,7 @@
 //                give identical bits and no graph capture fails;
 //   fp32:        the switch is ignored (logged): every image equals infer() bit for bit.
 // A malformed value is refused at engine creation (kInvalidArgument naming the variable).
+// EngineOptions::backbone_batch = 4 (variable unset) enables the same path (one fp16 case).
 #include <cstdio>
 #include <cstdint>
 #include <string>
@@ -307,6 +308,26 @@ TEST_P(BackboneBatch, MixedSizesGroupOnlyRunsOfOneSize) {
 
 INSTANTIATE_TEST_SUITE_P(Precisions, BackboneBatch, ::testing::Values(Precision::kFP16, Precision::kTF32),
                          [](const ::testing::TestParamInfo<Precision>& i) { return std::string(pname(i.param)); });
+
+// EngineOptions::backbone_batch = 4 with the variable unset does what MASKRT_BACKBONE_BATCH=4 does:
+// announced with its own line, group plans made, batch results close to infer() (criteria above).
+TEST(BackboneBatchOption, OptionEnablesGroupsWithoutTheVariable) {
+  MASKRT_SKIP_WITHOUT_GPU();
+  unsetenv("MASKRT_BACKBONE_BATCH");
+  const Image a = maskrt::read_image((kCase / "input.png").string());
+  const std::vector<Image> imgs = variants(a);
+  EngineOptions o = options(Precision::kFP16);
+  o.backbone_batch = kGroup;
+  testing::internal::CaptureStderr();
+  Engine g(o);
+  const std::vector<ImageResult> b = g.infer_batch(imgs);
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("maskrt: backbone_batch=4: up to 4 consecutive"), std::string::npos) << log;
+  EXPECT_EQ(log.find("MASKRT_BACKBONE_BATCH"), std::string::npos) << log;
+  EXPECT_EQ(g.info().backbone_batch, kGroup);
+  EXPECT_EQ(count_of(log, group_line(a.height, a.width)), 2u) << log;
+  expect_close_to_single(g, imgs, b, Precision::kFP16, "option");
+}
 
 // fp32 ignores the switch: batch results equal infer() bit for bit, and no group plan is made.
 TEST(BackboneBatchFp32, IgnoredAndBitExact) {

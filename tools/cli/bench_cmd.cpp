@@ -156,6 +156,18 @@ int run_bench(const BenchArgs& a) {
                          {"sizes", a.sizes},                      {"image", files.front()},
                          {"weights", info.weights_path},          {"engine_load_ms", std::to_string(info.load_ms)},
                          {"engine_warmup_ms", std::to_string(info.warmup_ms)}};
+  // Images per backbone pass in effect (--backbone-batch, else MASKRT_BACKBONE_BATCH; 1 = off), and a
+  // requested value the engine did not use.
+  const std::string bb_flag = "--backbone-batch " + std::to_string(a.model.backbone_batch);
+  if (on_cuda)
+    report.meta.options["backbone_batch"] =
+        std::to_string(info.backbone_batch) +
+        (a.model.backbone_batch > 1 && info.backbone_batch != a.model.backbone_batch
+             ? " (" + bb_flag + " ignored for " + info.precision + ")"
+             : "");
+  else
+    report.meta.options["backbone_batch"] =
+        a.model.backbone_batch ? "n/a (cpu; " + bb_flag + " has no effect)" : std::string("n/a (cpu)");
   for (size_t i = 0; i < a.model.opts.size(); ++i) report.meta.options["opts"] += (i ? " " : "") + a.model.opts[i];
   const std::string env_switches = bench::maskrt_env_settings(environ);  // they change what is measured
   report.meta.options["maskrt_env"] = env_switches.empty() ? "none set" : env_switches;

@@ -22,6 +22,7 @@ struct ModelArgs {
   int threads = 0;
   int batch = 1;
   int cuda_streams = 0;  // --cuda-streams: images of one batch in flight at once on CUDA (0 = default)
+  int backbone_batch = 0;  // --backbone-batch: images per backbone pass on CUDA fp16/tf32 (0 = not given)
   std::string prepare_sizes;  // --prepare-sizes HxW,...: original image sizes planned at engine creation
 };
 // One outcome per image: its result, or the error (what()) that image raised.
@@ -83,7 +84,7 @@ void check_writable_file(const std::string& path, const char* what);
 void check_output_dir(const std::string& dir, const char* what);
 
 // Warns on stderr about options given on the command line that the engine's device ignores
-// (--cuda-streams on a CPU engine, e.g. --device cpu or auto without a GPU).
+// (--cuda-streams and --backbone-batch on a CPU engine, e.g. --device cpu or auto without a GPU).
 void warn_cpu_ignored_options(const ModelArgs& a, const EngineInfo& info);
 
 // Expands files and directories (image files by extension, sorted) in the given order.

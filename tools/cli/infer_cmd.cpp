@@ -42,6 +42,12 @@ void add_model_options(CLI::App* cmd, ModelArgs& a) {
                   "CUDA: images of one --batch in flight at once, each on its own stream and activation "
                   "arena (0 = default " + std::to_string(kDefaultCudaStreams) + "; results never depend on it)")
       ->check(CLI::Range(0, 8));
+  cmd->add_option("--backbone-batch", a.backbone_batch,
+                  "CUDA fp16/tf32: run up to N consecutive same-size images of one --batch through one backbone, "
+                  "FPN and RPN-head pass (1 = off, the default unless MASKRT_BACKBONE_BATCH is set; faster, but "
+                  "an image's fp16/tf32 result may then differ in the last bits from its result alone; fp32 "
+                  "ignores it)")
+      ->check(CLI::Range(1, kMaxBackboneBatch));
   cmd->add_option("--prepare-sizes", a.prepare_sizes,
                   "original image sizes HxW,... to plan at start-up (CUDA: algorithms, memory, graphs), "
                   "so the first image of each size runs at steady speed (default 480x640)");
@@ -59,6 +65,7 @@ EngineOptions engine_options(const ModelArgs& a) {
   o.precision = a.precision == "fp16" ? Precision::kFP16 : a.precision == "tf32" ? Precision::kTF32 : Precision::kFP32;
   o.num_threads = a.threads;
   o.cuda_streams = a.cuda_streams;
+  o.backbone_batch = a.backbone_batch;
   if (!a.prepare_sizes.empty()) o.warmup_sizes = parse_sizes(a.prepare_sizes, "--prepare-sizes");
   return o;
 }
@@ -179,6 +186,9 @@ void check_output_dir(const std::string& dir, const char* what) {
 void warn_cpu_ignored_options(const ModelArgs& a, const EngineInfo& info) {
   if (a.cuda_streams != 0 && info.device.rfind("cpu", 0) == 0)
     std::fprintf(stderr, "maskrt: warning: --cuda-streams %d has no effect: the model runs on the CPU\n", a.cuda_streams);
+  if (a.backbone_batch != 0 && info.device.rfind("cpu", 0) == 0)
+    std::fprintf(stderr, "maskrt: warning: --backbone-batch %d has no effect: the model runs on the CPU\n",
+                 a.backbone_batch);
 }
 
 int run_infer(const InferArgs& a) {

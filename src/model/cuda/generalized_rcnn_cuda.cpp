@@ -140,8 +140,9 @@ struct CudaGeneralizedRCNN::Impl {
   bool use_graphs = graphs_enabled();
   int max_lanes = 1;  // set_concurrent_images()
   bool profiler_range = false;
-  // MASKRT_BACKBONE_BATCH (fp16 / tf32; 1 = off): run_batch runs up to this many consecutive images of
-  // one size and channel order as one group plan (backbone, FPN and RPN head convs at n images).
+  // EngineOptions::backbone_batch or MASKRT_BACKBONE_BATCH (fp16 / tf32; 1 = off): run_batch runs up to
+  // this many consecutive images of one size and channel order as one group plan (backbone, FPN and RPN
+  // head convs at n images).
   int backbone_batch = 1;
   // MASKRT_TF32_NHWC=1 (tf32 only; default off): activations NHWC float32 instead of NCHW
   // (tf32_nhwc_from_env; carver.h activation_layout).
@@ -259,9 +260,11 @@ struct CudaGeneralizedRCNN::Impl {
     return l;
   }
 
-  Impl(const ModelSpec& s, WeightStore& ws, Precision p, int device)
+  Impl(const ModelSpec& s, WeightStore& ws, Precision p, int device, int backbone_batch_option)
       : spec(s), precision(p), mem(memory_at_start(device)), ctx(device) {
-    backbone_batch = backbone_batch_from_env(precision);  // first: a bad value throws before anything is made
+    // First: a bad value throws before anything is made.
+    backbone_batch = backbone_batch_option != 0 ? backbone_batch_from_option(backbone_batch_option, precision)
+                                                : backbone_batch_from_env(precision);
     tf32_nhwc = tf32_nhwc_from_env(precision);
     device_used_bytes(&mem.used_after_context, nullptr);
     DeviceAllocTally weights;  // every DeviceBuffer the layers upload below
@@ -289,6 +292,26 @@ struct CudaGeneralizedRCNN::Impl {
     lanes.push_back(std::make_unique<Lane>(ctx, 0));
   }
 
+  // EngineOptions::backbone_batch = N (1..8, non-zero: wins over MASKRT_BACKBONE_BATCH, which is then
+  // not read; a set variable is named as overridden). 1 = off; fp32 ignores N > 1 (logged), as below.
+  // Outside 1..8: kInvalidArgument naming backbone_batch (the Engine checks the range first).
+  static int backbone_batch_from_option(int n, Precision precision) {
+    MASKRT_CHECK(n >= 1 && n <= kMaxBackboneBatch, ErrorCode::kInvalidArgument,
+                 "backbone_batch: expected 0 (MASKRT_BACKBONE_BATCH or off) to ", kMaxBackboneBatch, ", got ", n);
+    if (const char* e = std::getenv("MASKRT_BACKBONE_BATCH"); e && *e)
+      std::fprintf(stderr, "maskrt: backbone_batch=%d set: MASKRT_BACKBONE_BATCH=%s is not used\n", n, e);
+    if (n == 1) return 1;
+    if (precision == Precision::kFP32) {
+      std::fprintf(stderr, "maskrt: backbone_batch=%d ignored for fp32 (fp32 images always run one at a time)\n", n);
+      return 1;
+    }
+    std::fprintf(stderr,
+                 "maskrt: backbone_batch=%d: up to %d consecutive same-size images share one backbone, FPN "
+                 "and RPN-head pass\n",
+                 n, n);
+    return n;
+  }
+
   // MASKRT_BACKBONE_BATCH=N (1..8; unset, empty or 1: off). fp32 ignores it (logged): fp32 batch
   // results must equal batch-1 results bit for bit, and other cuDNN algorithms at n > 1 would break
   // that. Malformed values are kInvalidArgument naming the variable.
@@ -311,7 +334,6 @@ struct CudaGeneralizedRCNN::Impl {
                  v, v);
     return static_cast<int>(v);
   }
-  static constexpr int kMaxBackboneBatch = 8;
 
   // MASKRT_TF32_NHWC: tf32 activations NHWC float32 by default since session 7 (2026-11-29; H200,
   // full-width R50: batch 1 5.5 -> 3.4 ms, batch 16 225 -> 384 images/s; the same Detectron2 goldens
@@ -923,8 +945,9 @@ struct CudaGeneralizedRCNN::Impl {
   }
 };
 
-CudaGeneralizedRCNN::CudaGeneralizedRCNN(const ModelSpec& spec, WeightStore& ws, Precision precision, int device)
-    : impl_(std::make_unique<Impl>(spec, ws, precision, device)) {}
+CudaGeneralizedRCNN::CudaGeneralizedRCNN(const ModelSpec& spec, WeightStore& ws, Precision precision, int device,
+                                         int backbone_batch)
+    : impl_(std::make_unique<Impl>(spec, ws, precision, device, backbone_batch)) {}
 
 CudaGeneralizedRCNN::~CudaGeneralizedRCNN() = default;
 
@@ -948,6 +971,8 @@ void CudaGeneralizedRCNN::set_concurrent_images(int n) {
 }
 
 std::string CudaGeneralizedRCNN::device_name() const { return impl_->ctx.name(); }
+
+int CudaGeneralizedRCNN::backbone_batch() const { return impl_->backbone_batch; }
 
 void CudaGeneralizedRCNN::set_profiler_range(bool on) { impl_->profiler_range = on; }
 

@@ -43,7 +43,9 @@ struct CudaDebugOutputs {
 
 class CudaGeneralizedRCNN {
  public:
-  CudaGeneralizedRCNN(const ModelSpec& spec, WeightStore& ws, Precision precision, int device = 0);
+  // backbone_batch: EngineOptions::backbone_batch (0 = MASKRT_BACKBONE_BATCH, else off; see run_batch).
+  CudaGeneralizedRCNN(const ModelSpec& spec, WeightStore& ws, Precision precision, int device = 0,
+                      int backbone_batch = 0);
   ~CudaGeneralizedRCNN();
   CudaGeneralizedRCNN(const CudaGeneralizedRCNN&) = delete;
   CudaGeneralizedRCNN& operator=(const CudaGeneralizedRCNN&) = delete;
@@ -59,13 +61,14 @@ class CudaGeneralizedRCNN {
   // the first are created (and their arenas sized) on first use; a lane that lacks device memory
   // for an image hands it to lane 0. Throws on the first bad image (after every lane is drained);
   // images before it are lost with the throw (callers that need per-image errors call run()).
-  // MASKRT_BACKBONE_BATCH=N (2..8, read at construction; fp16 / tf32, fp32 ignores it; off by
-  // default): each N consecutive images of one size and channel order run on one lane as a group
+  // Backbone batches: the constructor's backbone_batch = N, or when that is 0 MASKRT_BACKBONE_BATCH=N
+  // (2..8, read at construction; fp16 / tf32, fp32 ignores it, logged; off by default; one stderr line
+  // announces it): each N consecutive images of one size and channel order run on one lane as a group
   // plan keyed by (h, w, N): backbone, FPN and RPN head convs at N images, then proposals, ROI heads
   // and the paste per image on its slice of the features. Their results never depend on the other
   // images but may differ in the last bits from run() (other cuDNN kernels at N > 1); shorter runs
-  // take the one-image path (run()'s bits). A value outside 1..8 makes the constructor throw
-  // kInvalidArgument.
+  // take the one-image path (run()'s bits). A value outside 1..8 (option: 0..8) makes the constructor
+  // throw kInvalidArgument naming backbone_batch or the variable.
   std::vector<ImageResult> run_batch(const std::vector<Image>& images, bool stage_times = false);
   // Images in flight at once in run_batch (1..kMaxConcurrentImages; default 1): each extra one costs
   // an arena (about the batch-1 activation memory) and a stream + cuBLAS handle. kInvalidArgument
@@ -75,6 +78,8 @@ class CudaGeneralizedRCNN {
   // Plans for an original image size (h, w) ahead of time (warm-up).
   void prepare(int height, int width);
   std::string device_name() const;
+  // Images per backbone pass in effect (1 = off; always 1 for fp32).
+  int backbone_batch() const;
   size_t arena_bytes() const;
   // Device memory accounting (maskrt/engine.h DeviceMemoryReport): weights tallied at construction,
   // arena / plan / pinned sizes now, cudaMemGetInfo readings at construction (start, after the

@@ -144,7 +144,7 @@ struct CudaGeneralizedRCNN::Impl {
   // this many consecutive images of one size and channel order as one group plan (backbone, FPN and RPN
   // head convs at n images).
   int backbone_batch = 1;
-  // MASKRT_TF32_NHWC=1 (tf32 only; default off): activations NHWC float32 instead of NCHW
+  // tf32 only, the default since session 7 (MASKRT_TF32_NHWC=0: NCHW): activations NHWC float32
   // (tf32_nhwc_from_env; carver.h activation_layout).
   bool tf32_nhwc = false;
   // Original sizes whose group plan ran out of device memory: their images run one at a time.

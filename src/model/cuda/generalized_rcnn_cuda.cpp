@@ -482,7 +482,7 @@ struct CudaGeneralizedRCNN::Impl {
       if (n > 1)  // every lane: tests read this line to know the group path ran
         std::fprintf(stderr,
                      "maskrt: cuda group plan for %d images of %dx%d (resized %dx%d, padded %dx%d) on stream %d "
-                     "(MASKRT_BACKBONE_BATCH)\n",
+                     "(backbone batch)\n",
                      n, h, w, p->rh, p->rw, p->ph, p->pw, L.index);
       else if (L.index == 0)
         std::fprintf(stderr, "maskrt: cuda plan for %dx%d (resized %dx%d, padded %dx%d)\n", h, w, p->rh, p->rw, p->ph,

@@ -138,9 +138,10 @@ class Engine {
   // One image (RGB or BGR per image.channel_order, any size). Instances sorted by score, descending.
   ImageResult infer(const Image& image) const;
   // Several images; exactly one result per image, in input order (an image with no detections keeps
-  // its empty slot). Each image's result equals infer(image), bit for bit. On CUDA the batch is
-  // pipelined over EngineOptions::cuda_streams streams (several images on the GPU at once while
-  // earlier ones are encoded on the host; docs/DESIGN-cuda.md); a bad image throws as infer() would,
+  // its empty slot). Each image's result equals infer(image), bit for bit (except with
+  // EngineOptions::backbone_batch / MASKRT_BACKBONE_BATCH > 1 in fp16 / tf32: see there). On CUDA the
+  // batch is pipelined over EngineOptions::cuda_streams streams (several images on the GPU at once
+  // while earlier ones are encoded on the host; docs/DESIGN-cuda.md); a bad image throws as infer() would,
   // and the results of the batch are then not returned (call infer() per image to keep them). An
   // out-of-memory on an extra stream moves that image to the first stream; on the first stream the
   // extra streams' memory is released and the image retried, so streams never cost an image.

@@ -55,11 +55,13 @@ struct EngineOptions {
                                          // in the last bits from its infer() result, depending on whether
                                          // its batch neighbours have its size (other cuDNN algorithms at
                                          // n > 1); it never depends on their content. About N times the
-                                         // activation memory per stream. fp32 ignores it (logged: fp32
+                                         // activation memory per stream; with warm-up, the group plans of
+                                         // each warm-up size are made at creation (one group per stream
+                                         // of cuda_streams, default 3). fp32 ignores it (logged: fp32
                                          // batch results stay equal to infer()); CPU: no effect. Measured
                                          // (H200, 2026-11-29; full-width R50, batch 16, 640x480 -> 800x1067,
-                                         // N = 4): fp16 575 -> 635, tf32 389 -> 424 images/s; N = 8 was
-                                         // slower than 4. Outside 0..8: maskrt::Error kInvalidArgument
+                                         // N = 4, 3 runs): fp16 565-580 -> 631-665, tf32 387-389 -> 421-424
+                                         // images/s; N = 8 was slower than 4. Outside 0..8: kInvalidArgument
                                          // naming backbone_batch at creation (CPU and CUDA).
 };
 inline constexpr int kDefaultCudaStreams = 3;  // H200 fp16 batch 16: 1 -> 431, 2 -> 490, 3 -> 541, 4 -> 536 images/s
@@ -79,6 +81,9 @@ struct EngineInfo {
   double warmup_ms = 0;       // warm-up inferences
   int backbone_batch = 1;     // images per backbone pass in effect (EngineOptions::backbone_batch or
                               // MASKRT_BACKBONE_BATCH; 1 = off, always 1 on the CPU and for fp32)
+  std::string activation_layout = "NCHW fp32";  // how activations are stored: "NCHW fp32" (CPU, CUDA
+                              // fp32, tf32 with MASKRT_TF32_NHWC=0), "NHWC fp32" (CUDA tf32, the default
+                              // since session 7), "NHWC fp16" (CUDA fp16)
 };
 
 // Where the engine's device memory goes (CUDA backend; `available` is false on the CPU). Bytes.

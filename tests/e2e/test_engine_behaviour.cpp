@@ -173,6 +173,7 @@ TEST(EngineBehaviour, BackboneBatchOutOfRangeIsAnErrorNamingTheOption) {
   o.backbone_batch = 4;
   maskrt::Engine engine(o);
   EXPECT_EQ(engine.info().backbone_batch, 1);
+  EXPECT_EQ(engine.info().activation_layout, "NCHW fp32");  // the CPU's only layout
 }
 
 TEST(EngineBehaviour, UnusedAndMissingTensorsAreListed) {

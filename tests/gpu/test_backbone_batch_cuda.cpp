@@ -329,6 +329,52 @@ TEST(BackboneBatchOption, OptionEnablesGroupsWithoutTheVariable) {
   expect_close_to_single(g, imgs, b, Precision::kFP16, "option");
 }
 
+// With warm-up for the batch's size, the group plans are made at creation (one group per stream), so
+// the first user batch plans nothing; the option wins over a set variable (named as not used), and
+// backbone_batch = 1 turns a set variable off; fp32 ignores the option (logged, 1 in effect).
+TEST(BackboneBatchOption, WarmupPreparesGroupsAndTheOptionWinsOverTheVariable) {
+  MASKRT_SKIP_WITHOUT_GPU();
+  const Image a = maskrt::read_image((kCase / "input.png").string());
+  const std::vector<Image> imgs = variants(a);
+  {
+    ScopedEnv env("MASKRT_BACKBONE_BATCH", "2");
+    EngineOptions o = options(Precision::kFP16);
+    o.backbone_batch = kGroup;
+    o.warmup = true;
+    o.warmup_sizes = {{a.height, a.width}};
+    testing::internal::CaptureStderr();
+    Engine g(o);
+    const std::string created = testing::internal::GetCapturedStderr();
+    EXPECT_NE(created.find("maskrt: backbone_batch=4 set: MASKRT_BACKBONE_BATCH=2 is not used"), std::string::npos)
+        << created;
+    EXPECT_EQ(g.info().backbone_batch, kGroup);
+    EXPECT_EQ(count_of(created, group_line(a.height, a.width)), 3u) << created;  // options(): 3 streams
+    testing::internal::CaptureStderr();
+    const std::vector<ImageResult> b = g.infer_batch(imgs);
+    const std::string first = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(first.find("cuda group plan"), std::string::npos) << first;
+    EXPECT_EQ(first.find("cuda plan"), std::string::npos) << first;
+    EXPECT_EQ(first.find("arena allocates"), std::string::npos) << first;
+    expect_close_to_single(g, imgs, b, Precision::kFP16, "warmed option");
+  }
+  {
+    ScopedEnv env("MASKRT_BACKBONE_BATCH", "4");
+    EngineOptions o = options(Precision::kTF32);
+    o.backbone_batch = 1;
+    Engine g(o);
+    EXPECT_EQ(g.info().backbone_batch, 1);
+  }
+  {
+    EngineOptions o = options(Precision::kFP32);
+    o.backbone_batch = kGroup;
+    testing::internal::CaptureStderr();
+    Engine g(o);
+    const std::string log = testing::internal::GetCapturedStderr();
+    EXPECT_NE(log.find("maskrt: backbone_batch=4 ignored for fp32"), std::string::npos) << log;
+    EXPECT_EQ(g.info().backbone_batch, 1);
+  }
+}
+
 // fp32 ignores the switch: batch results equal infer() bit for bit, and no group plan is made.
 TEST(BackboneBatchFp32, IgnoredAndBitExact) {
   MASKRT_SKIP_WITHOUT_GPU();

@@ -415,12 +415,14 @@ TEST(CudaEngine, Tf32NhwcSwitchIsCheckedAndIgnoredOutsideTf32) {
     Engine g(options(first_case(Precision::kTF32), Device::kCUDA, Precision::kTF32));
     const std::string log = testing::internal::GetCapturedStderr();
     EXPECT_NE(log.find("maskrt: MASKRT_TF32_NHWC=0: tf32 activations NCHW float"), std::string::npos) << log;
+    EXPECT_EQ(g.info().activation_layout, "NCHW fp32");
   }
   {
     testing::internal::CaptureStderr();
     Engine g(options(first_case(Precision::kTF32), Device::kCUDA, Precision::kTF32));
     const std::string log = testing::internal::GetCapturedStderr();
     EXPECT_EQ(log.find("MASKRT_TF32_NHWC"), std::string::npos) << log;  // the default says nothing
+    EXPECT_EQ(g.info().activation_layout, "NHWC fp32");                  // ... and is NHWC
   }
   const maskrt::Image a = maskrt::read_image(first_case(Precision::kFP16).dir + "/input.png");
   for (Precision p : {Precision::kFP32, Precision::kFP16}) {
@@ -429,6 +431,7 @@ TEST(CudaEngine, Tf32NhwcSwitchIsCheckedAndIgnoredOutsideTf32) {
     {
       Engine d(o);
       want = d.infer(a);
+      EXPECT_EQ(d.info().activation_layout, p == Precision::kFP32 ? "NCHW fp32" : "NHWC fp16");
     }
     ScopedEnv env("MASKRT_TF32_NHWC", "1");
     testing::internal::CaptureStderr();

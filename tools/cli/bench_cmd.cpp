@@ -168,6 +168,7 @@ int run_bench(const BenchArgs& a) {
   else
     report.meta.options["backbone_batch"] =
         a.model.backbone_batch ? "n/a (cpu; " + bb_flag + " has no effect)" : std::string("n/a (cpu)");
+  report.meta.options["activation_layout"] = info.activation_layout;  // tf32: NHWC since session 7, NCHW before
   for (size_t i = 0; i < a.model.opts.size(); ++i) report.meta.options["opts"] += (i ? " " : "") + a.model.opts[i];
   const std::string env_switches = bench::maskrt_env_settings(environ);  // they change what is measured
   report.meta.options["maskrt_env"] = env_switches.empty() ? "none set" : env_switches;

@@ -974,6 +974,11 @@ std::string CudaGeneralizedRCNN::device_name() const { return impl_->ctx.name();
 
 int CudaGeneralizedRCNN::backbone_batch() const { return impl_->backbone_batch; }
 
+const char* CudaGeneralizedRCNN::activation_layout() const {
+  if (impl_->precision == Precision::kFP16) return "NHWC fp16";
+  return impl_->tf32_nhwc ? "NHWC fp32" : "NCHW fp32";
+}
+
 void CudaGeneralizedRCNN::set_profiler_range(bool on) { impl_->profiler_range = on; }
 
 size_t CudaGeneralizedRCNN::arena_bytes() const { return impl_->arena_total(); }

@@ -80,6 +80,8 @@ class CudaGeneralizedRCNN {
   std::string device_name() const;
   // Images per backbone pass in effect (1 = off; always 1 for fp32).
   int backbone_batch() const;
+  // "NCHW fp32" (fp32, tf32 with MASKRT_TF32_NHWC=0), "NHWC fp32" (tf32's default), "NHWC fp16" (fp16).
+  const char* activation_layout() const;
   size_t arena_bytes() const;
   // Device memory accounting (maskrt/engine.h DeviceMemoryReport): weights tallied at construction,
   // arena / plan / pinned sizes now, cudaMemGetInfo readings at construction (start, after the

@@ -9,7 +9,8 @@
 # the stem's plan lines and the default model's fp16 AP with it on), an A/B of the opt-in batched
 # backbone (AB_BBATCH=1: MASKRT_BACKBONE_BATCH unset vs 4 vs 8, fp16 and tf32 batch 16, alternated,
 # AB_REPS times (2); BBATCH_VALUES="1 4" narrows it), an
-# A/B of the opt-in NHWC tf32 pipeline (AB_TF32NHWC=1: MASKRT_TF32_NHWC 0/1 alternated, tf32 batch 1 and 16), and a
+# A/B of the NHWC tf32 pipeline, the default since session 7 (AB_TF32NHWC=1: MASKRT_TF32_NHWC 0/1 alternated,
+# tf32 batch 1 and 16), and a
 # kernel profile of one steady-state fp16 image (PROFILE=1, scripts/profile_kernels.sh, ncu).
 # MODEL_ONLY=1 makes the benchmark step only build and save the model the A/B steps use (a shorter
 # round for A/Bs: e.g. MODEL_ONLY=1 EVAL=0 AB_GRAPH=0 AB_S2D=1 AB_BBATCH=1).

@@ -16,8 +16,9 @@
 
 namespace maskrt::cuda {
 
-// The CUDA pipeline's activation layout: fp16 NHWC; tf32 NHWC (float32) when `tf32_nhwc`
-// (MASKRT_TF32_NHWC=1, read once by the engine), else NCHW; fp32 always NCHW.
+// The CUDA pipeline's activation layout: fp16 NHWC; tf32 NHWC (float32) when `tf32_nhwc` (the
+// engine's default since session 7; MASKRT_TF32_NHWC=0 clears it, read once by the engine), else
+// NCHW; fp32 always NCHW.
 inline Layout activation_layout(Precision precision, bool tf32_nhwc) {
   if (precision == Precision::kFP16) return Layout::kNHWC;
   return precision == Precision::kTF32 && tf32_nhwc ? Layout::kNHWC : Layout::kNCHW;
@@ -27,7 +28,7 @@ struct Carver {
   const CudaContext& ctx;
   DeviceArena& arena;
   Precision precision;
-  // kTF32 only: activations NHWC float32 (MASKRT_TF32_NHWC=1; activation_layout()).
+  // kTF32 only: activations NHWC float32 (tf32's default; activation_layout()).
   bool tf32_nhwc = false;
   // false: lay out activations only (no cuDNN / cuBLASLt planning): a cheap first measurement that
   // rejects sizes which cannot fit before any library is asked about huge tensors.

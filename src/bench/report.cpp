@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "core/check.h"
+#include "io/atomic_write.h"
 
 namespace maskrt::bench {
 
@@ -458,11 +459,11 @@ void write_report(const std::string& path, const BenchReport& report, ReportForm
       text = to_json(report).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
       break;
   }
-  std::ofstream f(path, std::ios::binary);
-  MASKRT_CHECK(f.good(), ErrorCode::kIo, "cannot open bench report '", path, "' for writing");
-  f << text;
-  f.flush();
-  MASKRT_CHECK(f.good(), ErrorCode::kIo, "failed writing bench report '", path, "'");
+  try {
+    io::write_file_atomically(path, text);  // all or nothing (io/atomic_write.h)
+  } catch (const Error& e) {
+    throw Error(e.code(), std::string("bench report: ") + e.what());
+  }
 }
 
 ReportFormat parse_report_format(const std::string& name) {

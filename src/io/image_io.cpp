@@ -21,6 +21,7 @@
 // clang-format on
 
 #include "core/check.h"
+#include "io/atomic_write.h"
 #include "io/exif.h"
 
 namespace maskrt {
@@ -399,12 +400,10 @@ void png_write_error_fn(png_structp png, png_const_charp msg) {
 }
 }  // namespace
 
-void write_png(const std::string& path, const Image& image) {
-  MASKRT_CHECK(!image.empty() && image.pixels.size() == size_t(image.height) * image.width * 3,
-               ErrorCode::kInvalidArgument, path, ": write_png needs a non-empty HxWx3 image, got ",
-               image.height, "x", image.width, " with ", image.pixels.size(), " bytes");
+// Writes the PNG to `target`; errors name `path` (the destination the user asked for).
+static void write_png_file(const std::string& target, const std::string& path, const Image& image) {
   PngWriteCtx c;
-  c.fp = std::fopen(path.c_str(), "wb");
+  c.fp = std::fopen(target.c_str(), "wb");
   if (c.fp == nullptr) io::fail(ErrorCode::kIo, path, std::string("cannot open for writing: ") + std::strerror(errno));
   c.png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &c, png_write_error_fn, io::png_warning_fn);
   c.info = c.png ? png_create_info_struct(c.png) : nullptr;
@@ -416,6 +415,15 @@ void write_png(const std::string& path, const Image& image) {
   const bool closed = std::fclose(c.fp) == 0;
   if (!ok) io::fail(ErrorCode::kIo, path, std::string("PNG write failed: ") + c.message);
   if (!closed) io::fail(ErrorCode::kIo, path, "write failed while closing the file");
+}
+
+void write_png(const std::string& path, const Image& image) {
+  MASKRT_CHECK(!image.empty() && image.pixels.size() == size_t(image.height) * image.width * 3,
+               ErrorCode::kInvalidArgument, path, ": write_png needs a non-empty HxWx3 image, got ",
+               image.height, "x", image.width, " with ", image.pixels.size(), " bytes");
+  // All or nothing: libpng writes a temporary file that replaces `path` only when complete
+  // (io/atomic_write.h), so a full disk leaves no truncated picture behind.
+  io::replace_atomically(path, [&](const std::string& target) { write_png_file(target, path, image); });
 }
 
 }  // namespace maskrt

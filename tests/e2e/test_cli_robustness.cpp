@@ -2,6 +2,8 @@
 // user): each case must end with the README's exit status (2 usage error / unwritable output, 1 no
 // image) and a message naming the option or file, before any image is run where the README says so.
 // The oracle is the README's "Using it" rules, not the program's own output.
+#include <sys/wait.h>
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -135,6 +137,31 @@ TEST(CliRobustness, BackboneBatchIsBoundedAndWarnsOnCpu) {
   std::ifstream is(d / "b.json");
   EXPECT_EQ(nlohmann::json::parse(is)["metadata"]["options"]["backbone_batch"],
             "n/a (cpu; --backbone-batch 4 has no effect)");
+}
+
+// A write that fails half-way (here a file-size limit, as a full disk would cut it) leaves the
+// previous results file as it was and no truncated picture or temporary file behind
+// (io/atomic_write.h); the run ends with a non-zero status naming the file. Found by a new user:
+// results.json was left as 20480 bytes of broken JSON and every picture truncated.
+TEST(CliRobustness, FailedWriteKeepsThePreviousOutputAndLeavesNoPartialFiles) {
+  const fs::path d = fresh_dir("maskrt_cli_robust_partial_write");
+  {
+    std::ofstream os(d / "r.json");
+    os << "previous results\n";
+  }
+  // dash: ulimit -f counts 512-byte blocks; SIGXFSZ ignored so write() fails with EFBIG instead.
+  const std::string cmd = "trap '' XFSZ; ulimit -f 16; exec " + std::string(MASKRT_CLI_PATH) + " infer --device cpu -o " +
+                          (d / "r.json").string() + " --visualize " + (d / "pics").string() + " " + kImage + " > " +
+                          (d / "a.log").string() + " 2>&1";
+  const int status = std::system(cmd.c_str());
+  ASSERT_TRUE(WIFEXITED(status)) << slurp(d / "a.log");
+  EXPECT_NE(WEXITSTATUS(status), 0) << slurp(d / "a.log");
+  EXPECT_EQ(slurp(d / "r.json"), "previous results\n");
+  expect_log_has(d / "a.log", "r.json: write failed");
+  for (const auto& e : fs::recursive_directory_iterator(d)) {
+    EXPECT_EQ(e.path().string().find(".maskrt-tmp-"), std::string::npos) << "left behind: " << e.path();
+    EXPECT_NE(e.path().extension(), ".png") << "a truncated picture was left: " << e.path();
+  }
 }
 
 // README: exit status 1 when there was no image at all. An annotation file with no image gave exit 0.

@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "core/check.h"
 #include "eval/coco_eval.h"
+#include "io/atomic_write.h"
 
 namespace maskrt::cli {
 
@@ -170,10 +171,7 @@ int run_eval(const EvalArgs& a) {
                                {"counts", d.segmentation.rle.to_coco_string()}};
         out.push_back(std::move(j));
       }
-      std::ofstream os(a.save_detections);
-      os << out.dump() << "\n";
-      os.flush();
-      MASKRT_CHECK(os.good(), ErrorCode::kIo, a.save_detections, ": --save-detections: writing failed (disk full?)");
+      io::write_file_atomically(a.save_detections, out.dump() + "\n");  // all or nothing (io/atomic_write.h)
     }
   }
   const bool have_masks = !segm_unavailable && std::any_of(dets.begin(), dets.end(), [](const eval::CocoDetection& d) {
@@ -205,12 +203,9 @@ int run_eval(const EvalArgs& a) {
   }
   doc["errors"] = errors;
   if (!a.output.empty()) {
-    std::ofstream os(a.output);
-    MASKRT_CHECK(os.good(), ErrorCode::kIo, a.output, ": cannot open for writing");
-    // error_handler replace: a non-UTF-8 file name must not lose every result (U+FFFD instead).
-    os << doc.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-    os.flush();
-    MASKRT_CHECK(os.good(), ErrorCode::kIo, a.output, ": --output: writing failed (disk full?)");
+    // error_handler replace: a non-UTF-8 file name must not lose every result (U+FFFD instead);
+    // all or nothing (io/atomic_write.h).
+    io::write_file_atomically(a.output, doc.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
     std::printf("metrics: %s\n", a.output.c_str());
   }
   if (n_images == 0)  // README: no image at all is exit status 1, as for infer

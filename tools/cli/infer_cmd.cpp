@@ -16,6 +16,7 @@
 #include "core/build_info.h"
 #include "commands.h"
 #include "core/check.h"
+#include "io/atomic_write.h"
 #include "io/results_json.h"
 #include "io/visualize.h"
 
@@ -274,12 +275,9 @@ int run_infer(const InferArgs& a) {
   doc["model"] = engine_info_to_json(info);
   doc["images"] = std::move(images);
   doc["errors"] = errors;
-  std::ofstream os(a.output);
-  MASKRT_CHECK(os.good(), ErrorCode::kIo, a.output, ": cannot open for writing");
   // error_handler replace: a non-UTF-8 file name must not lose every result (U+FFFD instead).
-  os << doc.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
-  os.close();
-  MASKRT_CHECK(os.good(), ErrorCode::kIo, a.output, ": write failed");
+  // Atomic: a failed write (disk full) leaves the previous file as it was (io/atomic_write.h).
+  io::write_file_atomically(a.output, doc.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   std::printf("results: %s (%zu images, %zu errors)\n", a.output.c_str(), doc["images"].size(), errors.size());
   if (!a.visualize_dir.empty()) std::printf("pictures: %s\n", a.visualize_dir.c_str());
   if (files.empty()) std::fprintf(stderr, "maskrt: warning: no image was processed (exit status 1)\n");

@@ -109,7 +109,10 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
 #endif
   }
   MASKRT_CHECK(use_cuda || options.precision == Precision::kFP32, ErrorCode::kUnsupported,
-               "precision: the CPU backend runs fp32 only (tf32/fp16 need --device cuda)");
+               "precision: the CPU backend runs fp32 only (tf32/fp16 need --device cuda)",
+               options.device == Device::kAuto ? "; device auto found no usable CUDA device, so the model would run on "
+                                                 "the CPU"
+                                               : "");
   MASKRT_CHECK(options.cuda_streams >= 0 && options.cuda_streams <= 8, ErrorCode::kInvalidArgument,
                "cuda_streams: expected 0 (default) to 8, got ", options.cuda_streams);
   // Checked on every device (a CPU engine ignores the value, but a bad one is still a caller's bug).

@@ -999,8 +999,12 @@ void merge_opts(const std::vector<std::string>& opts, Value* root) {
   if (opts.size() % 2 != 0) {
     std::string list;
     for (const auto& o : opts) list += (list.empty() ? "" : " ") + o;
+    std::error_code ec;
     MASKRT_FAIL(ErrorCode::kBadConfig, "opts: odd number of values (", opts.size(), "): '", list,
-                "'; opts must be KEY VALUE pairs (the last key '", opts.back(), "' has no value)");
+                "'; opts must be KEY VALUE pairs (the last key '", opts.back(), "' has no value)",
+                std::filesystem::exists(opts.back(), ec)
+                    ? "; '" + opts.back() + "' is a file: on the command line, image paths go before --opts"
+                    : std::string());
   }
   for (size_t k = 0; k < opts.size(); k += 2) {
     const std::string& full_key = opts[k];
@@ -1010,8 +1014,13 @@ void merge_opts(const std::vector<std::string>& opts, Value* root) {
     for (;;) {
       size_t dot = full_key.find('.', start);
       part = full_key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-      MASKRT_CHECK(d->kind == Kind::kNode && d->find(part), ErrorCode::kBadConfig, "opts: Non-existent config key: ",
-                   full_key);
+      if (!(d->kind == Kind::kNode && d->find(part))) {
+        std::error_code ec;  // a file name here is almost always an image path typed after --opts
+        MASKRT_FAIL(ErrorCode::kBadConfig, "opts: Non-existent config key: ", full_key,
+                    std::filesystem::exists(full_key, ec)
+                        ? " ('" + full_key + "' is a file: on the command line, image paths go before --opts)"
+                        : std::string());
+      }
       if (dot == std::string::npos) break;
       d = d->find(part);
       start = dot + 1;

@@ -164,6 +164,32 @@ TEST(CliRobustness, FailedWriteKeepsThePreviousOutputAndLeavesNoPartialFiles) {
   }
 }
 
+// Image paths typed after --opts become opts values (README): the error says so when a "key" or the
+// dangling last value is an existing file; --precision tf32 with --device auto on a machine without a
+// usable GPU says that auto chose the CPU.
+TEST(CliRobustness, ImagePathsAfterOptsAndAutoDeviceAreExplained) {
+  const fs::path d = fresh_dir("maskrt_cli_robust_opts_paths");
+  const std::string out = " -o " + (d / "r.json").string();
+  EXPECT_EQ(run("infer --device cpu" + out + " --opts MODEL.ROI_HEADS.SCORE_THRESH_TEST 0.5 " + kImage + " " + kImage,
+                d / "a.log"),
+            2);
+  expect_log_has(d / "a.log", "image paths go before --opts");  // (the parser keeps the last path as an image)
+  EXPECT_EQ(run("infer --device cpu" + out + " --opts MODEL.ROI_HEADS.SCORE_THRESH_TEST 0.5 " + kImage + " " + kImage +
+                    " " + kImage,
+                d / "b.log"),
+            2);
+  expect_log_has(d / "b.log", "Non-existent config key: " + kImage);
+  expect_log_has(d / "b.log", "image paths go before --opts");
+  EXPECT_EQ(run("infer --device cpu" + out + " --opts MODEL.NO_SUCH_KEY 1 " + kImage, d / "c.log"), 2);
+  const std::string c = slurp(d / "c.log");
+  EXPECT_EQ(c.find("image paths go before"), std::string::npos) << "no hint for a key that is not a file: " << c;
+  EXPECT_FALSE(fs::exists(d / "r.json"));
+  // device auto: the CPU where there is no GPU (CI); on a GPU machine tf32 runs, so the message is
+  // checked only when the run was refused.
+  if (run("infer --precision tf32" + out + " " + kImage, d / "e.log") == 2)
+    expect_log_has(d / "e.log", "device auto found no usable CUDA device");
+}
+
 // README: exit status 1 when there was no image at all. An annotation file with no image gave exit 0.
 TEST(CliRobustness, EvalWithNoImageExitsOne) {
   const fs::path d = fresh_dir("maskrt_cli_robust_eval_empty");

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -120,6 +122,10 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
                "backbone_batch: expected 0 (MASKRT_BACKBONE_BATCH or off) to ", kMaxBackboneBatch, ", got ",
                options.backbone_batch);
   impl_->stage_times = options.stage_times;
+  // MASKRT_BACKBONE_BATCH is a CUDA switch: on the CPU a set value (well-formed or not) is named in a
+  // warning, as the CLI names --backbone-batch, instead of being ignored silently.
+  if (const char* e = std::getenv("MASKRT_BACKBONE_BATCH"); !use_cuda && e && *e)
+    std::fprintf(stderr, "maskrt: warning: MASKRT_BACKBONE_BATCH=%s has no effect: the model runs on the CPU\n", e);
   if (options.num_threads > 0) omp_set_num_threads(options.num_threads);
 
   std::string config_path = options.config_path;

@@ -134,6 +134,10 @@ TEST(CliRobustness, BackboneBatchIsBoundedAndWarnsOnCpu) {
             0)
       << slurp(d / "d.log");
   expect_log_has(d / "d.log", "--backbone-batch 4 has no effect");
+  setenv("MASKRT_BACKBONE_BATCH", "abc", 1);  // the variable too is named on the CPU, not ignored silently
+  EXPECT_EQ(run("infer --device cpu -o " + (d / "r.json").string() + " " + kImage, d / "e.log"), 0) << slurp(d / "e.log");
+  unsetenv("MASKRT_BACKBONE_BATCH");
+  expect_log_has(d / "e.log", "MASKRT_BACKBONE_BATCH=abc has no effect: the model runs on the CPU");
   std::ifstream is(d / "b.json");
   EXPECT_EQ(nlohmann::json::parse(is)["metadata"]["options"]["backbone_batch"],
             "n/a (cpu; --backbone-batch 4 has no effect)");

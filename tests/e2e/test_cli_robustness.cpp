@@ -194,6 +194,31 @@ TEST(CliRobustness, ImagePathsAfterOptsAndAutoDeviceAreExplained) {
     expect_log_has(d / "e.log", "device auto found no usable CUDA device");
 }
 
+// SIGTERM (or SIGINT) during a long infer run (README): the loop stops before the next batch, the
+// finished images' results are written with "interrupted", and the exit status is 128 + the signal.
+// Found by a new user: a killed run kept nothing. The signal is sent 2 s into a run of 40 images
+// (~0.5 s each here), so the run is inside model loading or the loop, never finished.
+TEST(CliRobustness, SigtermWritesTheFinishedResults) {
+  const fs::path d = fresh_dir("maskrt_cli_robust_sigterm");
+  std::string images;
+  for (int i = 0; i < 40; ++i) images += " " + kImage;
+  const std::string cmd = std::string(MASKRT_CLI_PATH) + " infer --device cpu -o " + (d / "r.json").string() + images +
+                          " > " + (d / "a.log").string() + " 2>&1 & pid=$!; sleep 2; kill -TERM $pid; wait $pid; echo $? > " +
+                          (d / "status").string();
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_EQ(slurp(d / "status"), "143\n") << slurp(d / "a.log");
+  expect_log_has(d / "a.log", "stopped by SIGTERM");
+  std::ifstream is(d / "r.json");
+  ASSERT_TRUE(is.good()) << slurp(d / "a.log");
+  const nlohmann::json r = nlohmann::json::parse(is);
+  ASSERT_TRUE(r.contains("interrupted")) << r.dump().substr(0, 400);
+  EXPECT_EQ(r["interrupted"]["signal"], "SIGTERM");
+  const size_t done = r["images"].size(), left = r["interrupted"]["images_not_run"].get<size_t>();
+  EXPECT_EQ(done + left + r["errors"].size(), 40u);
+  EXPECT_GT(left, 0u);
+  for (const auto& im : r["images"]) EXPECT_GT(im["instances"].size(), 0u);
+}
+
 // README: exit status 1 when there was no image at all. An annotation file with no image gave exit 0.
 TEST(CliRobustness, EvalWithNoImageExitsOne) {
   const fs::path d = fresh_dir("maskrt_cli_robust_eval_empty");

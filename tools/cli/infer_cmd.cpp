@@ -9,7 +9,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <nlohmann/json.hpp>
 
@@ -23,6 +26,21 @@
 namespace maskrt::cli {
 
 namespace fs = std::filesystem;
+
+namespace {
+// SIGINT / SIGTERM during `infer`: the signal number; the image loop stops before the next batch and
+// the results so far are written (README). SA_RESETHAND: a second signal ends the process at once.
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+void install_stop_handlers() {
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESETHAND | SA_RESTART;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+}  // namespace
 
 void add_model_options(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--config", a.config, "Detectron2 config .yaml (default: the embedded default model)");
@@ -207,6 +225,7 @@ int run_infer(const InferArgs& a) {
       if (!line.empty()) class_names.push_back(line);
   }
   const std::vector<std::string> files = expand_inputs(a.inputs);
+  install_stop_handlers();  // from here on an interrupt keeps the finished images' results
   Engine engine(engine_options(a.model));
   const EngineInfo& info = engine.info();
   MASKRT_CHECK(class_names.empty() || static_cast<int>(class_names.size()) == info.num_classes, ErrorCode::kInvalidArgument,
@@ -220,7 +239,12 @@ int run_infer(const InferArgs& a) {
   std::set<std::string> picture_names;
   // Images are decoded and run --batch at a time (pipelined on CUDA); results keep the input order.
   const size_t step = static_cast<size_t>(std::max(a.model.batch, 1));
+  size_t not_run = 0;  // images left when a SIGINT / SIGTERM stopped the loop
   for (size_t first = 0; first < files.size(); first += step) {
+    if (g_stop_signal) {
+      not_run = files.size() - first;
+      break;
+    }
     std::vector<std::string> names;
     std::vector<Image> batch;
     std::vector<double> decode_ms;
@@ -275,12 +299,19 @@ int run_infer(const InferArgs& a) {
   doc["model"] = engine_info_to_json(info);
   doc["images"] = std::move(images);
   doc["errors"] = errors;
+  const int stop_signal = g_stop_signal;
+  if (stop_signal) {
+    doc["interrupted"] = {{"signal", stop_signal == SIGINT ? "SIGINT" : "SIGTERM"}, {"images_not_run", not_run}};
+    std::fprintf(stderr, "maskrt: warning: stopped by %s: %zu image(s) not run; the results of the others are written\n",
+                 stop_signal == SIGINT ? "SIGINT" : "SIGTERM", not_run);
+  }
   // error_handler replace: a non-UTF-8 file name must not lose every result (U+FFFD instead).
   // Atomic: a failed write (disk full) leaves the previous file as it was (io/atomic_write.h).
   io::write_file_atomically(a.output, doc.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   std::printf("results: %s (%zu images, %zu errors)\n", a.output.c_str(), doc["images"].size(), errors.size());
   if (!a.visualize_dir.empty()) std::printf("pictures: %s\n", a.visualize_dir.c_str());
   if (files.empty()) std::fprintf(stderr, "maskrt: warning: no image was processed (exit status 1)\n");
+  if (stop_signal) return 128 + stop_signal;  // as a shell reports a process ended by that signal
   return errors.empty() && !files.empty() ? 0 : 1;
 }
 

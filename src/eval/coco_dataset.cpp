@@ -1,8 +1,11 @@
 // COCO annotation / results parsing (see coco_dataset.h).
 #include "eval/coco_dataset.h"
 
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -204,16 +207,22 @@ CocoDataset parse_coco_annotations(const std::string& json_text, const std::stri
 
 CocoDataset load_coco_annotations(const std::string& path) { return parse_coco_annotations(read_file(path), path); }
 
-std::vector<CocoDetection> parse_coco_results(const std::string& json_text, const std::string& source,
-                                              const CocoDataset& gt) {
-  const json root = parse_json(json_text, source);
+namespace {
+
+// The COCO results array `root`; results[i] is named labels[i] in messages when `labels` is given
+// (results converted from another format), "results[i]" otherwise.
+std::vector<CocoDetection> results_from_json(const json& root, const std::string& source, const CocoDataset& gt,
+                                             const std::vector<std::string>* labels) {
   if (!root.is_array())
     MASKRT_FAIL(ErrorCode::kInvalidArgument, source, ": a COCO results file must be a JSON array of objects, got ",
-                root.type_name());
+                root.type_name(),
+                root.is_object() ? " (the RESULTS.json of maskrt infer, an object with 'maskrt' and an 'images' "
+                                   "array, is accepted too)"
+                                 : "");
   std::vector<CocoDetection> out;
   out.reserve(root.size());
   for (size_t i = 0; i < root.size(); ++i) {
-    Where w{source, detail::concat("results[", i, "]")};
+    Where w{source, labels ? labels->at(i) : detail::concat("results[", i, "]")};
     const json& v = root[i];
     if (!v.is_object()) w.fail("must be an object");
     CocoDetection d;
@@ -238,8 +247,146 @@ std::vector<CocoDetection> parse_coco_results(const std::string& json_text, cons
   return out;
 }
 
+}  // namespace
+
+std::vector<CocoDetection> load_coco_results(const json& results, const std::string& source, const CocoDataset& gt) {
+  return results_from_json(results, source, gt, nullptr);
+}
+
+std::vector<CocoDetection> parse_coco_results(const std::string& json_text, const std::string& source,
+                                              const CocoDataset& gt) {
+  return load_coco_results(parse_json(json_text, source), source, gt);
+}
+
 std::vector<CocoDetection> load_coco_results(const std::string& path, const CocoDataset& gt) {
-  return parse_coco_results(read_file(path), path, gt);
+  return load_coco_results(read_json_file(path), path, gt);
+}
+
+json read_json_file(const std::string& path) { return parse_json(read_file(path), path); }
+
+bool is_maskrt_infer_results(const json& root) {
+  if (!root.is_object() || !root.contains("maskrt")) return false;
+  const auto it = root.find("images");
+  return it != root.end() && it->is_array();
+}
+
+InferResults load_maskrt_infer_results(const json& root, const std::string& source, const CocoDataset& gt) {
+  MASKRT_CHECK(is_maskrt_infer_results(root), ErrorCode::kInvalidArgument, source,
+               ": not the RESULTS.json of maskrt infer (an object with 'maskrt' and an 'images' array)");
+  // Model class k -> the k-th category id in ascending order (Detectron2's contiguous ids).
+  std::vector<int64_t> cat_ids;
+  for (const CocoCategory& c : gt.categories) cat_ids.push_back(c.id);
+  std::sort(cat_ids.begin(), cat_ids.end());
+  if (auto m = root.find("model"); m != root.end() && m->is_object())
+    if (auto n = m->find("num_classes"); n != m->end() && n->is_number_integer())
+      MASKRT_CHECK(n->get<int64_t>() == static_cast<int64_t>(cat_ids.size()), ErrorCode::kInvalidArgument, source,
+                   ": the model that made these results has num_classes ", n->get<int64_t>(), " but ", gt.source,
+                   " has ", cat_ids.size(), " categories");
+
+  // Annotation images by the basename of file_name.
+  std::unordered_map<std::string, std::vector<size_t>> by_name;
+  for (size_t i = 0; i < gt.images.size(); ++i)
+    if (!gt.images[i].file_name.empty())
+      by_name[std::filesystem::path(gt.images[i].file_name).filename().string()].push_back(i);
+
+  InferResults out;
+  std::vector<json> per_image(gt.images.size());                 // COCO results per annotation image
+  std::vector<std::vector<std::string>> per_labels(gt.images.size());
+  std::vector<std::string> matched_by(gt.images.size());         // element that claimed the image
+  std::vector<bool> covered(gt.images.size(), false);
+  const json& images = root.at("images");
+  for (size_t i = 0; i < images.size(); ++i) {
+    Where w{source, detail::concat("images[", i, "]")};
+    const json& v = images[i];
+    if (!v.is_object()) w.fail("must be an object");
+    const json& file_v = require_key(v, "file", w);
+    if (!file_v.is_string()) w.fail(detail::concat("'file' must be a string, got ", type_name(file_v)));
+    const std::string file = file_v.get<std::string>();
+    w.element += detail::concat(" (file ", file, ")");
+    const int64_t h = as_int(require_key(v, "height", w), "height", w);
+    const int64_t wd = as_int(require_key(v, "width", w), "width", w);
+    const json& insts = require_key(v, "instances", w);
+    if (!insts.is_array()) w.fail(detail::concat("'instances' must be an array, got ", type_name(insts)));
+
+    const std::string base = std::filesystem::path(file).filename().string();
+    auto per_image_error = [&](const std::string& msg) {
+      out.errors.push_back({file, detail::concat(source, ": ", w.element, ": ", msg)});
+    };
+    const auto hit = by_name.find(base);
+    if (hit == by_name.end()) {
+      per_image_error(detail::concat("no image of ", gt.source, " has the file name '", base,
+                                     "' (images are matched by the basename of file_name); left out"));
+      continue;
+    }
+    if (hit->second.size() > 1) {
+      std::string which;
+      for (size_t k : hit->second)
+        which += detail::concat(which.empty() ? "" : ", ", "id ", gt.images[k].id, " (", gt.images[k].file_name, ")");
+      per_image_error(detail::concat("the file name '", base, "' belongs to ", hit->second.size(), " images of ",
+                                     gt.source, ": ", which, "; cannot tell which one these results are for; left out"));
+      continue;
+    }
+    const size_t idx = hit->second.front();
+    const CocoImageInfo& img = gt.images[idx];
+    if (covered[idx]) {
+      per_image_error(detail::concat("image id ", img.id, " (", img.file_name, ") of ", gt.source,
+                                     " already has results from ", matched_by[idx], "; left out"));
+      continue;
+    }
+    if (h != img.height || wd != img.width) {
+      per_image_error(detail::concat("is ", h, "x", wd, " but ", gt.source, " says ", img.height, "x", img.width,
+                                     " for image id ", img.id, " (", img.file_name, "); left out"));
+      continue;
+    }
+    covered[idx] = true;
+    matched_by[idx] = w.element;
+    json& arr = per_image[idx];
+    arr = json::array();
+    for (size_t j = 0; j < insts.size(); ++j) {
+      Where wi{source, detail::concat(w.element, ": instances[", j, "]")};
+      const json& inst = insts[j];
+      if (!inst.is_object()) wi.fail("must be an object");
+      const int64_t k = as_int(require_key(inst, "category_id", wi), "category_id", wi);
+      if (k < 0 || k >= static_cast<int64_t>(cat_ids.size()))
+        wi.fail(detail::concat("category_id ", k, " is out of range: ", gt.source, " has ", cat_ids.size(),
+                               " categories, so the model's class index must be 0..",
+                               static_cast<int64_t>(cat_ids.size()) - 1,
+                               " (class k is the k-th category id in ascending order)"));
+      json r = inst;
+      r.erase("category_name");
+      r["image_id"] = img.id;
+      r["category_id"] = cat_ids[static_cast<size_t>(k)];
+      arr.push_back(std::move(r));
+      per_labels[idx].push_back(wi.element);
+    }
+  }
+
+  // One COCO results array in annotation order, validated by the COCO loader.
+  json coco = json::array();
+  for (size_t idx = 0; idx < gt.images.size(); ++idx) {
+    if (!covered[idx]) continue;
+    out.image_ids.push_back(gt.images[idx].id);
+    for (json& r : per_image[idx]) coco.push_back(std::move(r));
+    for (std::string& l : per_labels[idx]) out.labels.push_back(std::move(l));
+  }
+  out.detections = results_from_json(coco, source, gt, &out.labels);
+  return out;
+}
+
+CocoDataset subset_images(const CocoDataset& gt, const std::vector<int64_t>& image_ids) {
+  const std::unordered_set<int64_t> keep(image_ids.begin(), image_ids.end());
+  CocoDataset sub;
+  sub.source = gt.source;
+  sub.categories = gt.categories;
+  sub.category_index = gt.category_index;
+  for (const CocoImageInfo& img : gt.images)
+    if (keep.count(img.id)) {
+      sub.image_index[img.id] = sub.images.size();
+      sub.images.push_back(img);
+    }
+  for (const CocoAnnotation& ann : gt.annotations)
+    if (sub.image_index.count(ann.image_id)) sub.annotations.push_back(ann);
+  return sub;
 }
 
 void validate_coco_results(const std::vector<CocoDetection>& results, const CocoDataset& gt,

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <png.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -325,6 +326,205 @@ TEST(CliInfer, DirectoryWithoutImagesWarnsAndExitsOne) {
     EXPECT_NE(log.find("warning: " + dir.string() + ": no .jpg/.jpeg/.png file"), std::string::npos) << log;
     EXPECT_TRUE(read_json(d / "r.json")["images"].empty());
   }
+}
+
+// `eval --results` with the RESULTS.json of `maskrt infer`. The oracle is model mode: `infer` and then
+// `eval --results` run the same model on the same files as `eval --images`, so the two paths must give
+// the same detections (converted to the dataset's image and category ids) and the same metrics.
+class CliEvalInferResults : public ::testing::Test {
+ protected:
+  static fs::path dir() { return fs::temp_directory_path() / "maskrt_cli_eval_infer"; }
+  static std::string ann() { return (kRepo / "samples" / "shapes" / "annotations" / "val.json").string(); }
+  static std::string imgs() { return (kRepo / "samples" / "shapes" / "val").string(); }
+  static void SetUpTestSuite() {
+    fresh_dir("maskrt_cli_eval_infer");
+    infer_rc_ = run("infer --device cpu -o " + (dir() / "r.json").string() + " " + imgs(), dir() / "infer.log");
+  }
+  void SetUp() override { ASSERT_EQ(infer_rc_, 0) << slurp(dir() / "infer.log"); }
+  static int infer_rc_;
+};
+int CliEvalInferResults::infer_rc_ = -1;
+
+TEST_F(CliEvalInferResults, SameDetectionsAndMetricsAsModelMode) {
+  const fs::path d = dir();
+  ASSERT_EQ(run("eval --device cpu --annotations " + ann() + " --images " + imgs() + " -o " + (d / "m1.json").string() +
+                    " --save-detections " + (d / "dets1.json").string(),
+                d / "m1.log"),
+            0)
+      << slurp(d / "m1.log");
+  ASSERT_EQ(run("eval --annotations " + ann() + " --results " + (d / "r.json").string() + " -o " + (d / "m2.json").string() +
+                    " --save-detections " + (d / "dets2.json").string(),
+                d / "m2.log"),
+            0)
+      << slurp(d / "m2.log");
+  const auto m1 = read_json(d / "m1.json");
+  const auto m2 = read_json(d / "m2.json");
+  EXPECT_EQ(m2["images_evaluated"], 5);
+  EXPECT_EQ(m2["images_in_annotations"], 5);
+  EXPECT_TRUE(m2["errors"].empty()) << m2["errors"];
+  EXPECT_EQ(m2["detections"], m1["detections"]);
+  ASSERT_GT(m1["detections"].get<int>(), 0);
+  for (const char* t : {"bbox", "segm"}) {
+    ASSERT_TRUE(m1[t].is_object()) << t;
+    EXPECT_EQ(m2[t], m1[t]) << t << ": every AP/AR entry and per-category AP must be equal";
+  }
+  // The detections themselves: infer's instances, converted, equal model mode's COCO results.
+  EXPECT_EQ(read_json(d / "dets2.json"), read_json(d / "dets1.json"));
+}
+
+// Results for 3 of the 5 annotation images: PARTIAL, exit 1, and the metrics of model mode on an
+// annotation file holding only those 3 images.
+TEST_F(CliEvalInferResults, PartialCoverageEqualsModelModeOnThoseImages) {
+  const fs::path d = dir();
+  nlohmann::json r = read_json(d / "r.json");
+  const std::vector<std::string> dropped{"000010.jpg", "000060.jpg"};
+  nlohmann::json kept_images = nlohmann::json::array();
+  for (const auto& im : r["images"])
+    if (std::find(dropped.begin(), dropped.end(), fs::path(im["file"].get<std::string>()).filename().string()) ==
+        dropped.end())
+      kept_images.push_back(im);
+  ASSERT_EQ(kept_images.size(), 3u);
+  r["images"] = kept_images;
+  const fs::path part = d / "r_part.json";
+  std::ofstream(part) << r.dump();
+  const int rc = run("eval --annotations " + ann() + " --results " + part.string() + " -o " + (d / "m3.json").string(),
+                     d / "m3.log");
+  const std::string log = slurp(d / "m3.log");
+  EXPECT_EQ(rc, 1) << log;
+  EXPECT_NE(log.find("images evaluated: 3 of 5"), std::string::npos) << log;
+  EXPECT_NE(log.find("PARTIAL"), std::string::npos) << log;
+  const auto m3 = read_json(d / "m3.json");
+  EXPECT_EQ(m3["images_evaluated"], 3);
+  EXPECT_EQ(m3["images_in_annotations"], 5);
+  ASSERT_EQ(m3["errors"].size(), 1u);
+  EXPECT_EQ(m3["errors"][0]["file"], part.string());
+  const std::string err = m3["errors"][0]["error"].get<std::string>();
+  for (const auto& f : dropped) EXPECT_NE(err.find(f), std::string::npos) << err;
+
+  // Oracle: model mode on an annotation file with only the 3 covered images (and their annotations).
+  nlohmann::json sub = read_json(ann());
+  nlohmann::json sub_images = nlohmann::json::array(), sub_anns = nlohmann::json::array();
+  std::vector<int64_t> ids;
+  for (const auto& im : sub["images"])
+    if (std::find(dropped.begin(), dropped.end(), im["file_name"].get<std::string>()) == dropped.end()) {
+      sub_images.push_back(im);
+      ids.push_back(im["id"].get<int64_t>());
+    }
+  for (const auto& a : sub["annotations"])
+    if (std::find(ids.begin(), ids.end(), a["image_id"].get<int64_t>()) != ids.end()) sub_anns.push_back(a);
+  sub["images"] = sub_images;
+  sub["annotations"] = sub_anns;
+  std::ofstream(d / "ann_sub.json") << sub.dump();
+  ASSERT_EQ(run("eval --device cpu --annotations " + (d / "ann_sub.json").string() + " --images " + imgs() + " -o " +
+                    (d / "m4.json").string(),
+                d / "m4.log"),
+            0)
+      << slurp(d / "m4.log");
+  const auto m4 = read_json(d / "m4.json");
+  EXPECT_EQ(m4["images_evaluated"], 3);
+  for (const char* t : {"bbox", "segm"}) {
+    ASSERT_TRUE(m4[t].is_object()) << t;
+    EXPECT_EQ(m3[t], m4[t]) << t;
+  }
+}
+
+// A hand-made RESULTS.json (no model): category ids out of order in the dataset (7, 3) check the class
+// mapping (class k -> k-th id ascending: 0 -> 3, 1 -> 7; the ground truth as results gives box AP
+// exactly 1 only when it is right), then each way a file can fail to match is named.
+TEST(CliEval, InferResultsMatchingAndErrors) {
+  const fs::path d = fresh_dir("maskrt_cli_eval_infer_errors");
+  const nlohmann::json ann = {
+      {"images", {{{"id", 1}, {"file_name", "sub/x.png"}, {"height", 20}, {"width", 30}},
+                  {{"id", 2}, {"file_name", "y.png"}, {"height", 20}, {"width", 30}}}},
+      {"categories", {{{"id", 7}, {"name", "b"}}, {{"id", 3}, {"name", "a"}}}},
+      {"annotations", {{{"id", 1}, {"image_id", 1}, {"category_id", 3}, {"bbox", {2, 3, 10, 8}}, {"area", 80}},
+                       {{"id", 2}, {"image_id", 2}, {"category_id", 7}, {"bbox", {5, 5, 6, 6}}, {"area", 36}}}}};
+  std::ofstream(d / "ann.json") << ann.dump();
+  const nlohmann::json good = {
+      {"maskrt", {{"version", "test"}}},
+      {"model", {{"name", "hand-made"}, {"num_classes", 2}}},
+      {"images",
+       {{{"file", "/elsewhere/x.png"}, {"height", 20}, {"width", 30},
+         {"instances", {{{"bbox", {2, 3, 10, 8}}, {"score", 0.9}, {"category_id", 0}, {"category_name", "a"}}}}},
+        {{"file", "y.png"}, {"height", 20}, {"width", 30},
+         {"instances", {{{"bbox", {5, 5, 6, 6}}, {"score", 0.8}, {"category_id", 1}}}}}}},
+      {"errors", nlohmann::json::array()}};
+  const fs::path rpath = d / "r.json";
+  auto eval_with = [&](const nlohmann::json& r, const std::string& tag, std::string* log) {
+    std::ofstream(rpath) << r.dump();
+    const int rc = run("eval --annotations " + (d / "ann.json").string() + " --results " + rpath.string() + " -o " +
+                           (d / (tag + ".json")).string(),
+                       d / (tag + ".log"));
+    *log = slurp(d / (tag + ".log"));
+    return rc;
+  };
+  std::string log;
+  ASSERT_EQ(eval_with(good, "good", &log), 0) << log;
+  const auto m = read_json(d / "good.json");
+  EXPECT_DOUBLE_EQ(m["bbox"]["AP"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(m["bbox"]["per_category_AP"]["a"].get<double>(), 1.0);
+  EXPECT_DOUBLE_EQ(m["bbox"]["per_category_AP"]["b"].get<double>(), 1.0);
+  EXPECT_FALSE(m.contains("segm")) << "no masks: box AP only";
+  EXPECT_EQ(m["model"]["name"], "hand-made");
+
+  // A file that matches no annotation image: a per-image error naming it, the rest evaluated.
+  nlohmann::json unknown = good;
+  unknown["images"].push_back({{"file", "dir/z.png"}, {"height", 20}, {"width", 30},
+                               {"instances", {{{"bbox", {1, 1, 4, 4}}, {"score", 0.7}, {"category_id", 0}}}}});
+  EXPECT_EQ(eval_with(unknown, "unknown", &log), 1) << log;
+  EXPECT_NE(log.find(rpath.string() + ": images[2] (file dir/z.png): no image of"), std::string::npos) << log;
+  auto mu = read_json(d / "unknown.json");
+  ASSERT_EQ(mu["errors"].size(), 1u);
+  EXPECT_EQ(mu["errors"][0]["file"], "dir/z.png");
+  EXPECT_EQ(mu["images_evaluated"], 2);
+  EXPECT_DOUBLE_EQ(mu["bbox"]["AP"].get<double>(), 1.0);
+
+  // Height/width that differ from the annotation: a per-image error; that image is left out (PARTIAL).
+  nlohmann::json size = good;
+  size["images"][1]["height"] = 21;
+  EXPECT_EQ(eval_with(size, "size", &log), 1) << log;
+  EXPECT_NE(log.find("images[1] (file y.png): is 21x30 but"), std::string::npos) << log;
+  EXPECT_NE(log.find("images evaluated: 1 of 2"), std::string::npos) << log;
+  EXPECT_NE(log.find("PARTIAL"), std::string::npos) << log;
+  EXPECT_EQ(read_json(d / "size.json")["images_evaluated"], 1);
+
+  // Two annotation images with the same basename: which one is meant cannot be told.
+  nlohmann::json ann2 = ann;
+  ann2["images"][1]["file_name"] = "other/x.png";
+  std::ofstream(d / "ann2.json") << ann2.dump();
+  std::ofstream(rpath) << good.dump();
+  EXPECT_EQ(run("eval --annotations " + (d / "ann2.json").string() + " --results " + rpath.string(), d / "amb.log"), 1);
+  log = slurp(d / "amb.log");
+  EXPECT_NE(log.find("images[0] (file /elsewhere/x.png): the file name 'x.png' belongs to 2 images"), std::string::npos)
+      << log;
+
+  // A category_id outside the dataset's categories: refused, naming the file, the image and the value.
+  nlohmann::json bad_cat = good;
+  bad_cat["images"][1]["instances"][0]["category_id"] = 2;
+  EXPECT_EQ(eval_with(bad_cat, "bad_cat", &log), 2) << log;
+  EXPECT_NE(log.find(rpath.string() + ": images[1] (file y.png): instances[0]: category_id 2 is out of range"),
+            std::string::npos)
+      << log;
+  EXPECT_EQ(log.find("images evaluated"), std::string::npos) << log;
+
+  // The model's class count (infer records it) must be the dataset's category count, as in model mode.
+  nlohmann::json classes = good;
+  classes["model"]["num_classes"] = 5;
+  EXPECT_EQ(eval_with(classes, "classes", &log), 2) << log;
+  EXPECT_NE(log.find("num_classes 5 but " + (d / "ann.json").string() + " has 2 categories"), std::string::npos) << log;
+
+  // Validation messages of the COCO loader name the RESULTS.json element.
+  nlohmann::json no_score = good;
+  no_score["images"][0]["instances"][0].erase("score");
+  EXPECT_EQ(eval_with(no_score, "no_score", &log), 2) << log;
+  EXPECT_NE(log.find(rpath.string() + ": images[0] (file /elsewhere/x.png): instances[0]: missing key 'score'"),
+            std::string::npos)
+      << log;
+
+  // Any other object is still refused, and the message names both accepted forms.
+  EXPECT_EQ(eval_with(ann, "not_results", &log), 2) << log;
+  EXPECT_NE(log.find("must be a JSON array"), std::string::npos) << log;
+  EXPECT_NE(log.find("RESULTS.json of maskrt infer"), std::string::npos) << log;
 }
 
 }  // namespace

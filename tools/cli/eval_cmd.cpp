@@ -1,11 +1,13 @@
 // `maskrt eval`: COCO box and mask AP of a model on a COCO-format dataset (or of a results file made
-// elsewhere), computed by src/eval (pycocotools' COCOeval rules). Model class k maps to the k-th
-// dataset category in ascending id order (Detectron2's contiguous-id convention).
+// elsewhere: a COCO results array or the RESULTS.json of `maskrt infer`), computed by src/eval
+// (pycocotools' COCOeval rules). Model class k maps to the k-th dataset category in ascending id order
+// (Detectron2's contiguous-id convention), in model mode and for infer's RESULTS.json alike.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -23,9 +25,11 @@ CLI::App* add_eval_command(CLI::App& app, EvalArgs& a) {
   add_model_options(cmd, a.model);
   cmd->add_option("--annotations", a.annotations, "COCO annotation json")->required();
   cmd->add_option("--images", a.images, "folder holding the images named by file_name");
-  cmd->add_option("--results", a.results, "evaluate this COCO results json instead of running the model");
+  cmd->add_option("--results", a.results,
+                  "evaluate this COCO results json, or a RESULTS.json written by maskrt infer, instead of running the model");
   cmd->add_option("--output,-o", a.output, "write METRICS.json here");
-  cmd->add_option("--save-detections", a.save_detections, "write the model's detections as COCO results json");
+  cmd->add_option("--save-detections", a.save_detections,
+                  "write the detections (the model's, or those of infer's RESULTS.json) as COCO results json");
   return cmd;
 }
 
@@ -69,8 +73,47 @@ int run_eval(const EvalArgs& a) {
   const size_t n_images = gt.images.size();
   size_t covered = n_images;
   bool segm_unavailable = false;  // --results with masks on some results only
+  bool from_infer = false;        // --results is a RESULTS.json of maskrt infer
   if (!a.results.empty()) {
-    dets = eval::load_coco_results(a.results, gt);
+    const nlohmann::json root = eval::read_json_file(a.results);
+    std::vector<std::string> labels;  // infer's RESULTS.json: where each detection came from
+    if (eval::is_maskrt_infer_results(root)) {
+      // Images are matched to annotation images by file name; the annotation images that the file does
+      // not cover are left out with their ground truth, as model mode does for unreadable images.
+      from_infer = true;
+      eval::InferResults r = eval::load_maskrt_infer_results(root, a.results, gt);
+      if (const auto m = root.find("model"); m != root.end() && m->is_object()) model_info = *m;
+      for (const auto& e : r.errors) report_image_error(errors, e.file, e.error);
+      dets = std::move(r.detections);
+      labels = std::move(r.labels);
+      covered = r.image_ids.size();
+      if (covered != n_images) {
+        std::string missing;
+        size_t listed = 0;
+        const std::unordered_set<int64_t> have(r.image_ids.begin(), r.image_ids.end());
+        for (const auto& img : gt.images)
+          if (!have.count(img.id) && listed++ < 5)
+            missing += detail::concat(listed > 1 ? ", " : "", img.file_name.empty() ? std::to_string(img.id) : img.file_name);
+        if (n_images - covered > 5) missing += ", ...";
+        std::string why;
+        if (const auto it = root.find("errors"); it != root.end() && it->is_array() && !it->empty())
+          why += detail::concat("; the results file records ", it->size(), " image(s) that infer could not run");
+        if (const auto it = root.find("interrupted"); it != root.end() && it->is_object())
+          why += "; infer was interrupted before the end of its run";
+        const std::string msg =
+            detail::concat(a.results, ": covers ", covered, " of the ", n_images, " images of ", a.annotations, "; ",
+                           n_images - covered == 1
+                               ? "the other image (" + missing + ") is left out of the evaluation with its ground truth"
+                               : detail::concat("the other ", n_images - covered, " images (", missing,
+                                                ") are left out of the evaluation with their ground truth"),
+                           why);
+        std::fprintf(stderr, "maskrt: error: %s\n", msg.c_str());
+        errors.push_back({{"file", a.results}, {"error", msg}});
+        gt = eval::subset_images(gt, r.image_ids);
+      }
+    } else {
+      dets = eval::load_coco_results(root, a.results, gt);
+    }
     // pycocotools' loadRes for segm evaluation needs a segmentation in every result (bbox evaluation
     // needs only boxes): with masks on some results only, box AP is computed and mask AP is not.
     const auto no_mask = std::find_if(dets.begin(), dets.end(), [](const eval::CocoDetection& d) {
@@ -81,8 +124,10 @@ int run_eval(const EvalArgs& a) {
     });
     if (no_mask != dets.end() && n_no_mask < dets.size()) {
       segm_unavailable = true;
+      const size_t at = static_cast<size_t>(no_mask - dets.begin());
+      const std::string where = labels.empty() ? detail::concat("results[", at, "]") : labels[at];
       const std::string msg = detail::concat(
-          a.results, ": results[", no_mask - dets.begin(), "] (image_id ", no_mask->image_id, ") has no 'segmentation' (",
+          a.results, ": ", where, " (image_id ", no_mask->image_id, ") has no 'segmentation' (",
           n_no_mask, " of ", dets.size(), " results lack one): mask (segm) AP cannot be computed, as pycocotools' "
           "loadRes needs a segmentation in every result; box AP only");
       std::fprintf(stderr, "maskrt: error: %s\n", msg.c_str());
@@ -108,7 +153,7 @@ int run_eval(const EvalArgs& a) {
                   {"precision", engine.info().precision}};
     // Images whose file is missing or unreadable are reported and left out of the evaluation
     // (together with their ground truth), so AP covers exactly the images that were run.
-    std::vector<eval::CocoImageInfo> kept_images;
+    std::vector<int64_t> kept_images;
     // --batch images at a time (pipelined on CUDA); detections keep the annotation order.
     const size_t step = static_cast<size_t>(std::max(a.model.batch, 1));
     for (size_t first = 0; first < gt.images.size(); first += step) {
@@ -147,32 +192,28 @@ int run_eval(const EvalArgs& a) {
           }
           dets.push_back(std::move(d));
         }
-        kept_images.push_back(img);
+        kept_images.push_back(img.id);
       }
     }
     covered = kept_images.size();
-    if (covered != gt.images.size()) {
-      eval::CocoDataset sub = gt;
-      sub.images = kept_images;
-      sub.image_index.clear();
-      for (size_t i = 0; i < sub.images.size(); ++i) sub.image_index[sub.images[i].id] = i;
-      sub.annotations.clear();
-      for (const auto& ann : gt.annotations)
-        if (sub.image_index.count(ann.image_id)) sub.annotations.push_back(ann);
-      gt = std::move(sub);
+    if (covered != gt.images.size()) gt = eval::subset_images(gt, kept_images);
+  }
+  // Model mode: the model's detections; infer's RESULTS.json: its instances as COCO results (image ids
+  // and category ids of the annotation file). A COCO results file is not rewritten.
+  if (!a.save_detections.empty() && !a.results.empty() && !from_infer) {
+    std::fprintf(stderr, "maskrt: warning: --save-detections %s: not written: %s is already a COCO results file\n",
+                 a.save_detections.c_str(), a.results.c_str());
+  } else if (!a.save_detections.empty()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& d : dets) {
+      nlohmann::json j = {{"image_id", d.image_id}, {"category_id", d.category_id}, {"score", d.score}};
+      if (d.has_bbox) j["bbox"] = {d.bbox[0], d.bbox[1], d.bbox[2], d.bbox[3]};
+      if (d.segmentation.kind == eval::CocoSegmentation::Kind::kRle)
+        j["segmentation"] = {{"size", {d.segmentation.rle.height, d.segmentation.rle.width}},
+                             {"counts", d.segmentation.rle.to_coco_string()}};
+      out.push_back(std::move(j));
     }
-    if (!a.save_detections.empty()) {
-      nlohmann::json out = nlohmann::json::array();
-      for (const auto& d : dets) {
-        nlohmann::json j = {{"image_id", d.image_id}, {"category_id", d.category_id}, {"score", d.score},
-                            {"bbox", {d.bbox[0], d.bbox[1], d.bbox[2], d.bbox[3]}}};
-        if (d.segmentation.kind == eval::CocoSegmentation::Kind::kRle)
-          j["segmentation"] = {{"size", {d.segmentation.rle.height, d.segmentation.rle.width}},
-                               {"counts", d.segmentation.rle.to_coco_string()}};
-        out.push_back(std::move(j));
-      }
-      io::write_file_atomically(a.save_detections, out.dump() + "\n");  // all or nothing (io/atomic_write.h)
-    }
+    io::write_file_atomically(a.save_detections, out.dump() + "\n");  // all or nothing (io/atomic_write.h)
   }
   const bool have_masks = !segm_unavailable && std::any_of(dets.begin(), dets.end(), [](const eval::CocoDetection& d) {
     return d.segmentation.kind != eval::CocoSegmentation::Kind::kNone;
@@ -184,7 +225,9 @@ int run_eval(const EvalArgs& a) {
   doc["detections"] = dets.size();
   if (!model_info.is_null()) doc["model"] = model_info;
   std::printf("images evaluated: %zu of %zu, detections: %zu%s\n", covered, n_images, dets.size(),
-              covered == n_images ? "" : "  (PARTIAL: AP below covers only the images that could be read)");
+              covered == n_images ? ""
+              : from_infer ? "  (PARTIAL: AP below covers only the images that the results file covers)"
+                           : "  (PARTIAL: AP below covers only the images that could be read)");
   for (eval::IouType t : {eval::IouType::kBbox, eval::IouType::kSegm}) {
     if (t == eval::IouType::kSegm && !have_masks) continue;
     eval::EvalResult r;

@@ -1,4 +1,6 @@
 // `maskrt bench` and `maskrt eval` end to end on the embedded default model (what CI can run on a CPU).
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 #include <png.h>
 
@@ -333,12 +335,18 @@ TEST(CliInfer, DirectoryWithoutImagesWarnsAndExitsOne) {
 // the same detections (converted to the dataset's image and category ids) and the same metrics.
 class CliEvalInferResults : public ::testing::Test {
  protected:
-  static fs::path dir() { return fs::temp_directory_path() / "maskrt_cli_eval_infer"; }
+  // One folder per test process: ctest runs this suite's tests as parallel processes, each with its
+  // own SetUpTestSuite (a shared folder was wiped by the other process in a CI run).
+  static fs::path dir() { return fs::temp_directory_path() / ("maskrt_cli_eval_infer_" + std::to_string(::getpid())); }
   static std::string ann() { return (kRepo / "samples" / "shapes" / "annotations" / "val.json").string(); }
   static std::string imgs() { return (kRepo / "samples" / "shapes" / "val").string(); }
   static void SetUpTestSuite() {
-    fresh_dir("maskrt_cli_eval_infer");
+    fresh_dir(dir().filename().string());
     infer_rc_ = run("infer --device cpu -o " + (dir() / "r.json").string() + " " + imgs(), dir() / "infer.log");
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(dir(), ec);
   }
   void SetUp() override { ASSERT_EQ(infer_rc_, 0) << slurp(dir() / "infer.log"); }
   static int infer_rc_;

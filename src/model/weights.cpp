@@ -1,6 +1,7 @@
 #include "model/weights.h"
 
 #include <algorithm>
+#include <cmath>
 #include <sstream>
 
 namespace maskrt {
@@ -31,6 +32,14 @@ Tensor WeightStore::take(const std::string& name, const Shape& expected) {
     mismatched_.push_back(name + ": expected " + shape_str(expected) + ", found " + shape_str(t.shape()));
     return Tensor(expected);
   }
+  // NaN / Inf weights (a diverged training run, a corrupted export) would load and run, giving
+  // NaN scores or silently fewer detections: refuse them, naming the tensor.
+  const float* p = t.data();
+  int64_t bad = 0;
+  for (int64_t i = 0; i < t.numel(); ++i) bad += !std::isfinite(p[i]);
+  if (bad > 0)
+    non_finite_.push_back(name + " " + shape_str(t.shape()) + ": " + std::to_string(bad) + " of " +
+                          std::to_string(t.numel()) + " values are NaN or Inf");
   return t;
 }
 
@@ -42,7 +51,7 @@ void WeightStore::finish() const {
   std::vector<std::string> unused;
   for (const auto& kv : tensors_)
     if (!used_.count(kv.first)) unused.push_back(kv.first + " " + shape_str(kv.second.value.shape()));
-  if (missing_.empty() && mismatched_.empty() && unused.empty()) return;
+  if (missing_.empty() && mismatched_.empty() && unused.empty() && non_finite_.empty()) return;
   std::ostringstream os;
   os << source_ << ": checkpoint does not fit the model described by the config";
   auto list = [&os](const char* what, const std::vector<std::string>& v) {
@@ -60,6 +69,7 @@ void WeightStore::finish() const {
   list("shape mismatch(es) (e.g. NUM_CLASSES differs from the checkpoint's heads)", mismatched_);
   list("missing tensor(s)", missing_);
   list("tensor(s) the model does not use", unused);
+  list("tensor(s) with NaN or Inf values (a diverged training run or a corrupted file?)", non_finite_);
   MASKRT_FAIL(ErrorCode::kBadCheckpoint, os.str());
 }
 

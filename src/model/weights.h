@@ -26,6 +26,7 @@ class WeightStore {
 
   // Returns the tensor `name` if present with `expected` shape; otherwise records the problem and
   // returns a zero tensor of the expected shape (so model construction can go on and report all).
+  // A tensor holding NaN or Inf values is returned but recorded too (finish() refuses it).
   Tensor take(const std::string& name, const Shape& expected);
   bool has(const std::string& name) const { return tensors_.count(name) != 0; }
   // Marks a tensor as intentionally ignored (e.g. BatchNorm's num_batches_tracked) if present.
@@ -40,6 +41,7 @@ class WeightStore {
   std::set<std::string> used_;
   std::vector<std::string> missing_;
   std::vector<std::string> mismatched_;
+  std::vector<std::string> non_finite_;  // tensors taken that hold NaN or Inf values
 };
 
 }  // namespace maskrt

@@ -30,6 +30,9 @@ mb --device cuda --precision fp16 --iterations $ITERS --opts INPUT.MIN_SIZE_TEST
 # throughput: pipelined batches of 16 (host decode of image i overlaps the GPU on image i+1)
 mb --device cuda --precision fp16 --iterations $ITERS --batch 16 -o "$OUT/mrt_cuda_fp16_b16.json" 2>/dev/null
 mb --device cuda --precision tf32 --iterations $ITERS --batch 16 -o "$OUT/mrt_cuda_tf32_b16.json" 2>/dev/null
+# the opt-in batched backbone (EngineOptions::backbone_batch; 4 was the fastest N on the H200 in session 7)
+mb --device cuda --precision fp16 --iterations $ITERS --batch 16 --backbone-batch 4 -o "$OUT/mrt_cuda_fp16_b16_bb4.json" 2>/dev/null
+mb --device cuda --precision tf32 --iterations $ITERS --batch 16 --backbone-batch 4 -o "$OUT/mrt_cuda_tf32_b16_bb4.json" 2>/dev/null
 mb --device cuda --precision fp16 --iterations $ITERS --opts INPUT.MIN_SIZE_TEST 0 --sizes 1344x1344 \
    -o "$OUT/mrt_cuda_fp16_1344.json" 2>/dev/null
 if [ "${SKIP_CPU:-0}" != 1 ]; then
@@ -54,7 +57,9 @@ def mr(f, i=0):
 rows = [("Detectron2 cuda fp32 (TF32 off)", d2("d2_cuda_fp32.json")), ("Detectron2 cuda fp16 autocast", d2("d2_cuda_fp16.json")),
         ("maskrt cuda fp32", mr("mrt_cuda_fp32.json")), ("maskrt cuda tf32", mr("mrt_cuda_tf32.json")),
         ("maskrt cuda fp16 480x640->800x1067", mr("mrt_cuda_fp16_sweep.json", 1)), ("maskrt cuda fp16 1344x1344", mr("mrt_cuda_fp16_1344.json")),
-        ("maskrt cuda fp16 batch 16", mr("mrt_cuda_fp16_b16.json")), ("maskrt cuda tf32 batch 16", mr("mrt_cuda_tf32_b16.json"))]
+        ("maskrt cuda fp16 batch 16", mr("mrt_cuda_fp16_b16.json")), ("maskrt cuda tf32 batch 16", mr("mrt_cuda_tf32_b16.json")),
+        ("maskrt cuda fp16 batch 16 --backbone-batch 4", mr("mrt_cuda_fp16_b16_bb4.json")),
+        ("maskrt cuda tf32 batch 16 --backbone-batch 4", mr("mrt_cuda_tf32_b16_bb4.json"))]
 rows += [("maskrt cuda fp16 no-resize %s" % s, mr("mrt_cuda_fp16_pixels.json", i)) for i, s in
          enumerate(["240x320", "480x640", "800x1067", "1080x1920", "1344x1344"])]
 rows += [("Detectron2 cpu", d2("d2_cpu.json")), ("maskrt cpu", mr("mrt_cpu.json"))]

@@ -209,6 +209,13 @@ TEST(CliUsage, BadOutputsAndRangesAreRefusedBeforeAnyWork) {
       << slurp(d / "log6.txt");
   EXPECT_TRUE(fs::exists(d / "pics" / "000016.png"));
   EXPECT_TRUE(fs::exists(d / "pics" / "000016_1.png"));
+  // RESULTS.json says which picture belongs to which input.
+  std::ifstream is(d / "r.json");
+  const nlohmann::json r = nlohmann::json::parse(is);
+  ASSERT_EQ(r["images"].size(), 2u);
+  EXPECT_EQ(r["images"][0]["picture"], (d / "pics" / "000016.png").string());
+  EXPECT_EQ(r["images"][1]["picture"], (d / "pics" / "000016_1.png").string());
+  EXPECT_EQ(r["images"][1]["file"], (d / "x" / "000016.jpg").string());
 }
 
 nlohmann::json read_json(const fs::path& p) {

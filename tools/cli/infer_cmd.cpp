@@ -287,6 +287,7 @@ int run_infer(const InferArgs& a) {
             stem = fs::path(file).stem().string() + "_" + std::to_string(n);
           const std::string out = (fs::path(a.visualize_dir) / (stem + ".png")).string();
           write_png(out, render_instances(batch[k], r, class_names));
+          images.back()["picture"] = out;  // which picture shows this input (stems may be numbered)
         }
         std::fprintf(stderr, "maskrt: %s: %zu instances, %.1f ms\n", file.c_str(), r.instances.size(), r.times.total);
       } catch (const Error& e) {

@@ -52,8 +52,10 @@ void add_model_options(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--opts", a.opts, "config overrides KEY VALUE ..., as Detectron2's command line")
       ->expected(0, 1 << 20)
       ->allow_extra_args(false);
-  cmd->add_option("--device", a.device, "auto | cpu | cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
-  cmd->add_option("--precision", a.precision, "fp32 | tf32 | fp16 (tf32/fp16: cuda only)")
+  cmd->add_option("--device", a.device,
+                  "auto | cpu | cuda (default auto: cuda when a GPU and the CUDA backend are present, else cpu)")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  cmd->add_option("--precision", a.precision, "fp32 | tf32 | fp16 (default fp32; tf32/fp16: cuda only)")
       ->check(CLI::IsMember({"fp32", "tf32", "fp16"}));
   cmd->add_option("--threads", a.threads, "CPU threads (0 = all cores)")->check(CLI::Range(0, 1024));
   cmd->add_option("--batch", a.batch, "images per engine call")->check(CLI::Range(1, 4096));

@@ -145,6 +145,10 @@ std::pair<double, std::string> run_conv_case(const CudaContext& ctx, const ConvC
   NhwcTensor dx = upload_nhwc(x, cc.c_padded);
   NhwcTensor dy = alloc_nhwc(ref.size(0), ref.size(1), ref.size(2), ref.size(3));
   NhwcTensor dy2 = alloc_nhwc(ref.size(0), ref.size(1), ref.size(2), ref.size(3));
+  // NaN-filled outputs: an element the conv leaves unwritten fails the comparison.
+  EXPECT_EQ(cudaMemset(dy.buf.get(), 0xff, dy.t.bytes()), cudaSuccess);
+  EXPECT_EQ(cudaMemset(dy2.buf.get(), 0xff, dy2.t.bytes()), cudaSuccess);
+  EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);  // the memsets (legacy stream) land first
   NhwcTensor dz;
   if (z.defined()) dz = upload_nhwc(z);
   const DeviceTensor* zt = z.defined() ? &dz.t : nullptr;
@@ -152,7 +156,8 @@ std::pair<double, std::string> run_conv_case(const CudaContext& ctx, const ConvC
   conv.forward(ctx, dx.t, dy.t, zt, ws.get(), ws_bytes);
   conv.forward(ctx, dx.t, dy.t, zt, ws.get(), ws_bytes);
   ctx.synchronize();
-  const double err = std::max(rel_l2(download_nhwc(dy), ref), rel_l2(download_nhwc(dy2), ref));
+  const double e1 = rel_l2(download_nhwc(dy), ref), e2 = rel_l2(download_nhwc(dy2), ref);
+  const double err = std::isnan(e1) || std::isnan(e2) ? e1 + e2 : std::max(e1, e2);  // NaN stays NaN (max drops it)
   return {err, path ? path : "(unplanned)"};
 }
 
@@ -232,12 +237,11 @@ TEST(Tf32NhwcConv, GraphMatchesScalarReference) {
 }
 
 // Batched 3x3 convs (mask-head-like: n ROIs of 14x14) over n = 1..8 on the legacy and the graph
-// paths, output pre-filled with NaN so an unwritten element shows. On the H200 (2026-11-29) the n = 5,
-// 24-channel 14x14 case of kConvCases failed on every path (relative error ~1) while the engine-level
-// tf32 NHWC parity tests passed; this sweep showed every input over 64 KiB failing (n >= 4 at 24
-// channels, n >= 3 at 32): test::upload's pageable cudaMemcpy had not landed when the conv ran on
-// its non-blocking stream (fixed in cuda_test_util.h). Per image and read as NCHW, to tell a wrong
-// image or a wrong layout apart should it fail again.
+// paths (run_conv_case pre-fills the outputs with NaN, so an unwritten element shows). On the H200
+// (2026-11-29) the n = 5, 24-channel 14x14 case of kConvCases failed on every path (relative error
+// ~1) while the engine-level tf32 NHWC parity tests passed; this sweep showed every input over 64 KiB
+// failing (n >= 4 at 24 channels, n >= 3 at 32): test::upload's pageable cudaMemcpy had not landed
+// when the conv ran on its non-blocking stream (fixed in cuda_test_util.h).
 TEST(Tf32NhwcConv, BatchSweepMatchesScalarReference) {
   MASKRT_SKIP_WITHOUT_GPU();
   unsetenv("MASKRT_CONV_GEMM");
@@ -250,46 +254,9 @@ TEST(Tf32NhwcConv, BatchSweepMatchesScalarReference) {
           setenv("MASKRT_CONV_GRAPH", mode, 1);
           SCOPED_TRACE(::testing::Message() << "n=" << n << " c=" << c << " epi=" << int(epi)
                                             << " MASKRT_CONV_GRAPH=" << mode);
-          ConvLayer layer;
-          layer.weight = random_tensor({c, c, 3, 3}, rng, 1.f / std::sqrt(float(c * 9)));
-          layer.bias = random_tensor({c}, rng, 0.5f);
-          layer.params.stride_h = layer.params.stride_w = 1;
-          layer.params.pad_h = layer.params.pad_w = 1;
-          ConvCudnn conv(layer, Precision::kTF32, epi, "test_conv_nhwc_sweep", 0, cuda::Layout::kNHWC);
-          const Tensor x = random_tensor({n, c, 14, 14}, rng);
-          ops::Conv2dParams rp = layer.params;
-          rp.relu = epi == ConvEpilogue::kBiasRelu;
-          const Tensor ref = ops::conv2d_ref(rp, x, layer.weight, layer.bias);
-          const size_t ws_bytes = conv.plan(ctx, n, 14, 14);
-          const std::string path = conv.chosen_path(n, 14, 14) ? conv.chosen_path(n, 14, 14) : "(unplanned)";
-          DeviceBuffer ws(std::max<size_t>(ws_bytes, 1));
-          NhwcTensor dx = upload_nhwc(x);
-          NhwcTensor dy = alloc_nhwc(n, c, 14, 14);
-          ASSERT_EQ(cudaMemset(dy.buf.get(), 0xff, dy.t.bytes()), cudaSuccess);  // NaN: unwritten outputs show
-          ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);  // the memset (legacy stream) lands first
-          conv.forward(ctx, dx.t, dy.t, nullptr, ws.get(), ws_bytes);
-          ctx.synchronize();
-          const Tensor got = download_nhwc(dy);
-          const double err = rel_l2(got, ref);
-          std::string per_image;
-          const int64_t per = int64_t{c} * 14 * 14;
-          for (int b = 0; b < n; ++b) {
-            double num = 0, den = 0;
-            for (int64_t i = b * per; i < (b + 1) * per; ++i) {
-              num += (double(got[i]) - ref[i]) * (double(got[i]) - ref[i]);
-              den += double(ref[i]) * ref[i];
-            }
-            char buf[32];
-            std::snprintf(buf, sizeof(buf), " %.1e", std::sqrt(num / std::max(den, 1e-30)));
-            per_image += buf;
-          }
-          // The raw buffer read as NCHW: a small error here would mean the output was written NCHW.
-          Tensor as_nchw({n, c, 14, 14});
-          const std::vector<float> raw = test::download<float>(dy.buf, size_t(dy.t.numel()));
-          for (int64_t i = 0; i < as_nchw.numel(); ++i) as_nchw[i] = raw[size_t(i)];
-          std::printf("[ nhwc sweep] n%d c%d epi%d MASKRT_CONV_GRAPH=%s: path %s ws %zu, rel err %.2e (as NCHW %.2e), "
-                      "per image%s\n",
-                      n, c, int(epi), mode, path.c_str(), ws_bytes, err, rel_l2(as_nchw, ref), per_image.c_str());
+          const auto [err, path] = run_conv_case(ctx, ConvCase{n, c, 14, 14, c, 3, 1, 1, 1, epi, 0}, rng);
+          std::printf("[ nhwc sweep] n%d c%d epi%d MASKRT_CONV_GRAPH=%s: path %s, rel err %.2e\n", n, c, int(epi), mode,
+                      path.c_str(), err);
           EXPECT_LE(err, kTf32Tolerance) << "path " << path;
         }
   unsetenv("MASKRT_CONV_GRAPH");

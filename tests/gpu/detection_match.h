@@ -1,8 +1,10 @@
 #pragma once
-// IoU helpers shared by the gpu engine tests that match one run's instances against another's
-// (test_cuda_parity, test_backbone_batch_cuda, test_stem_s2d_cuda).
+// Helpers shared by the gpu engine tests that compare one run's instances with another's
+// (test_cuda_parity, test_backbone_batch_cuda, test_stem_s2d_cuda): IoUs, bit equality of two
+// results, and a scoped environment variable for the engine switches.
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 
 #include "maskrt/instances.h"
 #include "ops/rle/rle.h"
@@ -28,5 +30,26 @@ inline double mask_iou(const RleMask& a, const RleMask& b) {
   }
   return uni == 0 ? 1.0 : double(inter) / uni;
 }
+
+// Two results with the same bits: size, and per instance class, score, box and mask RLE.
+inline bool same_bits(const ImageResult& a, const ImageResult& b) {
+  if (a.instances.size() != b.instances.size() || a.height != b.height || a.width != b.width) return false;
+  for (size_t i = 0; i < a.instances.size(); ++i) {
+    const auto &x = a.instances[i], &y = b.instances[i];
+    if (x.pred_class != y.pred_class || x.score != y.score || !std::equal(x.box, x.box + 4, y.box) ||
+        x.mask.counts != y.mask.counts)
+      return false;
+  }
+  return true;
+}
+
+// Sets an environment variable for a scope (restores unset on every exit path).
+struct ScopedEnv {
+  const char* name;
+  ScopedEnv(const char* n, const char* v) : name(n) { setenv(n, v, 1); }
+  ~ScopedEnv() { unsetenv(name); }
+  ScopedEnv(const ScopedEnv&) = delete;
+  ScopedEnv& operator=(const ScopedEnv&) = delete;
+};
 
 }  // namespace maskrt::test

@@ -46,14 +46,7 @@ namespace {
 
 constexpr int kGroup = 4;
 
-// Sets an environment variable for the scope (restores "unset" on exit).
-struct ScopedEnv {
-  const char* name;
-  ScopedEnv(const char* n, const char* v) : name(n) { setenv(n, v, 1); }
-  ~ScopedEnv() { unsetenv(name); }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-};
+using maskrt::test::ScopedEnv;
 
 const fs::path kCase = fs::path(MASKRT_TEST_DATA) / "golden" / "r50_bgr_80cls";
 
@@ -125,17 +118,8 @@ Image upscale2(const Image& a) {
   return remap(a, a.height * 2, a.width * 2, [](int y, int x) { return std::make_pair(y / 2, x / 2); });
 }
 
-// ---- comparison (as test_cuda_parity.cpp)
-bool same(const ImageResult& a, const ImageResult& b) {
-  if (a.instances.size() != b.instances.size() || a.height != b.height || a.width != b.width) return false;
-  for (size_t i = 0; i < a.instances.size(); ++i) {
-    const auto &x = a.instances[i], &y = b.instances[i];
-    if (x.pred_class != y.pred_class || x.score != y.score || !std::equal(x.box, x.box + 4, y.box) ||
-        x.mask.counts != y.mask.counts)
-      return false;
-  }
-  return true;
-}
+// Bit equality of two results (detection_match.h; also compares the image size).
+using maskrt::test::same_bits;
 
 using maskrt::test::box_iou;
 
@@ -261,7 +245,7 @@ TEST_P(BackboneBatch, SameSizeGroupsMatchSingleImages) {
   EXPECT_EQ(log.find("in groups of"), std::string::npos) << log;  // no group ran out of memory
   for (int rep = 1; rep < 3; ++rep)
     for (size_t i = 0; i < imgs.size(); ++i)
-      EXPECT_TRUE(same(runs[rep][i], runs[0][i])) << pname(p) << " run " << rep << " image " << i;
+      EXPECT_TRUE(same_bits(runs[rep][i], runs[0][i])) << pname(p) << " run " << rep << " image " << i;
   expect_close_to_single(g, imgs, runs[0], p, "same size");
 
   // Independence: image 0 again at position 0 of the second group, next to other content.
@@ -269,8 +253,8 @@ TEST_P(BackboneBatch, SameSizeGroupsMatchSingleImages) {
   swapped[4] = imgs[0];
   std::swap(swapped[5], swapped[8]);
   const std::vector<ImageResult> b = g.infer_batch(swapped);
-  EXPECT_TRUE(same(b[0], runs[0][0]));
-  EXPECT_TRUE(same(b[4], runs[0][0])) << "an image's group result depends on the other images";
+  EXPECT_TRUE(same_bits(b[0], runs[0][0]));
+  EXPECT_TRUE(same_bits(b[4], runs[0][0])) << "an image's group result depends on the other images";
   EXPECT_GT(runs[0][0].instances.size(), 0u);
 }
 
@@ -300,9 +284,9 @@ TEST_P(BackboneBatch, MixedSizesGroupOnlyRunsOfOneSize) {
   EXPECT_EQ(log.find("in groups of"), std::string::npos) << log;
   for (int rep = 1; rep < 3; ++rep)
     for (size_t i = 0; i < imgs.size(); ++i)
-      EXPECT_TRUE(same(runs[rep][i], runs[0][i])) << pname(p) << " run " << rep << " image " << i;
+      EXPECT_TRUE(same_bits(runs[rep][i], runs[0][i])) << pname(p) << " run " << rep << " image " << i;
   // Images outside groups take the one-image path: infer()'s bits exactly.
-  for (size_t i : {0u, 1u, 6u, 11u, 12u}) EXPECT_TRUE(same(runs[0][i], g.infer(imgs[i]))) << "image " << i;
+  for (size_t i : {0u, 1u, 6u, 11u, 12u}) EXPECT_TRUE(same_bits(runs[0][i], g.infer(imgs[i]))) << "image " << i;
   expect_close_to_single(g, imgs, runs[0], p, "mixed sizes");
 }
 
@@ -390,8 +374,8 @@ TEST(BackboneBatchFp32, IgnoredAndBitExact) {
   ASSERT_EQ(b0.size(), imgs.size());
   for (size_t i = 0; i < imgs.size(); ++i) {
     const ImageResult want = g.infer(imgs[i]);
-    EXPECT_TRUE(same(b0[i], want)) << "image " << i;
-    EXPECT_TRUE(same(b1[i], want)) << "image " << i;
+    EXPECT_TRUE(same_bits(b0[i], want)) << "image " << i;
+    EXPECT_TRUE(same_bits(b1[i], want)) << "image " << i;
   }
 }
 

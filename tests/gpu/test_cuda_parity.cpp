@@ -212,14 +212,7 @@ void run_parity(const Case& c) {
 
 TEST_P(CudaParity, MatchesDetectron2AndCpu) { run_parity(GetParam()); }
 
-// Sets an environment variable for a scope (restores unset on every exit path).
-struct ScopedEnv {
-  const char* name;
-  ScopedEnv(const char* n, const char* v) : name(n) { setenv(n, v, 1); }
-  ~ScopedEnv() { unsetenv(name); }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-};
+using maskrt::test::ScopedEnv;
 
 // MASKRT_TF32_NHWC=0: tf32's NCHW float32 pipeline (the default until 2026-11-29, session 7; tf32 above now
 // runs NHWC), judged exactly as tf32 above (same Detectron2 goldens, same floors, and against the CPU).
@@ -252,16 +245,8 @@ Case first_case(Precision p) {
   return {d.string(), "model.pkl", p};
 }
 
-bool same(const maskrt::ImageResult& a, const maskrt::ImageResult& b) {
-  if (a.instances.size() != b.instances.size()) return false;
-  for (size_t i = 0; i < a.instances.size(); ++i) {
-    const auto &x = a.instances[i], &y = b.instances[i];
-    if (x.pred_class != y.pred_class || x.score != y.score || !std::equal(x.box, x.box + 4, y.box) ||
-        x.mask.counts != y.mask.counts)
-      return false;
-  }
-  return true;
-}
+// Bit equality of two results (detection_match.h; also compares the image size).
+using maskrt::test::same_bits;
 
 maskrt::Image synthetic(int h, int w, uint32_t seed) {
   maskrt::Image img;
@@ -283,10 +268,10 @@ TEST(CudaEngine, BatchEqualsSingleAndSizeChangesAreStable) {
   const maskrt::ImageResult ra = gpu.infer(a);
   const std::vector<maskrt::ImageResult> batch = gpu.infer_batch({big, a, small, a});
   ASSERT_EQ(batch.size(), 4u);
-  EXPECT_TRUE(same(batch[1], ra));
-  EXPECT_TRUE(same(batch[3], ra));
-  EXPECT_TRUE(same(batch[0], gpu.infer(big)));
-  EXPECT_TRUE(same(batch[2], gpu.infer(small)));
+  EXPECT_TRUE(same_bits(batch[1], ra));
+  EXPECT_TRUE(same_bits(batch[3], ra));
+  EXPECT_TRUE(same_bits(batch[0], gpu.infer(big)));
+  EXPECT_TRUE(same_bits(batch[2], gpu.infer(small)));
   EXPECT_EQ(batch[0].height, 700);
   EXPECT_EQ(batch[2].width, 90);
 }
@@ -319,9 +304,9 @@ TEST(CudaEngine, BatchGrowingSizesKeepsEveryImagesResults) {
   EXPECT_GT(batch[1].instances.size(), 0u);
   // The same engine afterwards (plans exist, same algorithms): bit-identical results per image.
   // (Two engines may pick different cuDNN algorithms; in fp16 that moved the count by 3 of 69.)
-  EXPECT_TRUE(same(batch[0], g.infer(a)));
-  EXPECT_TRUE(same(batch[1], g.infer(a2)));
-  EXPECT_TRUE(same(batch[2], g.infer(a4)));
+  EXPECT_TRUE(same_bits(batch[0], g.infer(a)));
+  EXPECT_TRUE(same_bits(batch[1], g.infer(a2)));
+  EXPECT_TRUE(same_bits(batch[2], g.infer(a4)));
   EXPECT_EQ(batch[1].height, a2.height);
   EXPECT_EQ(batch[2].width, a4.width);
 }
@@ -334,12 +319,12 @@ maskrt::ImageResult expect_replays_equal_eager(Engine& g, const maskrt::Image& a
   const maskrt::ImageResult ea = g.infer(a), eb = g.infer(b);
   EXPECT_GT(ea.instances.size(), 0u);
   for (int rep = 0; rep < 3; ++rep) {
-    EXPECT_TRUE(same(g.infer(a), ea)) << "run " << rep;
-    EXPECT_TRUE(same(g.infer(b), eb)) << "run " << rep;
+    EXPECT_TRUE(same_bits(g.infer(a), ea)) << "run " << rep;
+    EXPECT_TRUE(same_bits(g.infer(b), eb)) << "run " << rep;
   }
   const std::vector<maskrt::ImageResult> batch = g.infer_batch({b, a, a, b, a});
-  EXPECT_TRUE(same(batch[0], eb) && same(batch[1], ea) && same(batch[2], ea) && same(batch[3], eb) &&
-              same(batch[4], ea));
+  EXPECT_TRUE(same_bits(batch[0], eb) && same_bits(batch[1], ea) && same_bits(batch[2], ea) && same_bits(batch[3], eb) &&
+              same_bits(batch[4], ea));
   return ea;
 }
 
@@ -362,7 +347,7 @@ TEST(CudaEngine, GraphReplayEqualsEagerRuns) {
     {
       Engine e(o);
       const maskrt::ImageResult r0 = e.infer(a), r1 = e.infer(a);
-      EXPECT_TRUE(same(r0, r1));
+      EXPECT_TRUE(same_bits(r0, r1));
       // Another engine may pick other algorithms: fp32 stays within 2 instances, fp16 within 10%.
       const double tol = p == Precision::kFP32 ? 2.0 : std::max(2.0, 0.1 * double(ea.instances.size()));
       EXPECT_NEAR(double(r0.instances.size()), double(ea.instances.size()), tol);
@@ -471,11 +456,11 @@ TEST(CudaEngine, ConcurrentStreamsGiveEveryImageItsSingleResult) {
         const maskrt::ImageResult& want = imgs[i].height == a.height && imgs[i].width == a.width ? ra
                                           : imgs[i].height == big.height                         ? rb
                                                                                                  : rs;
-        EXPECT_TRUE(same(batch[i], want)) << "precision " << static_cast<int>(p) << " rep " << rep << " image " << i;
+        EXPECT_TRUE(same_bits(batch[i], want)) << "precision " << static_cast<int>(p) << " rep " << rep << " image " << i;
         EXPECT_EQ(batch[i].height, imgs[i].height);
       }
     }
-    EXPECT_TRUE(same(g.infer(a), ra));  // stream 0 after the batches
+    EXPECT_TRUE(same_bits(g.infer(a), ra));  // stream 0 after the batches
     const maskrt::DeviceMemoryReport m = g.memory_report();
     EXPECT_EQ(m.lanes, 3);
     const std::string log = testing::internal::GetCapturedStderr();
@@ -498,7 +483,7 @@ TEST(CudaEngine, OutOfMemoryNamesTheSizeAndEngineKeepsServing) {
     EXPECT_EQ(e.code(), maskrt::ErrorCode::kOutOfMemory) << e.what();
     EXPECT_NE(std::string(e.what()).find("6000x6000"), std::string::npos) << e.what();
   }
-  EXPECT_TRUE(same(gpu.infer(ok), before));
+  EXPECT_TRUE(same_bits(gpu.infer(ok), before));
   unsetenv("MASKRT_CUDA_MEMORY_LIMIT_MB");
 }
 
@@ -516,7 +501,7 @@ TEST(CudaEngine, ExplicitStreamsArePreparedAtCreation) {
   const maskrt::Image img = synthetic(240, 320, 31);
   const maskrt::ImageResult r = g.infer(img);
   const std::vector<maskrt::ImageResult> b = g.infer_batch({img, img, img});
-  for (const auto& x : b) EXPECT_TRUE(same(x, r));
+  for (const auto& x : b) EXPECT_TRUE(same_bits(x, r));
 }
 
 // Concurrent streams never cost an image: under MASKRT_CUDA_MEMORY_LIMIT_MB (all arenas together),
@@ -542,7 +527,7 @@ TEST(CudaEngine, ConcurrentStreamsYieldMemoryToTheFirstStream) {
   Engine g(o);
   const maskrt::ImageResult rs = g.infer(small);
   const std::vector<maskrt::ImageResult> b1 = g.infer_batch({small, small, small, small});
-  for (const auto& r : b1) EXPECT_TRUE(same(r, rs));
+  for (const auto& r : b1) EXPECT_TRUE(same_bits(r, rs));
   ASSERT_EQ(g.memory_report().lanes, 3);
   const uint64_t small_bytes = g.memory_report().arena_bytes / 3;
   ASSERT_GT(small_bytes, 1u << 20);  // the extra lanes hold more than the 1 MiB of slack below
@@ -554,9 +539,9 @@ TEST(CudaEngine, ConcurrentStreamsYieldMemoryToTheFirstStream) {
   EXPECT_EQ(g.memory_report().lanes, 1);
   const std::vector<maskrt::ImageResult> b2 = g.infer_batch({big, small, big});
   ASSERT_EQ(b2.size(), 3u);
-  EXPECT_TRUE(same(b2[0], rb));
-  EXPECT_TRUE(same(b2[1], rs));
-  EXPECT_TRUE(same(b2[2], rb));
+  EXPECT_TRUE(same_bits(b2[0], rb));
+  EXPECT_TRUE(same_bits(b2[1], rs));
+  EXPECT_TRUE(same_bits(b2[2], rb));
   const std::string log = testing::internal::GetCapturedStderr();
   EXPECT_NE(log.find("releasing 2 concurrent stream(s)"), std::string::npos) << log;
   unsetenv("MASKRT_CUDA_MEMORY_LIMIT_MB");

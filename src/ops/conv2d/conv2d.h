@@ -16,6 +16,7 @@
 // AVX-512/AVX2 kernels when OpenBLAS fell back to SSE3 ones (see ops/linear/blas_threading.h).
 // Concurrent calls are safe but each uses omp_get_max_threads() threads, so they oversubscribe.
 #include <cstddef>
+#include <vector>
 
 #include "core/tensor.h"
 
@@ -45,5 +46,23 @@ Tensor conv2d_cpu(const Conv2dParams& p, const Tensor& x, const Tensor& w, const
 // Scratch conv2d_cpu allocates internally for one call (bytes, all threads together), for memory
 // planning and benchmarks. Validates like conv2d_output_shape.
 size_t conv2d_cpu_workspace_bytes(const Conv2dParams& p, const Shape& x, const Shape& w, int num_threads);
+
+// Filters of a conv2d: weight (O, C/groups, KH, KW) and bias (O) or undefined (no bias).
+struct Conv2dFilters {
+  Tensor weight;
+  Tensor bias;
+};
+
+// Several convolutions that read the same input with the same Conv2dParams (groups == 1) stacked
+// into one along the output channels: the result's output is torch.cat([conv_0(x), conv_1(x), ...],
+// dim=1) followed by `out_channels_padded - sum(O_i)` padding channels whose filters and bias are 0
+// (so their output is 0, also after ReLU). Undefined biases count as zeros; the result's bias is
+// always defined, (out_channels_padded). Values are copied exactly. Used by the CUDA RPN head to run
+// objectness_logits and anchor_deltas as one 1x1 layer (model/cuda/rpn_cuda.h).
+// Errors (kInvalidArgument, naming the part and the mismatch): groups != 1, no parts, a weight not
+// 4-D or with (C, KH, KW) differing from part 0's, a defined bias not (O_i), out_channels_padded <
+// sum(O_i).
+Conv2dFilters concat_conv2d_out_channels(const Conv2dParams& p, const std::vector<Conv2dFilters>& parts,
+                                         int64_t out_channels_padded);
 
 }  // namespace maskrt::ops

@@ -1,6 +1,7 @@
 #include "model/cuda/rpn_cuda.h"
 
 #include "ops/anchors/anchors.h"
+#include "ops/conv2d/conv2d.h"
 #include "ops/small_cuda/small_ops_cuda.h"
 
 namespace maskrt::cuda {
@@ -37,10 +38,24 @@ CudaRPN::CudaRPN(const ModelSpec& spec, WeightStore& ws, int in_channels, const 
   const int A = num_anchors_;
   conv_ = ConvCudnn(ConvLayer::load(ws, p + ".conv", in_channels, in_channels, 3, 1, 1, 1, true, "", true), precision,
                     ConvEpilogue::kBiasRelu, p + ".conv", 0, layout);
-  objectness_logits_ = ConvCudnn(ConvLayer::load(ws, p + ".objectness_logits", in_channels, A, 1, 1, 0, 1, true, "", false),
-                                 precision, ConvEpilogue::kBias, p + ".objectness_logits", 0, layout);
-  anchor_deltas_ = ConvCudnn(ConvLayer::load(ws, p + ".anchor_deltas", in_channels, A * 4, 1, 1, 0, 1, true, "", false),
-                             precision, ConvEpilogue::kBias, p + ".anchor_deltas", 0, layout);
+  const ConvLayer logits = ConvLayer::load(ws, p + ".objectness_logits", in_channels, A, 1, 1, 0, 1, true, "", false);
+  const ConvLayer deltas = ConvLayer::load(ws, p + ".anchor_deltas", in_channels, A * 4, 1, 1, 0, 1, true, "", false);
+  if (nhwc_) {
+    // One 1x1 layer for both: output channels [0, A) objectness_logits, [A, 5A) anchor_deltas (the
+    // channel order of Detectron2's two convs), [5A, Cpad) zero filters and bias. Cpad % 8 == 0 keeps
+    // the NHWC output rows 16-byte aligned (cuDNN ran slow align1 kernels for Cout = 3, Nsight).
+    ConvLayer fused;
+    fused.params = logits.params;
+    const ops::Conv2dFilters f = ops::concat_conv2d_out_channels(
+        logits.params, {{logits.weight, logits.bias}, {deltas.weight, deltas.bias}}, head_out_channels());
+    fused.weight = f.weight;
+    fused.bias = f.bias;
+    rpn_head_outputs_ = ConvCudnn(fused, precision, ConvEpilogue::kBias, p + ".objectness_logits+anchor_deltas", 0,
+                                  layout);
+  } else {
+    objectness_logits_ = ConvCudnn(logits, precision, ConvEpilogue::kBias, p + ".objectness_logits", 0, layout);
+    anchor_deltas_ = ConvCudnn(deltas, precision, ConvEpilogue::kBias, p + ".anchor_deltas", 0, layout);
+  }
 }
 
 void CudaRPN::carve(Carver& c, const std::vector<DeviceTensor>& features, int image_h, int image_w, Buffers* b) {
@@ -65,16 +80,18 @@ void CudaRPN::carve(Carver& c, const std::vector<DeviceTensor>& features, int im
     p.feat_w[l] = f.w;
     p.stride[l] = static_cast<float>(strides_[l]);
     c.plan(conv_, n, f.h, f.w);
-    c.plan(objectness_logits_, n, f.h, f.w);
-    c.plan(anchor_deltas_, n, f.h, f.w);
+    if (nhwc_) {
+      c.plan(rpn_head_outputs_, n, f.h, f.w);
+    } else {
+      c.plan(objectness_logits_, n, f.h, f.w);
+      c.plan(anchor_deltas_, n, f.h, f.w);
+    }
     b->t.push_back(c.act(n, f.c, f.h, f.w));
     b->logits.push_back(c.f32(n, A, f.h, f.w));
     b->deltas.push_back(c.f32(n, 4 * A, f.h, f.w));
-    if (nhwc_) {
-      b->logits_act.push_back(c.act(n, A, f.h, f.w));
-      b->deltas_act.push_back(c.act(n, 4 * A, f.h, f.w));
-    }
+    if (nhwc_) b->head_out.push_back(c.act(n, head_out_channels(), f.h, f.w));
   }
+  static_assert(ops::kRpnHeadSplitMaxLevels >= ops::kRpnMaxLevels, "the split launch must cover every RPN level");
   ops::validate_rpn_proposals(p);
   c.need_workspace(ops::rpn_proposals_workspace_bytes(p));
   b->boxes = c.raw<float>(static_cast<size_t>(p.post_nms_topk) * 4);
@@ -90,28 +107,35 @@ void CudaRPN::forward(const CudaContext& ctx, const std::vector<DeviceTensor>& f
 
 void CudaRPN::forward_head(const CudaContext& ctx, const std::vector<DeviceTensor>& features, const Buffers& b,
                            void* ws, size_t ws_bytes) {
-  const bool half = precision_ == Precision::kFP16;
-  for (size_t l = 0; l < features.size(); ++l) {
-    conv_.forward(ctx, features[l], b.t[l], nullptr, ws, ws_bytes);
-    if (nhwc_ && !half) {  // tf32 NHWC: float32 NHWC head outputs -> fp32 NCHW planes (exact copies)
-      objectness_logits_.forward(ctx, b.t[l], b.logits_act[l], nullptr, ws, ws_bytes);
-      anchor_deltas_.forward(ctx, b.t[l], b.deltas_act[l], nullptr, ws, ws_bytes);
-      ops::nhwc_fp32_to_nchw_fp32_cuda(small_desc(b.logits_act[l]), b.logits_act[l].as<float>(),
-                                       b.logits[l].as<float>(), ctx.stream());
-      ops::nhwc_fp32_to_nchw_fp32_cuda(small_desc(b.deltas_act[l]), b.deltas_act[l].as<float>(),
-                                       b.deltas[l].as<float>(), ctx.stream());
-    } else if (half) {
-      objectness_logits_.forward(ctx, b.t[l], b.logits_act[l], nullptr, ws, ws_bytes);
-      anchor_deltas_.forward(ctx, b.t[l], b.deltas_act[l], nullptr, ws, ws_bytes);
-      ops::nhwc_fp16_to_nchw_fp32_cuda(small_desc(b.logits_act[l]), b.logits_act[l].ptr, b.logits[l].as<float>(),
-                                       ctx.stream());
-      ops::nhwc_fp16_to_nchw_fp32_cuda(small_desc(b.deltas_act[l]), b.deltas_act[l].ptr, b.deltas[l].as<float>(),
-                                       ctx.stream());
-    } else {
+  if (!nhwc_) {  // fp32 / tf32 NCHW: the 1x1 layers write the fp32 NCHW planes directly (the parity path)
+    for (size_t l = 0; l < features.size(); ++l) {
+      conv_.forward(ctx, features[l], b.t[l], nullptr, ws, ws_bytes);
       objectness_logits_.forward(ctx, b.t[l], b.logits[l], nullptr, ws, ws_bytes);
       anchor_deltas_.forward(ctx, b.t[l], b.deltas[l], nullptr, ws, ws_bytes);
     }
+    return;
   }
+  // NHWC (fp16 / tf32 NHWC): 3x3 conv + the fused 1x1 layer per level, then one split launch for
+  // all levels into the fp32 NCHW planes.
+  ops::RpnHeadSplitParams sp;
+  sp.num_levels = static_cast<int>(features.size());
+  sp.n = b.head_out.at(0).n;
+  sp.num_anchors = num_anchors_;
+  sp.c_stride = head_out_channels();
+  sp.layout = precision_ == Precision::kFP16 ? ops::CudaLayout::kNhwcFp16 : ops::CudaLayout::kNhwcFp32;
+  for (size_t l = 0; l < features.size(); ++l) {
+    conv_.forward(ctx, features[l], b.t[l], nullptr, ws, ws_bytes);
+    rpn_head_outputs_.forward(ctx, b.t[l], b.head_out[l], nullptr, ws, ws_bytes);
+    MASKRT_ASSERT(b.head_out[l].c == sp.c_stride && b.head_out[l].layout == Layout::kNHWC &&
+                  b.logits[l].layout == Layout::kNCHW && b.logits[l].dtype == DType::kF32);
+    ops::RpnHeadSplitLevel& lv = sp.levels[l];
+    lv.head = b.head_out[l].ptr;
+    lv.logits = b.logits[l].as<float>();
+    lv.deltas = b.deltas[l].as<float>();
+    lv.h = b.head_out[l].h;
+    lv.w = b.head_out[l].w;
+  }
+  ops::rpn_head_split_nhwc_cuda(sp, ctx.stream());
 }
 
 void CudaRPN::forward_proposals(const CudaContext& ctx, const Buffers& b, int image, void* ws, size_t ws_bytes) {

@@ -1,4 +1,5 @@
-// Small dense CUDA ops (see small_ops_cuda.h). Grid-stride-free: one thread per output element.
+// Small dense CUDA ops (see small_ops_cuda.h). Grid-stride-free: one thread per output element (the
+// RPN head split: one per input pixel).
 #include "ops/small_cuda/small_ops_cuda.h"
 
 #include <cuda_fp16.h>
@@ -53,6 +54,14 @@ __device__ __forceinline__ void coords_of(CudaLayout layout, int C, int h, int w
 __device__ __forceinline__ float load(CudaLayout layout, const void* p, int64_t i) {
   return is_half(layout) ? __half2float(static_cast<const __half*>(p)[i]) : static_cast<const float*>(p)[i];
 }
+
+__device__ __forceinline__ float to_float(float v) { return v; }
+__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
+
+// rpn_head_split_kernel's level boundaries in pixels (prefix sums of n * h_l * w_l).
+struct RpnHeadSplitBegin {
+  int64_t at[kRpnHeadSplitMaxLevels + 1];
+};
 
 __global__ void max_pool_k1s2_kernel(CudaTensorDesc in, int oh, int ow, const void* src, void* dst) {
   const int C = in.layout == CudaLayout::kNchwFp32 ? in.c : in.c_stride;
@@ -153,6 +162,26 @@ __global__ void nhwc_f32_to_nchw_kernel(CudaTensorDesc d, const float* in, float
   out[i] = in[offset_of(CudaLayout::kNhwcFp32, d.c_stride, d.h, d.w, n, c, y, x)];
 }
 
+// One thread per pixel of every level and image (levels back to back: [begin[l], begin[l+1]) are
+// level l's n*h*w pixels, image-major): reads the pixel's 5A channels, writes channel a to plane a of
+// logits (a < A) or plane a - A of deltas. Threads of a warp hold consecutive pixels, so each plane's
+// writes are coalesced.
+template <typename T>
+__global__ void rpn_head_split_kernel(RpnHeadSplitParams p, RpnHeadSplitBegin begin) {
+  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;
+  if (i >= begin.at[p.num_levels]) return;
+  int l = 0;
+  while (i >= begin.at[l + 1]) ++l;
+  const RpnHeadSplitLevel& lv = p.levels[l];
+  const int64_t hw = int64_t{lv.h} * lv.w;
+  const int64_t j = i - begin.at[l];  // b * hw + pixel
+  const int64_t b = j / hw, pix = j - b * hw;
+  const int A = p.num_anchors;
+  const T* src = static_cast<const T*>(lv.head) + j * p.c_stride;
+  for (int a = 0; a < A; ++a) lv.logits[(b * A + a) * hw + pix] = to_float(src[a]);
+  for (int d = 0; d < 4 * A; ++d) lv.deltas[(b * 4 * A + d) * hw + pix] = to_float(src[A + d]);
+}
+
 }  // namespace
 
 void max_pool2d_k1s2_cuda(const CudaTensorDesc& in, const void* d_in, void* d_out, cudaStream_t stream) {
@@ -243,6 +272,31 @@ void nhwc_fp32_to_nchw_fp32_cuda(const CudaTensorDesc& nhwc, const float* d_in, 
   const int64_t n = int64_t{nhwc.n} * nhwc.c * nhwc.h * nhwc.w;
   if (n == 0) return;
   nhwc_f32_to_nchw_kernel<<<blocks_for(n), kThreads, 0, stream>>>(nhwc, d_in, d_out);
+  MASKRT_CUDA_CHECK_LAST();
+}
+
+void rpn_head_split_nhwc_cuda(const RpnHeadSplitParams& p, cudaStream_t stream) {
+  constexpr auto kBad = ErrorCode::kInvalidArgument;
+  const char* fn = "rpn_head_split_nhwc_cuda";
+  MASKRT_CHECK(p.num_levels >= 1 && p.num_levels <= kRpnHeadSplitMaxLevels, kBad, fn, ": num_levels ", p.num_levels,
+               " not in [1, ", kRpnHeadSplitMaxLevels, "]");
+  MASKRT_CHECK(p.n >= 0 && p.num_anchors >= 1, kBad, fn, ": bad n ", p.n, " or num_anchors ", p.num_anchors);
+  MASKRT_CHECK(p.c_stride >= 5 * p.num_anchors, kBad, fn, ": channel stride ", p.c_stride, " < 5 * num_anchors (",
+               5 * p.num_anchors, ")");
+  MASKRT_CHECK(is_nhwc(p.layout), kBad, fn, ": the head output must be NHWC (kNhwcFp16 or kNhwcFp32)");
+  RpnHeadSplitBegin begin{};
+  for (int l = 0; l < p.num_levels; ++l) {
+    const RpnHeadSplitLevel& lv = p.levels[l];
+    MASKRT_CHECK(lv.h >= 1 && lv.w >= 1, kBad, fn, ": level ", l, " has size ", lv.h, "x", lv.w);
+    MASKRT_CHECK(p.n == 0 || (lv.head && lv.logits && lv.deltas), kBad, fn, ": level ", l, " has a null pointer");
+    begin.at[l + 1] = begin.at[l] + int64_t{p.n} * lv.h * lv.w;
+  }
+  const int64_t total = begin.at[p.num_levels];
+  if (total == 0) return;
+  if (is_half(p.layout))
+    rpn_head_split_kernel<__half><<<blocks_for(total), kThreads, 0, stream>>>(p, begin);
+  else
+    rpn_head_split_kernel<float><<<blocks_for(total), kThreads, 0, stream>>>(p, begin);
   MASKRT_CUDA_CHECK_LAST();
 }
 

@@ -55,4 +55,31 @@ void nhwc_fp16_to_nchw_fp32_cuda(const CudaTensorDesc& nhwc, const void* d_in, f
 // (exact copy). desc: layout kNhwcFp32, c_stride >= c. (The tf32 NHWC pipeline's RPN head outputs.)
 void nhwc_fp32_to_nchw_fp32_cuda(const CudaTensorDesc& nhwc, const float* d_in, float* d_out, cudaStream_t stream);
 
+// RPN head output split (model/cuda/rpn_cuda.h, NHWC layouts): the fused 1x1 layer
+// "objectness_logits+anchor_deltas" writes, per level l, one NHWC tensor head (n, h_l, w_l, c_stride)
+// (kNhwcFp16 __half or kNhwcFp32 float) whose channels [0, A) are Detectron2's objectness_logits
+// and [A, 5A) its anchor_deltas (channel A + 4a + k = delta k of anchor a), [5A, c_stride) padding
+// (not read). One launch for all levels writes the float32 NCHW planes that rpn_proposals_cuda reads:
+//   logits_l (n, A, h_l, w_l):  logits_l[b][a][y][x]  = head_l[b][y][x][a]
+//   deltas_l (n, 4A, h_l, w_l): deltas_l[b][j][y][x]  = head_l[b][y][x][A + j]
+// Exact: float copies, __half -> float is exact. Outputs must not overlap the inputs.
+inline constexpr int kRpnHeadSplitMaxLevels = 8;
+struct RpnHeadSplitLevel {
+  const void* head = nullptr;  // (n, h, w, c_stride) __half or float
+  float* logits = nullptr;     // (n, A, h, w)
+  float* deltas = nullptr;     // (n, 4A, h, w)
+  int h = 0, w = 0;
+};
+struct RpnHeadSplitParams {
+  int num_levels = 0;   // 1..kRpnHeadSplitMaxLevels
+  int n = 0;            // images (>= 0; 0: nothing to do)
+  int num_anchors = 0;  // A >= 1
+  int c_stride = 0;     // channels per pixel of head, >= 5A
+  CudaLayout layout = CudaLayout::kNhwcFp16;  // kNhwcFp16 or kNhwcFp32
+  RpnHeadSplitLevel levels[kRpnHeadSplitMaxLevels];
+};
+// Errors (kInvalidArgument): num_levels out of range, n < 0, A < 1, c_stride < 5A, a kNchwFp32
+// layout, a level with h or w < 1 or a null pointer (when n > 0); launch errors kDevice.
+void rpn_head_split_nhwc_cuda(const RpnHeadSplitParams& p, cudaStream_t stream);
+
 }  // namespace maskrt::ops

@@ -53,7 +53,7 @@ def mr(f, i=0):
     if not os.path.exists(p): return None
     r = json.load(open(p))["runs"][i]; s = r["stats"]
     g = r["gpu"]
-    return s["median"], s["p90"], r["throughput_img_s"], "gpu util %s%%, peak mem %s MiB (%s beyond the context), first call %.1f ms" % (g.get("util_mean_pct"), g.get("mem_used_peak_mib"), g.get("mem_peak_beyond_context_mib"), r["first_call_ms"] or -1)
+    return s["median"], s["p90"], r["throughput_img_s"], "gpu util %s%%, peak mem %s MiB (%s beyond the context), first call %.1f ms, host waits %s" % (g.get("util_mean_pct"), g.get("mem_used_peak_mib"), g.get("mem_peak_beyond_context_mib"), r["first_call_ms"] or -1, "%.0f%% of a call" % (100 * r["host_wait"]["share_median"]) if r.get("host_wait") else "n/a")
 rows = [("Detectron2 cuda fp32 (TF32 off)", d2("d2_cuda_fp32.json")), ("Detectron2 cuda fp16 autocast", d2("d2_cuda_fp16.json")),
         ("maskrt cuda fp32", mr("mrt_cuda_fp32.json")), ("maskrt cuda tf32", mr("mrt_cuda_tf32.json")),
         ("maskrt cuda fp16 480x640->800x1067", mr("mrt_cuda_fp16_sweep.json", 1)), ("maskrt cuda fp16 1344x1344", mr("mrt_cuda_fp16_1344.json")),

@@ -11,7 +11,10 @@
 # AB_REPS times (2); BBATCH_VALUES="1 4" narrows it), an
 # A/B of the NHWC tf32 pipeline, the default since session 7 (AB_TF32NHWC=1: MASKRT_TF32_NHWC 0/1 alternated,
 # tf32 batch 1 and 16), and a
-# kernel profile of one steady-state fp16 image (PROFILE=1, scripts/profile_kernels.sh, ncu).
+# kernel profile of one steady-state fp16 image (PROFILE=1, scripts/profile_kernels.sh, ncu; PROFILE_BATCH=1
+# adds one of an fp16 batch of 16 with --backbone-batch 4), and an A/B of the batch size (AB_BATCHSIZE=1: fp16
+# and tf32 at --batch 16 / 32 / 64, --backbone-batch 1 and 4, alternated; each report records how long the
+# host thread waited on the GPU, so it says whether the host or the GPU bounds throughput).
 # MODEL_ONLY=1 makes the benchmark step only build and save the model the A/B steps use (a shorter
 # round for A/Bs: e.g. MODEL_ONLY=1 EVAL=0 AB_GRAPH=0 AB_S2D=1 AB_BBATCH=1).
 # Everything lands in $OUT/round.tgz (one file back); summaries are printed, the benchmark table last.
@@ -93,10 +96,24 @@ for rep_i in 1 2; do for v in 0 1; do for b in 1 16; do
     || tail -3 $W/ab_tf32nhwc${v}_b${b}_r$rep_i.log
 done; done; done
 fi
+if [ "${AB_BATCHSIZE:-0}" = 1 ]; then
+stamp "batch size A/B (--batch 16/32/64 x --backbone-batch 1/4; fp16, tf32)"
+for prec in fp16 tf32; do for b in 16 32 64; do for bb in 1 4; do
+  f=$W/ab_batch${b}_bb${bb}_${prec}.json
+  timeout 60 build-gpu/maskrt bench --config $M/config.yaml --weights $M/model.pkl --images $M/image.png --format json \
+    --device cuda --precision $prec --iterations $((480 / b)) --batch $b --backbone-batch $bb -o $f 2>$W/ab_batch${b}_bb${bb}_${prec}.log
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; hw=r.get('host_wait') or {}; print('$prec --batch $b --backbone-batch $bb', 'median %.3f ms, %.1f img/s, gpu util %s%%, host waits %.0f%% of a call, beyond context %s MiB' % (r['stats']['median'], r['throughput_img_s'], r['gpu'].get('util_mean_pct'), 100 * hw.get('share_median', -0.01), r['gpu'].get('mem_peak_beyond_context_mib')))" $f \
+    || tail -3 $W/ab_batch${b}_bb${bb}_${prec}.log
+done; done; done
+fi
 if [ "${PROFILE:-0}" = 1 ]; then
 stamp "kernel profile (ncu, fp16, one steady-state image)"
 OUT=$W MODEL_DIR=$M PRECISIONS=fp16 TOP=${TOP:-30} timeout ${PROFILE_S:-120} scripts/profile_kernels.sh > $W/profile.log 2>&1
 head -25 $W/ncu_fp16.md 2>/dev/null || tail -5 $W/profile.log
+if [ "${PROFILE_BATCH:-0}" = 1 ]; then
+  OUT=$W MODEL_DIR=$M PRECISIONS=fp16 BATCH=16 BBATCH=4 TOP=${TOP:-30} timeout ${PROFILE_S:-120} scripts/profile_kernels.sh > $W/profile_b16.log 2>&1
+  head -25 $W/ncu_fp16_b16_bb4.md 2>/dev/null || tail -5 $W/profile_b16.log
+fi
 fi
 # memory breakdown of the benchmark runs (Engine::memory_report via maskrt bench)
 (cd $W/bench && tar xzf reports.tgz 2>/dev/null; for f in mrt_*.json; do python3 -c "

@@ -5,6 +5,9 @@
 # (MASKRT_CUDA_PROFILER_RANGE=1 + ncu --profile-from-start off): steady state, graph replay, no
 # planning (cuDNN algorithm search) and no warm-up kernels.
 #   PRECISIONS="fp16 tf32" scripts/profile_kernels.sh     # on the GPU machine; needs ./d2src, ncu
+# BATCH=N profiles one infer_batch() call of N copies of the image instead (the throughput path; the
+# table is then per image of the batch), BBATCH=B adds --backbone-batch B; the outputs are named
+# ncu_<precision>_b<N>[_bb<B>].md. ncu serialises the kernels, so concurrent streams do not overlap there.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out}; mkdir -p "$OUT"
@@ -17,10 +20,15 @@ export D2_SRC=${D2_SRC:-$PWD/d2src} PYTHONUNBUFFERED=1
   --warmup 1 --save-model "$M" --out /tmp/profile_d2.json > /dev/null || exit 1
 NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
 [ -n "$NCU" ] || { echo "ncu not found"; exit 1; }
+N=${BATCH:-1}
+IMAGES=(); for _ in $(seq "$N"); do IMAGES+=("$M/image.png"); done
+EXTRA=(); TAG=""
+if [ "$N" -gt 1 ]; then EXTRA+=(--batch "$N"); TAG="_b$N"; fi
+if [ -n "${BBATCH:-}" ]; then EXTRA+=(--backbone-batch "$BBATCH"); TAG="${TAG}_bb$BBATCH"; fi
 for P in ${PRECISIONS:-fp16 tf32 fp32}; do
-  MASKRT_CUDA_PROFILER_RANGE=1 "$NCU" --profile-from-start off --metrics gpu__time_duration.sum --csv --print-units base --log-file "/tmp/ncu_$P.csv" \
-    "$BUILD/maskrt" infer --config "$M/config.yaml" --weights "$M/model.pkl" --device cuda --precision "$P" \
-    -o "/tmp/ncu_$P.json" "$M/image.png" > "/tmp/ncu_$P.log" 2>&1 || { tail -5 "/tmp/ncu_$P.log"; continue; }
-  echo "== $P"
-  python3 tools/profile/ncu_summary.py "/tmp/ncu_$P.csv" --images 1 --top "${TOP:-25}" | tee "$OUT/ncu_$P.md"
+  MASKRT_CUDA_PROFILER_RANGE=1 "$NCU" --profile-from-start off --metrics gpu__time_duration.sum --csv --print-units base --log-file "/tmp/ncu_$P$TAG.csv" \
+    "$BUILD/maskrt" infer --config "$M/config.yaml" --weights "$M/model.pkl" --device cuda --precision "$P" "${EXTRA[@]}" \
+    -o "/tmp/ncu_$P$TAG.json" "${IMAGES[@]}" > "/tmp/ncu_$P$TAG.log" 2>&1 || { tail -5 "/tmp/ncu_$P$TAG.log"; continue; }
+  echo "== $P$TAG"
+  python3 tools/profile/ncu_summary.py "/tmp/ncu_$P$TAG.csv" --images "$N" --top "${TOP:-25}" | tee "$OUT/ncu_$P$TAG.md"
 done

@@ -28,6 +28,11 @@ struct Instance {
 struct StageTimes {     // milliseconds; filled by the engine
   double preprocess = 0, backbone = 0, fpn = 0, rpn = 0, box_head = 0, mask_head = 0, postprocess = 0;
   double total = 0;
+  // CUDA only (0 on the CPU): how long the calling thread blocked waiting for this image's device work
+  // before it could download and encode its results (cudaEventSynchronize). Summed over a batch and
+  // set against the call's wall time, it says whether the host or the GPU bounds throughput: near 0,
+  // the host thread (staging, launches, RLE encoding) is the limit; large, the GPU is.
+  double host_wait = 0;
 };
 
 struct ImageResult {

@@ -414,6 +414,16 @@ nlohmann::json to_json(const BenchReport& report) {
         {"stats", to_json(r.steady_stats())},
         {"throughput_img_s", r.throughput()},
         {"stages", stages},
+        {"host_wait",
+         r.host_wait_ms.empty()
+             ? nlohmann::json(nullptr)
+             : nlohmann::json{{"definition", "per steady call: ms the calling thread blocked on device work "
+                                             "(cudaEventSynchronize), summed over the call's images; share = "
+                                             "median over calls of host_wait / latency (near 0: the host "
+                                             "thread bounds throughput; large: the GPU does)"},
+                              {"samples_ms", r.host_wait_ms},
+                              {"stats", to_json(compute_stats(r.host_wait_ms))},
+                              {"share_median", r.host_wait_share()}}},
         {"gpu", gpu_json(r.gpu)},
         {"memory", memory_json(r.memory)},
     });

@@ -96,4 +96,13 @@ double BenchRun::throughput() const {
   return throughput_images_per_s(int64_t(batch_size) * streams * iterations(), wall);
 }
 
+double BenchRun::host_wait_share() const {
+  if (host_wait_ms.empty() || host_wait_ms.size() != steady_ms.size()) return -1.0;
+  std::vector<double> share;
+  share.reserve(steady_ms.size());
+  for (size_t i = 0; i < steady_ms.size(); ++i)
+    if (steady_ms[i] > 0) share.push_back(host_wait_ms[i] / steady_ms[i]);
+  return share.empty() ? -1.0 : percentile(share, 50.0);
+}
+
 }  // namespace maskrt::bench

@@ -110,6 +110,10 @@ struct BenchRun {
   double first_call_ms = 0;             // the first iteration after warm-up (reported on its own)
   std::vector<double> steady_ms;        // steady-state iterations (the statistics are over these)
   std::array<std::vector<double>, kNumStages> stage_ms;  // per-stage steady-state samples
+  // CUDA: per steady-state call, the ms the engine's calling thread blocked on device work, summed over
+  // the call's images (StageTimes::host_wait); empty on the CPU. Against steady_ms it shows whether the
+  // host or the GPU bounds throughput (host_wait_share()).
+  std::vector<double> host_wait_ms;
   double steady_wall_ms = 0;            // wall clock of the whole steady-state loop (0 = unknown)
   GpuUtilSummary gpu;
   EngineMemorySummary memory;           // the engine's device-memory breakdown after this run
@@ -126,6 +130,8 @@ struct BenchRun {
   SampleStats stage_stats(Stage s) const { return compute_stats(stage_ms[static_cast<int>(s)]); }
   // batch_size * streams * iterations() / steady wall time. 0 when there are no steady samples.
   double throughput() const;
+  // Median over steady calls of host_wait_ms[i] / steady_ms[i] (0..1); -1 when not recorded.
+  double host_wait_share() const;
 };
 
 }  // namespace maskrt::bench

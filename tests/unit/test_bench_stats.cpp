@@ -121,6 +121,21 @@ TEST(BenchRun, NoWarmup) {
   EXPECT_DOUBLE_EQ(BenchRun{}.throughput(), 0);
 }
 
+// host_wait_share: median over calls of wait / latency, hand-computed; -1 when not recorded (the CPU)
+// or when the wait samples do not pair with the latencies.
+TEST(BenchRun, HostWaitShare) {
+  BenchRun r;
+  EXPECT_DOUBLE_EQ(r.host_wait_share(), -1);
+  r.steady_ms = {10, 20, 40};
+  r.host_wait_ms = {5, 2, 30};  // shares 0.5, 0.1, 0.75 -> median 0.5
+  EXPECT_DOUBLE_EQ(r.host_wait_share(), 0.5);
+  r.steady_ms.push_back(8);
+  r.host_wait_ms.push_back(8);  // shares 0.5, 0.1, 0.75, 1.0 -> median (0.5 + 0.75) / 2
+  EXPECT_DOUBLE_EQ(r.host_wait_share(), 0.625);
+  r.host_wait_ms.pop_back();  // unpaired
+  EXPECT_DOUBLE_EQ(r.host_wait_share(), -1);
+}
+
 TEST(BenchRun, StageNames) {
   EXPECT_STREQ(stage_name(Stage::kPreprocess), "preprocess");
   EXPECT_STREQ(stage_name(Stage::kBoxHead), "box_head");

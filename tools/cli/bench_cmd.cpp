@@ -188,12 +188,17 @@ int run_bench(const BenchArgs& a) {
     run.engine_creation_ms = first_size ? creation_ms : 0.0;
     const std::vector<Image> batch(a.model.batch, resized_copy(source, h, w));
     size_t detections = 0;  // written by the first call only (the steady loop calls from --streams threads)
+    // Returns the call's latency and its first image's stage times, with host_wait the sum over the
+    // batch (how long the calling thread blocked on device work during the call).
     auto call = [&](size_t* num_detections = nullptr) -> std::pair<double, StageTimes> {
       const auto t0 = Clock::now();
       std::vector<ImageResult> r = engine.infer_batch(batch);
       const double ms = ms_between(t0, Clock::now());
       if (num_detections) *num_detections = r.front().instances.size();  // the same image every call
-      return {ms, r.front().times};
+      StageTimes st = r.front().times;
+      st.host_wait = 0;
+      for (const ImageResult& x : r) st.host_wait += x.times.host_wait;
+      return {ms, st};
     };
     // First call after engine creation (engine warm-up already ran for this size).
     run.has_first_call = true;
@@ -241,6 +246,7 @@ int run_bench(const BenchArgs& a) {
                 std::lock_guard<std::mutex> lock(mu);
                 run.steady_ms.push_back(ms);
                 run.add_stage_times(st);
+                if (on_cuda) run.host_wait_ms.push_back(st.host_wait);
               }
               bar.update(++done);
             }

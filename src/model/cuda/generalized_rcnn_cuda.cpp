@@ -642,11 +642,13 @@ struct CudaGeneralizedRCNN::Impl {
   // Waits for slot `slot` and turns image k's download (k < p.n) into instances in original-image pixels.
   ImageResult finish(Lane& L, const Plan& p, int slot, int k, int height, int width, bool stage_times,
                      CudaDebugOutputs* debug) {
+    const auto t_wait = std::chrono::steady_clock::now();
     MASKRT_CUDA_CHECK(cudaEventSynchronize(L.done[slot]));
     MASKRT_ASSERT(k >= 0 && k < p.n && (p.n == 1 || (!stage_times && !debug)));
     ImageResult result;
     result.height = height;
     result.width = width;
+    result.times.host_wait = ms_since(t_wait);
     const auto t_post = std::chrono::steady_clock::now();
     const char* h = L.pinned_out[slot].get() + static_cast<size_t>(k) * p.out_stride;
     const int D = std::min(*reinterpret_cast<const int*>(h), roi_heads->detection_capacity());
@@ -848,6 +850,7 @@ struct CudaGeneralizedRCNN::Impl {
     }
     ctx.make_current();
     size_t nl = lanes_for(images.size());
+    if (profiler_range) cudaProfilerStart();
     struct InFlight {
       std::shared_ptr<const Plan> plan;
       size_t lane;
@@ -937,9 +940,11 @@ struct CudaGeneralizedRCNN::Impl {
       drain_all();
     } catch (...) {
       sync_lanes();
+      if (profiler_range) cudaProfilerStop();
       ctx.bind_own_noexcept();
       throw;
     }
+    if (profiler_range) cudaProfilerStop();
     ctx.bind_own();
     return out;
   }

@@ -89,7 +89,7 @@ class CudaGeneralizedRCNN {
   // Not thread-safe (like run()): the Engine calls both under its mutex.
   void record_warmup_memory();
   DeviceMemoryReport memory_report() const;
-  // Profiling aid: when on, every later run() is bracketed by cudaProfilerStart/Stop, so
+  // Profiling aid: when on, every later run() / run_batch() is bracketed by cudaProfilerStart/Stop, so
   // `ncu --profile-from-start off` (or nsys --capture-range=cudaProfilerApi) sees the steady state
   // only, not planning (cuDNN algorithm search) or warm-up. The engine turns it on after warm-up
   // when MASKRT_CUDA_PROFILER_RANGE=1.

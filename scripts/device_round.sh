@@ -105,6 +105,13 @@ for prec in fp16 tf32; do for b in 16 32 64; do for bb in 1 4; do
   python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; hw=r.get('host_wait') or {}; print('$prec --batch $b --backbone-batch $bb', 'median %.3f ms, %.1f img/s, gpu util %s%%, host waits %.0f%% of a call, beyond context %s MiB' % (r['stats']['median'], r['throughput_img_s'], r['gpu'].get('util_mean_pct'), 100 * hw.get('share_median', -0.01), r['gpu'].get('mem_peak_beyond_context_mib')))" $f \
     || tail -3 $W/ab_batch${b}_bb${bb}_${prec}.log
 done; done; done
+# lanes against groups: batch 16 in groups of 4 is 4 units over the default 3 streams (2-1-1)
+for st in 2 4; do
+  f=$W/ab_batch16_bb4_fp16_streams$st.json
+  timeout 60 build-gpu/maskrt bench --config $M/config.yaml --weights $M/model.pkl --images $M/image.png --format json \
+    --device cuda --precision fp16 --iterations 30 --batch 16 --backbone-batch 4 --cuda-streams $st -o $f 2>/dev/null
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; hw=r.get('host_wait') or {}; print('fp16 --batch 16 --backbone-batch 4 --cuda-streams $st', 'median %.3f ms, %.1f img/s, gpu util %s%%, host waits %.0f%% of a call' % (r['stats']['median'], r['throughput_img_s'], r['gpu'].get('util_mean_pct'), 100 * hw.get('share_median', -0.01)))" $f
+done
 fi
 if [ "${PROFILE:-0}" = 1 ]; then
 stamp "kernel profile (ncu, fp16, one steady-state image)"

@@ -8,6 +8,9 @@
 # BATCH=N profiles one infer_batch() call of N copies of the image instead (the throughput path; the
 # table is then per image of the batch), BBATCH=B adds --backbone-batch B; the outputs are named
 # ncu_<precision>_b<N>[_bb<B>].md. ncu serialises the kernels, so concurrent streams do not overlap there.
+# A batch passes --cuda-streams explicitly (CUDA_STREAMS, default 3 = kDefaultCudaStreams): only then
+# does the engine's warm-up plan and capture every stream's one-image plan; otherwise streams 1.. would
+# plan (cuDNN algorithm search) and run eager inside the profiled batch call.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-out}; mkdir -p "$OUT"
@@ -23,7 +26,7 @@ NCU=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -
 N=${BATCH:-1}
 IMAGES=(); for _ in $(seq "$N"); do IMAGES+=("$M/image.png"); done
 EXTRA=(); TAG=""
-if [ "$N" -gt 1 ]; then EXTRA+=(--batch "$N"); TAG="_b$N"; fi
+if [ "$N" -gt 1 ]; then EXTRA+=(--batch "$N" --cuda-streams "${CUDA_STREAMS:-3}"); TAG="_b$N"; fi
 if [ -n "${BBATCH:-}" ]; then EXTRA+=(--backbone-batch "$BBATCH"); TAG="${TAG}_bb$BBATCH"; fi
 for P in ${PRECISIONS:-fp16 tf32 fp32}; do
   MASKRT_CUDA_PROFILER_RANGE=1 "$NCU" --profile-from-start off --metrics gpu__time_duration.sum --csv --print-units base --log-file "/tmp/ncu_$P$TAG.csv" \

@@ -92,7 +92,9 @@ class CudaGeneralizedRCNN {
   // Profiling aid: when on, every later run() / run_batch() is bracketed by cudaProfilerStart/Stop, so
   // `ncu --profile-from-start off` (or nsys --capture-range=cudaProfilerApi) sees the steady state
   // only, not planning (cuDNN algorithm search) or warm-up. The engine turns it on after warm-up
-  // when MASKRT_CUDA_PROFILER_RANGE=1.
+  // when MASKRT_CUDA_PROFILER_RANGE=1. run() plans before the range starts; run_batch() plans inside
+  // it (lane by lane), so a batch is steady only when warm-up already planned and captured every lane
+  // and group size it uses (explicit --cuda-streams > 1 and/or --backbone-batch, see engine.cpp).
   void set_profiler_range(bool on);
 
  private:

@@ -31,7 +31,8 @@ struct StageTimes {     // milliseconds; filled by the engine
   // CUDA only (0 on the CPU): how long the calling thread blocked waiting for this image's device work
   // before it could download and encode its results (cudaEventSynchronize). Summed over a batch and
   // set against the call's wall time, it says whether the host or the GPU bounds throughput: near 0,
-  // the host thread (staging, launches, RLE encoding) is the limit; large, the GPU is.
+  // the host thread (staging, launches, RLE encoding) is the limit; large, the GPU is. Images that ran
+  // as one --backbone-batch group share one wait: it lands on the group's first image (the others ~0).
   double host_wait = 0;
 };
 

@@ -112,7 +112,8 @@ struct BenchRun {
   std::array<std::vector<double>, kNumStages> stage_ms;  // per-stage steady-state samples
   // CUDA: per steady-state call, the ms the engine's calling thread blocked on device work, summed over
   // the call's images (StageTimes::host_wait); empty on the CPU. Against steady_ms it shows whether the
-  // host or the GPU bounds throughput (host_wait_share()).
+  // host or the GPU bounds throughput (host_wait_share()). With --streams > 1 a call's latency also
+  // holds its wait for the engine's lock (CUDA calls are serialised), so the share reads low there.
   std::vector<double> host_wait_ms;
   double steady_wall_ms = 0;            // wall clock of the whole steady-state loop (0 = unknown)
   GpuUtilSummary gpu;

@@ -59,6 +59,7 @@ BenchReport make_report() {
   b.batch_size = 2;
   b.record_iteration(60);
   for (double ms : {30.0, 31.0}) b.record_iteration(ms);
+  b.host_wait_ms = {6, 15.5};  // shares 6/30 = 0.2 and 15.5/31 = 0.5 -> median 0.35
   b.gpu.available = true;
   b.gpu.samples = 10;
   b.gpu.util_mean_pct = 87.5;
@@ -145,6 +146,10 @@ TEST(BenchReport, JsonHasAllRawSamplesAndMetadata) {
   const auto& b = j["runs"][1];
   EXPECT_EQ(b["batch_size"], 2);
   EXPECT_TRUE(b["first_call_ms"].is_number());
+  EXPECT_TRUE(a["host_wait"].is_null());  // not recorded (a CPU run)
+  EXPECT_EQ(b["host_wait"]["samples_ms"], (std::vector<double>{6, 15.5}));
+  EXPECT_DOUBLE_EQ(b["host_wait"]["share_median"].get<double>(), 0.35);
+  EXPECT_DOUBLE_EQ(b["host_wait"]["stats"]["max"].get<double>(), 15.5);
   EXPECT_DOUBLE_EQ(b["gpu"]["util_mean_pct"].get<double>(), 87.5);
   EXPECT_TRUE(b["gpu"]["sm_clock_mean_mhz"].is_null());  // not measured -> null, not 0
   EXPECT_DOUBLE_EQ(b["gpu"]["mem_context_baseline_mib"].get<double>(), 600);

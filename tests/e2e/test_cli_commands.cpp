@@ -116,6 +116,23 @@ TEST(CliEval, MissingImageIsReportedAndExcluded) {
   EXPECT_NE(m["errors"][0]["error"].get<std::string>().find("000010.jpg"), std::string::npos);
 }
 
+// --images naming a folder without any of the annotations' images (here samples/images, the demo's
+// folder, for samples/shapes' annotations): one error naming the folder and the first expected file,
+// usage exit status 2, no metrics file, and no per-image error flood.
+TEST(CliEval, WrongImagesFolderIsOneClearError) {
+  const fs::path d = fresh_dir("maskrt_cli_eval_wrong_dir");
+  const std::string ann = (kRepo / "samples" / "shapes" / "annotations" / "val.json").string();
+  const std::string dir = (kRepo / "samples" / "images").string();
+  const int rc = run("eval --device cpu --annotations " + ann + " --images " + dir + " -o " + (d / "m.json").string(),
+                     d / "log.txt");
+  EXPECT_EQ(rc, 2);
+  const std::string log = slurp(d / "log.txt");
+  EXPECT_NE(log.find("none of the 5 images"), std::string::npos) << log;
+  EXPECT_NE(log.find(dir), std::string::npos) << log;
+  EXPECT_EQ(log.find("cannot open"), std::string::npos) << "no per-image errors: " << log;
+  EXPECT_FALSE(fs::exists(d / "m.json"));
+}
+
 TEST(CliEval, ClassCountMismatchNamesBothSides) {
   const fs::path d = fresh_dir("maskrt_cli_eval_classes");
   nlohmann::json ann = {{"images", nlohmann::json::array()},

@@ -142,6 +142,14 @@ int run_eval(const EvalArgs& a) {
     for (size_t i = 0; i < gt.images.size(); ++i)
       MASKRT_CHECK(!gt.images[i].file_name.empty(), ErrorCode::kInvalidArgument, a.annotations, ": images[", i,
                    "] (id ", gt.images[i].id, "): no file_name (needed to find the image under --images)");
+    // A wrong --images folder: stop before loading the model instead of one error per image.
+    if (!gt.images.empty() &&
+        std::none_of(gt.images.begin(), gt.images.end(), [&](const eval::CocoImageInfo& img) {
+          return fs::exists(fs::path(a.images) / img.file_name, ec);
+        }))
+      MASKRT_FAIL(ErrorCode::kInvalidArgument, "--images ", a.images, ": none of the ", gt.images.size(),
+                  " images of ", a.annotations, " is there (the first would be ",
+                  (fs::path(a.images) / gt.images[0].file_name).string(), "): is it the annotations' image folder?");
     Engine engine(engine_options(a.model));
     MASKRT_CHECK(engine.info().num_classes == static_cast<int>(cat_ids.size()), ErrorCode::kInvalidArgument,
                  a.annotations, ": has ", cat_ids.size(), " categories but the model has MODEL.ROI_HEADS.NUM_CLASSES ",

@@ -3,9 +3,10 @@
 
   python3 tools/dataset/ap_by_crowding.py --annotations VAL.json --detections DETS.json [--threshold 100]
 
-DETS.json is a COCO results list (e.g. `maskrt eval ... --save-detections DETS.json`). Prints AP, AP50,
-AP75, APs/m/l and AR@100 for all images, for the images with at most --threshold ground-truth instances
-and for those with more, using pycocotools' COCOeval as Detectron2's COCOEvaluator calls it (for mask AP
+DETS.json is a COCO results list, e.g. from `maskrt eval ... --save-detections DETS.json` (for infer's
+RESULTS.json, first `maskrt eval --annotations VAL.json --results RESULTS.json --save-detections DETS.json`).
+Prints a markdown table, values in percent: AP, AP50, AP75, APs/m/l and AR@100 for all images, for the
+images with at most --threshold ground-truth instances and for those with more, using pycocotools' COCOeval as Detectron2's COCOEvaluator calls it (for mask AP
 the `bbox` field of each result is dropped, so the area ranges use the mask area, as Detectron2 does).
 
 Why: COCO AP counts at most 100 detections per image (maxDets) and Detectron2 returns at most
@@ -42,15 +43,37 @@ def evaluate(gt, results, iou_type, img_ids):
     return ev.stats
 
 
+def fail(msg):
+    sys.exit(f"ap_by_crowding.py: {msg}")
+
+
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--annotations", required=True, help="COCO instances json (ground truth)")
     ap.add_argument("--detections", required=True, help="COCO results json")
     ap.add_argument("--threshold", type=int, default=100, help="instances per image that split the set (default 100)")
     a = ap.parse_args()
-    with contextlib.redirect_stdout(io.StringIO()):
-        gt = COCO(a.annotations)
+    for path in (a.annotations, a.detections):
+        try:
+            open(path).close()
+        except OSError as e:
+            fail(f"{path}: cannot open ({e.strerror})")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            gt = COCO(a.annotations)
+    except Exception as e:  # pycocotools asserts on a non-COCO file
+        fail(f"{a.annotations}: not a COCO instances file ({type(e).__name__}: {e})")
     results = open(a.detections).read()
+    try:
+        parsed = json.loads(results)
+    except ValueError as e:
+        fail(f"{a.detections}: not JSON ({e})")
+    if not isinstance(parsed, list) or any(not isinstance(d, dict) for d in parsed):
+        hint = " (this looks like maskrt infer's RESULTS.json: convert it with `maskrt eval --annotations " \
+               "ANN.json --results RESULTS.json --save-detections DETS.json`)" if isinstance(parsed, dict) and \
+               "images" in parsed else ""
+        fail(f"{a.detections}: expected a COCO results list [{{image_id, category_id, score, bbox, "
+             f"segmentation}}, ...]{hint}")
     count = {i: len(gt.getAnnIds(imgIds=[i])) for i in gt.getImgIds()}
     groups = [
         ("all images", sorted(count)),

@@ -184,11 +184,14 @@ std::string render_markdown(const BenchReport& report) {
   os << "| run | size (HxW) | MP | batch | streams | iters | warm-up | engine create | first call | median | "
         "mean | p90 | p99 | min | max | stddev | CV | img/s | GPU util | GPU MiB peak (+beyond context) |\n";
   os << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
-  for (const BenchRun& r : report.runs) {
+  for (size_t ri = 0; ri < report.runs.size(); ++ri) {
+    const BenchRun& r = report.runs[ri];
     const SampleStats s = r.steady_stats();
+    // Later sizes of one bench run reuse the first size's engine (engine_creation_ms 0 there).
+    const std::string create = ri > 0 && r.engine_creation_ms == 0 ? "(same engine)" : fmt(r.engine_creation_ms);
     os << "| " << md_cell(r.label) << " | " << size_str(r) << " | " << fmt(r.megapixels(), 2) << " | " << r.batch_size
        << " | " << r.streams << " | " << r.iterations() << " | " << r.warmup_ms.size() << " | "
-       << fmt(r.engine_creation_ms) << " | " << (r.has_first_call ? fmt(r.first_call_ms) : "-") << " | "
+       << create << " | " << (r.has_first_call ? fmt(r.first_call_ms) : "-") << " | "
        << fmt(s.median) << " | " << fmt(s.mean) << " | " << fmt(s.p90) << " | " << fmt(s.p99) << " | "
        << fmt(s.min) << " | " << fmt(s.max) << " | " << fmt(s.stddev) << " | " << fmt(s.cv, 4) << " | "
        << fmt(r.throughput(), 2) << " | " << gpu_util_str(r.gpu) << " | " << gpu_mem_str(r.gpu) << " |\n";

@@ -244,6 +244,8 @@ TEST(BenchReport, MarkdownTableRows) {
   EXPECT_EQ(table[0].rfind("| run | size (HxW) |", 0), 0u) << table[0];
   EXPECT_NE(table[2].find(" | 480x640 | "), std::string::npos) << table[2];
   EXPECT_NE(table[3].find(" | 800x1067 | "), std::string::npos) << table[3];
+  EXPECT_NE(table[2].find(" | 1234.500 | "), std::string::npos) << table[2];       // the engine's creation
+  EXPECT_NE(table[3].find(" | (same engine) | "), std::string::npos) << table[3];  // a later size, no new engine
   for (int i = 4; i < 8; ++i) EXPECT_EQ(cells(table[i]), 10) << table[i];  // run + 9 memory columns
   for (int i = 8; i < 12; ++i) EXPECT_EQ(cells(table[i]), 8) << table[i];  // run + 7 stages
   EXPECT_EQ(table[6], "| 480x640, b1 | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a |");

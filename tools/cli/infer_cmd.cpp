@@ -311,7 +311,8 @@ int run_infer(const InferArgs& a) {
   // error_handler replace: a non-UTF-8 file name must not lose every result (U+FFFD instead).
   // Atomic: a failed write (disk full) leaves the previous file as it was (io/atomic_write.h).
   io::write_file_atomically(a.output, doc.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
-  std::printf("results: %s (%zu images, %zu errors)\n", a.output.c_str(), doc["images"].size(), errors.size());
+  std::printf("results: %s (%zu images, %zu error%s)\n", a.output.c_str(), doc["images"].size(), errors.size(),
+              errors.size() == 1 ? "" : "s");
   if (!a.visualize_dir.empty()) std::printf("pictures: %s\n", a.visualize_dir.c_str());
   if (files.empty()) std::fprintf(stderr, "maskrt: warning: no image was processed (exit status 1)\n");
   if (stop_signal) return 128 + stop_signal;  // as a shell reports a process ended by that signal

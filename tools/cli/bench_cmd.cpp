@@ -147,7 +147,9 @@ int run_bench(const BenchArgs& a) {
   report.meta.device_name = info.device;
   report.meta.driver_version = nvml.driver_version();
   report.meta.cuda_version = info.libraries;  // "CUDA runtime X.Y, driver X.Y, cuDNN ..., cuBLAS ..." (CUDA runs)
-  report.meta.gpu_sampling = nvml.available() ? "NVML, every 20 ms" : "unavailable: " + nvml.reason();
+  report.meta.gpu_sampling = nvml.available() ? "NVML, every 20 ms"
+                             : on_cuda        ? "unavailable: " + nvml.reason()
+                                              : "n/a (cpu run; NVML: " + nvml.reason() + ")";
   report.meta.options = {{"precision", info.precision},         {"batch", std::to_string(a.model.batch)},
                          {"streams", std::to_string(a.streams)},  {"warmup", std::to_string(a.warmup)},
                          {"cuda_streams", on_cuda ? std::to_string(a.model.cuda_streams ? a.model.cuda_streams : kDefaultCudaStreams)

@@ -1,8 +1,9 @@
 // CUDA rpn_proposals vs a CPU oracle that follows src/model/proposal_generator/rpn.cpp step by step
 // from the head outputs (partial sort by logit with index ties, ops::grid_anchors, ops::apply_deltas,
 // filter/clip, ops::batched_nms_cpu per level, first POST_NMS_TOPK). Seeded random sweeps; boxes,
-// logits, count and order must be identical. Cases cover the coordinate-trick regime (<= 1000
-// candidates), the per-class regime, tied logits, non-finite deltas, and tiny images.
+// logits, count and order must be identical, for both topk_algo paths (kSort, kSelect). Cases cover the
+// coordinate-trick regime (<= 1000 candidates), the per-class regime, tied logits, non-finite deltas,
+// and tiny images.
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -103,6 +104,7 @@ struct Case {
   float nms, min_size;
   bool tied_logits;
   bool bad_deltas;
+  bool one_value = false;  // every logit equal: the top-k is the first k flattened indices
 };
 
 void run_case(const Case& cs, uint32_t seed) {
@@ -134,7 +136,7 @@ void run_case(const Case& cs, uint32_t seed) {
     const size_t hw = size_t(L.H) * L.W;
     L.logits.resize(hw * 3);
     L.deltas.resize(hw * 12);
-    for (float& v : L.logits) v = cs.tied_logits ? float(tie(rng)) * 0.5f - 1.f : nd(rng) * 3.f;
+    for (float& v : L.logits) v = cs.one_value ? 0.5f : cs.tied_logits ? float(tie(rng)) * 0.5f - 1.f : nd(rng) * 3.f;
     for (float& v : L.deltas) v = nd(rng) * 0.5f;
     if (cs.bad_deltas) {
       L.deltas[0] = NAN;
@@ -152,20 +154,25 @@ void run_case(const Case& cs, uint32_t seed) {
     levels.push_back(std::move(L));
   }
   const Result want = oracle(p, levels);
-  DeviceBuffer ws = test::dirty_workspace(ops::rpn_proposals_workspace_bytes(p));
-  DeviceBuffer boxes(size_t(p.post_nms_topk) * 16), logits(size_t(p.post_nms_topk) * 4), count(4);
-  ops::rpn_proposals_cuda(p, in, boxes.as<float>(), logits.as<float>(), count.as<int>(), ws.get(), nullptr);
-  const int n = test::download_one<int>(count);
-  const std::vector<float> gb = test::download<float>(boxes, size_t(p.post_nms_topk) * 4);
-  const std::vector<float> gl = test::download<float>(logits, p.post_nms_topk);
-  ASSERT_EQ(n, static_cast<int>(want.logits.size())) << "seed " << seed;
-  for (int i = 0; i < n; ++i) {
-    ASSERT_EQ(gl[i], want.logits[i]) << "seed " << seed << " row " << i;
-    for (int c = 0; c < 4; ++c) ASSERT_EQ(gb[i * 4 + c], want.boxes[i * 4 + c]) << "seed " << seed << " row " << i;
-  }
-  for (int i = n; i < p.post_nms_topk; ++i) {
-    ASSERT_EQ(gl[i], 0.f);
-    for (int c = 0; c < 4; ++c) ASSERT_EQ(gb[i * 4 + c], 0.f);
+  // Both top-k / merge implementations (rpn_proposals_cuda.h) against the same oracle.
+  for (ops::RpnTopkAlgo algo : {ops::RpnTopkAlgo::kSort, ops::RpnTopkAlgo::kSelect}) {
+    p.topk_algo = algo;
+    SCOPED_TRACE(algo == ops::RpnTopkAlgo::kSort ? "topk_algo kSort" : "topk_algo kSelect");
+    DeviceBuffer ws = test::dirty_workspace(ops::rpn_proposals_workspace_bytes(p));
+    DeviceBuffer boxes(size_t(p.post_nms_topk) * 16), logits(size_t(p.post_nms_topk) * 4), count(4);
+    ops::rpn_proposals_cuda(p, in, boxes.as<float>(), logits.as<float>(), count.as<int>(), ws.get(), nullptr);
+    const int n = test::download_one<int>(count);
+    const std::vector<float> gb = test::download<float>(boxes, size_t(p.post_nms_topk) * 4);
+    const std::vector<float> gl = test::download<float>(logits, p.post_nms_topk);
+    ASSERT_EQ(n, static_cast<int>(want.logits.size())) << "seed " << seed;
+    for (int i = 0; i < n; ++i) {
+      ASSERT_EQ(gl[i], want.logits[i]) << "seed " << seed << " row " << i;
+      for (int c = 0; c < 4; ++c) ASSERT_EQ(gb[i * 4 + c], want.boxes[i * 4 + c]) << "seed " << seed << " row " << i;
+    }
+    for (int i = n; i < p.post_nms_topk; ++i) {
+      ASSERT_EQ(gl[i], 0.f);
+      for (int c = 0; c < 4; ++c) ASSERT_EQ(gb[i * 4 + c], 0.f);
+    }
   }
 }
 
@@ -192,6 +199,14 @@ TEST(RpnProposalsCuda, TiedLogitsAndTinyImage) {
   run_case({300, 300, 1000, 1000, 0.7f, 0.f, true, false}, 11);
   run_case({1, 1, 1000, 1000, 0.7f, 0.f, false, false}, 12);  // everything clipped away
   run_case({16, 40, 5, 3, 0.7f, 0.f, false, false}, 13);
+}
+
+// More tied candidates than kSelect's block holds (p2 has 163200 anchors): its exact radix select.
+TEST(RpnProposalsCuda, TiedLogitsBeyondTheSelectBlock) {
+  MASKRT_SKIP_WITHOUT_GPU();
+  run_case({800, 1088, 1000, 1000, 0.7f, 0.f, true, false}, 14);
+  run_case({800, 1088, 1000, 1000, 0.7f, 0.f, false, false, true}, 15);
+  run_case({800, 1088, 7, 1000, 0.7f, 0.f, false, false, true}, 16);
 }
 
 }  // namespace

@@ -24,6 +24,24 @@
 // Workspace: rpn_proposals_workspace_bytes(p) (sizes depend on the feature shapes and top-k only;
 // the same code measures and carves). No allocation, no host synchronisation.
 // Thread safety: reentrant with distinct workspaces / outputs.
+//
+// Top-k and merge algorithms (RpnProposalsCudaParams::topk_algo; every choice gives bit-identical
+// outputs, tests/gpu/test_rpn_topk_select_cuda.cpp compares them):
+//   kSelect (default): per level, a 4096-bin histogram of a monotone bucket of the sort key (the sign,
+//     the exponent in [2^-6, 2^10) and 7 mantissa bits; everything outside clamps into the edge bins),
+//     the bin holding the k_l-th key, a compaction of every anchor in bins <= that bin as 64-bit
+//     (sort key, flattened index) composites, and one block per level sorting those composites
+//     (cub::BlockRadixSort, up to kRpnSelectMaxCandidates) -> exactly the first k_l of the full order.
+//     A level with more candidates than that (heavy ties, all logits in one bin) is resolved exactly in
+//     the same block by a radix select over the composites (slower, never wrong). Used when every
+//     k_l <= kRpnSelectMaxCandidates. The final merge (score order of the kept boxes, first
+//     post_nms_topk) is one single-block stable sort fused with the output when num_levels * max k_l
+//     <= kRpnMergeBlockMaxSlots. Outside those limits the kSort stages run.
+//   kSort: the previous path: one CUB device radix sort over every anchor of every level, and a CUB
+//     device sort for the merge.
+//   kAuto: kSort when the environment variable MASKRT_RPN_TOPK is "sort", kSelect when it is unset,
+//     empty or "select" (read once per process; any other value is kInvalidArgument).
+// The workspace size depends on the resolved algorithm: size and run with the same params.
 #include <cstddef>
 
 #include <cuda_runtime_api.h>
@@ -31,6 +49,10 @@
 namespace maskrt::ops {
 
 inline constexpr int kRpnMaxLevels = 8;
+inline constexpr int kRpnSelectMaxCandidates = 4096;  // block sort capacity of the kSelect top-k
+inline constexpr int kRpnMergeBlockMaxSlots = 5120;   // block sort capacity of the kSelect merge
+
+enum class RpnTopkAlgo : int { kAuto = 0, kSort = 1, kSelect = 2 };
 
 struct RpnProposalsCudaParams {
   int num_levels = 0;
@@ -46,6 +68,7 @@ struct RpnProposalsCudaParams {
   int image_h = 0, image_w = 0;  // resized, unpadded image size
   float weights[4] = {1.f, 1.f, 1.f, 1.f};  // RPN.BBOX_REG_WEIGHTS
   float scale_clamp = 4.135166556742356f;   // log(1000/16)
+  RpnTopkAlgo topk_algo = RpnTopkAlgo::kAuto;  // implementation choice only (see above); results identical
 };
 
 struct RpnLevelInputs {

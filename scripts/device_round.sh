@@ -14,7 +14,9 @@
 # kernel profile of one steady-state fp16 image (PROFILE=1, scripts/profile_kernels.sh, ncu; PROFILE_BATCH=1
 # adds one of an fp16 batch of 16 with --backbone-batch 4), and an A/B of the batch size (AB_BATCHSIZE=1: fp16
 # and tf32 at --batch 16 / 32 / 64, --backbone-batch 1 and 4, alternated; each report records how long the
-# host thread waited on the GPU, so it says whether the host or the GPU bounds throughput).
+# host thread waited on the GPU, so it says whether the host or the GPU bounds throughput), and of the
+# RPN's top-k (AB_RPNTOPK=1: the gpu tests that cover it and the Detectron2 goldens with
+# MASKRT_RPN_TOPK=select, then fp16 batch 1 and 16 with sort vs select).
 # MODEL_ONLY=1 makes the benchmark step only build and save the model the A/B steps use (a shorter
 # round for A/Bs: e.g. MODEL_ONLY=1 EVAL=0 AB_GRAPH=0 AB_S2D=1 AB_BBATCH=1).
 # Everything lands in $OUT/round.tgz (one file back); summaries are printed, the benchmark table last.
@@ -94,6 +96,17 @@ for rep_i in 1 2; do for v in 0 1; do for b in 1 16; do
     --format json --device cuda --precision tf32 --iterations 30 --batch $b -o $f 2>$W/ab_tf32nhwc${v}_b${b}_r$rep_i.log
   python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; print('tf32 MASKRT_TF32_NHWC=$v batch $b run $rep_i', 'median %.3f ms, %.1f img/s, beyond context %s MiB' % (r['stats']['median'], r['throughput_img_s'], r['gpu'].get('mem_peak_beyond_context_mib')))" $f \
     || tail -3 $W/ab_tf32nhwc${v}_b${b}_r$rep_i.log
+done; done; done
+fi
+if [ "${AB_RPNTOPK:-0}" = 1 ]; then
+stamp "RPN top-k A/B (MASKRT_RPN_TOPK sort/select) + the Detectron2 goldens with select"
+MASKRT_RPN_TOPK=select timeout 120 ctest --test-dir build-gpu -L gpu -R "CudaParity|RpnProposals|RpnTopk" --output-on-failure \
+  > $W/rpntopk_ctest.log 2>&1; echo "ctest (MASKRT_RPN_TOPK=select) exit $?"; grep -E "tests passed|Failed" $W/rpntopk_ctest.log | tail -5
+for rep_i in 1 2; do for v in sort select; do for b in 1 16; do
+  f=$W/ab_rpntopk_${v}_b${b}_r$rep_i.json
+  MASKRT_RPN_TOPK=$v timeout 40 build-gpu/maskrt bench --config $M/config.yaml --weights $M/model.pkl --images $M/image.png \
+    --format json --device cuda --precision fp16 --iterations 30 --batch $b -o $f 2>/dev/null
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; print('fp16 MASKRT_RPN_TOPK=$v batch $b run $rep_i', 'median %.3f ms, %.1f img/s' % (r['stats']['median'], r['throughput_img_s']))" $f
 done; done; done
 fi
 if [ "${AB_BATCHSIZE:-0}" = 1 ]; then

@@ -47,8 +47,8 @@ RpnTopkAlgo resolve_algo(RpnTopkAlgo a) {
   if (a != RpnTopkAlgo::kAuto) return a;
   static const RpnTopkAlgo from_env = [] {
     const char* v = std::getenv("MASKRT_RPN_TOPK");
-    if (v == nullptr || *v == '\0' || std::strcmp(v, "select") == 0) return RpnTopkAlgo::kSelect;
-    if (std::strcmp(v, "sort") == 0) return RpnTopkAlgo::kSort;
+    if (v == nullptr || *v == '\0' || std::strcmp(v, "sort") == 0) return RpnTopkAlgo::kSort;
+    if (std::strcmp(v, "select") == 0) return RpnTopkAlgo::kSelect;
     MASKRT_FAIL(ErrorCode::kInvalidArgument, "rpn_proposals_cuda: environment variable MASKRT_RPN_TOPK is '", v,
                 "'; expected 'sort' or 'select'");
   }();

@@ -27,7 +27,8 @@
 //
 // Top-k and merge algorithms (RpnProposalsCudaParams::topk_algo; every choice gives bit-identical
 // outputs, tests/gpu/test_rpn_topk_select_cuda.cpp compares them):
-//   kSelect (default): per level, a 4096-bin histogram of a monotone bucket of the sort key (the sign,
+//   kSelect (opt-in, MASKRT_RPN_TOPK=select; written 2026-11-30 and not yet run on a GPU: it becomes
+//     the default once its gpu tests pass and an A/B shows it faster): per level, a 4096-bin histogram of a monotone bucket of the sort key (the sign,
 //     the exponent in [2^-6, 2^10) and 7 mantissa bits; everything outside clamps into the edge bins),
 //     the bin holding the k_l-th key, a compaction of every anchor in bins <= that bin as 64-bit
 //     (sort key, flattened index) composites, and one block per level sorting those composites
@@ -37,10 +38,10 @@
 //     k_l <= kRpnSelectMaxCandidates. The final merge (score order of the kept boxes, first
 //     post_nms_topk) is one single-block stable sort fused with the output when num_levels * max k_l
 //     <= kRpnMergeBlockMaxSlots. Outside those limits the kSort stages run.
-//   kSort: the previous path: one CUB device radix sort over every anchor of every level, and a CUB
-//     device sort for the merge.
-//   kAuto: kSort when the environment variable MASKRT_RPN_TOPK is "sort", kSelect when it is unset,
-//     empty or "select" (read once per process; any other value is kInvalidArgument).
+//   kSort (default): one CUB device radix sort over every anchor of every level, and a CUB device
+//     sort for the merge (the path every H200 run so far has used and checked).
+//   kAuto: kSelect when the environment variable MASKRT_RPN_TOPK is "select", kSort when it is unset,
+//     empty or "sort" (read once per process; any other value is kInvalidArgument).
 // The workspace size depends on the resolved algorithm: size and run with the same params.
 #include <cstddef>
 

@@ -1,6 +1,7 @@
 #pragma once
 // Picture of one image's results for `maskrt infer --visualize`: each instance's mask blended in its
-// class colour (alpha 0.45), its box outlined, and a "class score" label above the box.
+// class colour (alpha 0.45), its box outlined, and a "class score" label above the box (moved left /
+// down to stay inside the picture). Drawn lowest score first, so the best instance is on top.
 // Class names are the 0-based class index unless `class_names` covers it.
 #include <string>
 #include <vector>

@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "io/draw.h"
+#include "io/visualize.h"
 #include "io/font5x7.h"
 #include "maskrt/errors.h"
 
@@ -171,6 +172,36 @@ TEST(Draw, TextPlacementAndScale) {
   EXPECT_EQ(text_height("A"), 8);
   EXPECT_EQ(text_height("A\nB", 2), 36);  // (10 + 8) * 2
   EXPECT_THROW(draw_text(im, 0, 0, "x", kRed, 0), Error);
+}
+
+// render_instances: a label whose box touches the right edge is moved left to fit (not cut off), and
+// of two instances at the same place the higher-scoring one's box and label are drawn last (on top).
+// Hand-derived geometry: "0 0.90" is 6 glyphs -> text_width 35, label 37 x 10 with 1 px padding.
+TEST(Visualize, LabelsStayInsideAndBestIsOnTop) {
+  const Image im = make_image(60, 40, kBg);
+  ImageResult r;
+  r.height = 40;
+  r.width = 60;
+  Instance best{{50.f, 20.f, 58.f, 30.f}, 0.9f, 0};
+  Instance worse{{50.f, 20.f, 58.f, 30.f}, 0.5f, 1};
+  r.instances = {best, worse};  // score order, as the engine returns them
+  const Image out = render_instances(im, r);
+  ASSERT_EQ(text_width("0 0.90"), 35);
+  const Rgb c0 = palette_color(0);
+  // Label box: x from 60 - 37 = 23 to 59, y from 20 - 10 - 1 = 9 to 18; its corners are padding (class 0 colour).
+  EXPECT_TRUE(get_pixel(out, 23, 9) == c0);
+  EXPECT_TRUE(get_pixel(out, 59, 9) == c0);
+  EXPECT_TRUE(get_pixel(out, 59, 18) == c0);
+  EXPECT_TRUE(get_pixel(out, 22, 9) == kBg);   // left of the label
+  EXPECT_TRUE(get_pixel(out, 30, 8) == kBg);   // above it
+  EXPECT_TRUE(get_pixel(out, 50, 25) == c0);   // the best instance's box outline is on top
+  // A label at the top edge moves down instead of leaving the picture.
+  ImageResult top = r;
+  top.instances = {Instance{{2.f, 1.f, 20.f, 12.f}, 0.9f, 0}};
+  const Image out2 = render_instances(im, top);
+  EXPECT_TRUE(get_pixel(out2, 2, 0) == c0);
+  EXPECT_TRUE(get_pixel(out2, 38, 9) == c0);
+  EXPECT_TRUE(get_pixel(out2, 39, 0) == kBg);
 }
 
 TEST(Draw, TextUnknownCharsDrawAsQuestionMark) {

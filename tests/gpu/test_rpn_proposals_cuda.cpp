@@ -75,7 +75,8 @@ Result oracle(const ops::RpnProposalsCudaParams& p, const std::vector<Level>& le
   const float fh = float(p.image_h), fw = float(p.image_w);
   for (size_t i = 0; i < cs.size(); ++i) {
     float b[4] = {cb[i * 4], cb[i * 4 + 1], cb[i * 4 + 2], cb[i * 4 + 3]};
-    if (!(std::isfinite(b[0]) && std::isfinite(b[1]) && std::isfinite(b[2]) && std::isfinite(b[3]) && std::isfinite(cs[i])))
+    if (!(std::isfinite(b[0]) && std::isfinite(b[1]) && std::isfinite(b[2]) && std::isfinite(b[3]) &&
+          std::isfinite(cs[i])))
       continue;
     b[0] = std::clamp(b[0], 0.f, fw);
     b[1] = std::clamp(b[1], 0.f, fh);

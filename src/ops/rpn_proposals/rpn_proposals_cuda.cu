@@ -386,9 +386,12 @@ __global__ void __launch_bounds__(kSelThreads)
     count = min(sh_n, kRpnSelectMaxCandidates);  // == k
   }
   int* out = sel_idx + l.k_off[lv];
-  if (count <= kSelThreads * (kSelItems / 4)) sort_first_k<kSelItems / 4>(tmp.small, src, count, k, l.idx_bits, out);
-  else if (count <= kSelThreads * (kSelItems / 2)) sort_first_k<kSelItems / 2>(tmp.medium, src, count, k, l.idx_bits, out);
-  else sort_first_k<kSelItems>(tmp.large, src, count, k, l.idx_bits, out);
+  if (count <= kSelThreads * (kSelItems / 4))
+    sort_first_k<kSelItems / 4>(tmp.small, src, count, k, l.idx_bits, out);
+  else if (count <= kSelThreads * (kSelItems / 2))
+    sort_first_k<kSelItems / 2>(tmp.medium, src, count, k, l.idx_bits, out);
+  else
+    sort_first_k<kSelItems>(tmp.large, src, count, k, l.idx_bits, out);
 }
 
 __global__ void decode_kernel(Layout l, RpnLevelInputs in, RpnProposalsCudaParams p, const int* sorted_idx,

@@ -2,6 +2,8 @@
 #include "eval/coco_dataset.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -111,8 +113,12 @@ json parse_json(const std::string& text, const std::string& source) {
 }
 
 std::string read_file(const std::string& path) {
+  std::error_code ec;
+  MASKRT_CHECK(!std::filesystem::is_directory(path, ec), ErrorCode::kIo, path, ": is a directory, not a JSON file");
+  errno = 0;
   std::ifstream f(path, std::ios::binary);
-  MASKRT_CHECK(f.good(), ErrorCode::kIo, path, ": cannot open file");
+  MASKRT_CHECK(f.good(), ErrorCode::kIo, path, ": cannot open file (", errno ? std::strerror(errno) : "unknown reason",
+               ")");
   std::ostringstream ss;
   ss << f.rdbuf();
   MASKRT_CHECK(!f.bad(), ErrorCode::kIo, path, ": read error");

@@ -256,6 +256,14 @@ TEST(CocoDatasetErrors, MissingFileIsIoError) {
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::kIo);
     EXPECT_NE(std::string(e.what()).find("does_not_exist.json"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("No such file or directory"), std::string::npos) << e.what();  // the reason
+  }
+  try {  // a folder given where the JSON file belongs
+    load_coco_annotations(kDir);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), ErrorCode::kIo);
+    EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
   }
 }
 

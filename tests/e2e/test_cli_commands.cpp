@@ -133,6 +133,17 @@ TEST(CliEval, WrongImagesFolderIsOneClearError) {
   EXPECT_FALSE(fs::exists(d / "m.json"));
 }
 
+// --images beside --results is not used (no model runs): said in a warning, not silently dropped.
+TEST(CliEval, ImagesWithResultsIsAWarning) {
+  const fs::path d = fresh_dir("maskrt_cli_eval_images_with_results");
+  std::ofstream(d / "dets.json") << "[]";
+  const std::string ann = (kRepo / "samples" / "shapes" / "annotations" / "val.json").string();
+  run("eval --annotations " + ann + " --results " + (d / "dets.json").string() + " --images " + d.string(),
+      d / "log.txt");
+  const std::string log = slurp(d / "log.txt");
+  EXPECT_NE(log.find("is not used with --results"), std::string::npos) << log;
+}
+
 TEST(CliEval, ClassCountMismatchNamesBothSides) {
   const fs::path d = fresh_dir("maskrt_cli_eval_classes");
   nlohmann::json ann = {{"images", nlohmann::json::array()},

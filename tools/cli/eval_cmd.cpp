@@ -75,6 +75,9 @@ int run_eval(const EvalArgs& a) {
   bool segm_unavailable = false;  // --results with masks on some results only
   bool from_infer = false;        // --results is a RESULTS.json of maskrt infer
   if (!a.results.empty()) {
+    if (!a.images.empty())
+      std::fprintf(stderr, "maskrt: warning: --images %s is not used with --results (no model runs; the detections "
+                   "come from %s)\n", a.images.c_str(), a.results.c_str());
     const nlohmann::json root = eval::read_json_file(a.results);
     std::vector<std::string> labels;  // infer's RESULTS.json: where each detection came from
     if (eval::is_maskrt_infer_results(root)) {

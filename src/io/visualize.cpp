@@ -1,9 +1,9 @@
 #include "io/visualize.h"
 
 #include <algorithm>
-#include <utility>
 #include <cmath>
 #include <cstdio>
+#include <utility>
 
 #include "io/draw.h"
 

@@ -149,6 +149,17 @@ void compare_paths(const Case& cs, uint32_t seed) {
   const std::string what = "seed " + std::to_string(seed) + " image " + std::to_string(cs.image_h) + "x" +
                            std::to_string(cs.image_w) + " pre " + std::to_string(cs.pre) + " post " +
                            std::to_string(cs.post) + " logits " + std::to_string(int(cs.logits));
+  // Not a kSort-vs-kSort comparison: within the block capacities (every case with pre <= 1000 has at
+  // most 5 levels x 1000 candidates) the kSelect run really takes the select and block-merge stages.
+  ops::RpnProposalsCudaParams ps = pr.p;
+  ps.topk_algo = ops::RpnTopkAlgo::kSelect;
+  const ops::RpnProposalsStages st = ops::rpn_proposals_stages(ps);
+  if (cs.pre <= 1000 && cs.num_levels <= 5) {
+    EXPECT_TRUE(st.select_topk) << what;
+    EXPECT_TRUE(st.block_merge) << what;
+  }
+  ps.topk_algo = ops::RpnTopkAlgo::kSort;
+  EXPECT_FALSE(ops::rpn_proposals_stages(ps).select_topk) << what;
   const Output want = run(pr, ops::RpnTopkAlgo::kSort);
   const Output got = run(pr, ops::RpnTopkAlgo::kSelect);
   ASSERT_EQ(got.count, want.count) << what;

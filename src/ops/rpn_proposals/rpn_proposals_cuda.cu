@@ -550,6 +550,12 @@ void validate_rpn_proposals(const RpnProposalsCudaParams& p) {
                " is not kAuto, kSort or kSelect");
 }
 
+RpnProposalsStages rpn_proposals_stages(const RpnProposalsCudaParams& p) {
+  validate_rpn_proposals(p);
+  const Layout l = make_layout(p);
+  return {l.select, l.block_merge};
+}
+
 size_t rpn_proposals_workspace_bytes(const RpnProposalsCudaParams& p) {
   validate_rpn_proposals(p);
   const Layout l = make_layout(p);

@@ -80,6 +80,13 @@ struct RpnLevelInputs {
 };
 
 void validate_rpn_proposals(const RpnProposalsCudaParams& p);
+// Which kSelect stages rpn_proposals_cuda runs for these params (topk_algo resolved as above; both
+// false on the kSort path): for tests and logs. Validates like rpn_proposals_cuda.
+struct RpnProposalsStages {
+  bool select_topk = false;  // the histogram-select top-k (else the CUB sort over every anchor)
+  bool block_merge = false;  // the single-block merge (else the CUB sort + output kernel)
+};
+RpnProposalsStages rpn_proposals_stages(const RpnProposalsCudaParams& p);
 size_t rpn_proposals_workspace_bytes(const RpnProposalsCudaParams& p);
 void rpn_proposals_cuda(const RpnProposalsCudaParams& p, const RpnLevelInputs& in, float* d_boxes,
                         float* d_logits_out, int* d_count, void* workspace, cudaStream_t stream);

@@ -18,7 +18,7 @@ nlohmann::json instances_to_json(const ImageResult& r) {
 nlohmann::json engine_info_to_json(const EngineInfo& info) {
   return {{"name", info.model_name},          {"config", info.config_path},   {"weights", info.weights_path},
           {"config_hash", info.config_hash},  {"device", info.device},        {"precision", info.precision},
-          {"libraries", info.libraries},
+          {"libraries", info.libraries.empty() ? nlohmann::json(nullptr) : nlohmann::json(info.libraries)},  // CUDA only
           {"num_classes", info.num_classes},  {"mask_on", info.mask_on},      {"load_ms", info.load_ms},
           {"warmup_ms", info.warmup_ms}};
 }

@@ -19,6 +19,7 @@
 #include "ops/box_inference/row_max_rule.h"
 #include "ops/nms/nms.h"
 #include "ops/nms/nms_cuda.cuh"
+#include "ops/small_cuda/cub_sort_pairs.cuh"
 #include "ops/small_cuda/cuda_workspace.h"
 
 namespace maskrt::ops {
@@ -48,9 +49,7 @@ struct Buffers {
   float4* grp_box;   // (K, R)
   unsigned long long* mask;
   uint8_t* keep;     // (K, R)
-  uint32_t* fkeys_in; uint32_t* fkeys_out;  // (R*K)
-  int* fvals_in; int* fvals_out;
-  void* sort2_temp; size_t sort2_bytes;
+  CubSortPairs<uint32_t, int> final_sort;  // (R*K) desc score keys of the kept candidates, candidate c
   int* counters;     // [0] candidates M, [1] max coord bits, [2] kept, [3..3+K) per-class counts
 };
 
@@ -83,13 +82,7 @@ Buffers carve(const BoxInferenceCudaParams& p, WorkspaceCarver& w) {
   b.grp_box = w.take<float4>(n);
   b.mask = w.take<unsigned long long>(n * nms_words(R));
   b.keep = w.take<uint8_t>(n);
-  b.fkeys_in = w.take<uint32_t>(n);
-  b.fkeys_out = w.take<uint32_t>(n);
-  b.fvals_in = w.take<int>(n);
-  b.fvals_out = w.take<int>(n);
-  MASKRT_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, b.sort2_bytes, b.fkeys_in, b.fkeys_out, b.fvals_in,
-                                                    b.fvals_out, n, 0, 32));
-  b.sort2_temp = w.take_bytes(b.sort2_bytes);
+  b.final_sort.carve(w, n, 32);
   b.counters = w.take<int>(3 + size_t(K));
   return b;
 }
@@ -313,7 +306,8 @@ void box_inference_cuda(const BoxInferenceCudaParams& p, const float* d_logits, 
   MASKRT_CUDA_CHECK_LAST();
   candidates_kernel<<<blocks_for(n, T), T, 0, stream>>>(p, d_logits, d_deltas, d_proposals, b.row_max, b.row_sum,
                                                         b.row_ok, b.cand_box, b.cand_score, b.class_keys, b.keys_in,
-                                                        b.vals_in, b.fkeys_in, b.fvals_in, b.counters);
+                                                        b.vals_in, b.final_sort.keys_in, b.final_sort.vals_in,
+                                                        b.counters);
   MASKRT_CUDA_CHECK_LAST();
   int* class_counts = b.counters + 3;
   if (block_sort(p)) {
@@ -344,12 +338,11 @@ void box_inference_cuda(const BoxInferenceCudaParams& p, const float* d_logits, 
   nms.keep = b.keep;
   MASKRT_CUDA_CHECK(launch_grouped_nms(nms, b.counters + 2, stream));
   final_keys_kernel<<<blocks_for(n, T), T, 0, stream>>>(R, K, class_counts, b.keep, b.vals_out, b.cand_score,
-                                                        b.fkeys_in);
+                                                        b.final_sort.keys_in);
   MASKRT_CUDA_CHECK_LAST();
-  MASKRT_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(b.sort2_temp, b.sort2_bytes, b.fkeys_in, b.fkeys_out, b.fvals_in,
-                                                    b.fvals_out, n, 0, 32, stream));
+  b.final_sort.sort(stream);
   output_kernel<<<blocks_for(p.detections_per_image, T), T, 0, stream>>>(
-      p.detections_per_image, K, b.counters + 2, b.fvals_out, b.cand_box, b.cand_score, d_boxes, d_scores, d_classes,
+      p.detections_per_image, K, b.counters + 2, b.final_sort.vals_out, b.cand_box, b.cand_score, d_boxes, d_scores, d_classes,
       d_count);
   MASKRT_CUDA_CHECK_LAST();
 }

@@ -24,6 +24,7 @@
 #include "core/check.h"
 #include "ops/nms/nms.h"
 #include "ops/nms/nms_cuda.cuh"
+#include "ops/small_cuda/cub_sort_pairs.cuh"
 #include "ops/small_cuda/cuda_workspace.h"
 
 namespace maskrt::ops {
@@ -99,12 +100,7 @@ struct Buffers {
   uint64_t* cand;     // kSelect: (n) per level at anchor_off, (key, index) composites in any order
   uint64_t* exact;    // kSelect: (L, kRpnSelectMaxCandidates) the exactly-k composites of an overflowing level
   int* sel_idx;       // kSelect: (k_total) per level at k_off, the top-k flattened indices in order
-  uint64_t* keys_in;
-  uint64_t* keys_out;
-  int* vals_in;
-  int* vals_out;
-  void* sort1_temp;
-  size_t sort1_bytes;
+  CubSortPairs<uint64_t, int> sort1;  // kSort: (level << 32 | desc_key) keys of every anchor, flattened indices
   float4* cand_box;   // (k_total)
   float* cand_score;  // (k_total)
   uint8_t* cand_valid;
@@ -112,12 +108,7 @@ struct Buffers {
   float* grp_score;   // (L, cap)
   unsigned long long* mask;
   uint8_t* keep;      // (L, cap)
-  uint32_t* mkeys_in;
-  uint32_t* mkeys_out;
-  int* mvals_in;
-  int* mvals_out;
-  void* sort2_temp;
-  size_t sort2_bytes;
+  CubSortPairs<uint32_t, int> sort2;  // unless block_merge: (L * cap) desc score keys of the kept, slots
   int* counters;      // [0] valid total R, [1] max coord bits, [2] kept total, [3..3+L) per-level counts,
                       // [kCandCount..+L) kSelect candidates per level, [kHist..) kSelect (L, kHistBins)
 };
@@ -136,13 +127,7 @@ Buffers carve(const RpnProposalsCudaParams& p, const Layout& l, WorkspaceCarver&
     b.exact = w.take<uint64_t>(int64_t{l.num_levels} * kRpnSelectMaxCandidates);
     b.sel_idx = w.take<int>(kt);
   } else {
-    b.keys_in = w.take<uint64_t>(n);
-    b.keys_out = w.take<uint64_t>(n);
-    b.vals_in = w.take<int>(n);
-    b.vals_out = w.take<int>(n);
-    MASKRT_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, b.sort1_bytes, b.keys_in, b.keys_out, b.vals_in,
-                                                      b.vals_out, n, 0, l.sort_end_bit));
-    b.sort1_temp = w.take_bytes(b.sort1_bytes);
+    b.sort1.carve(w, n, l.sort_end_bit);
   }
   b.cand_box = w.take<float4>(kt);
   b.cand_score = w.take<float>(kt);
@@ -151,15 +136,7 @@ Buffers carve(const RpnProposalsCudaParams& p, const Layout& l, WorkspaceCarver&
   b.grp_score = w.take<float>(slots);
   b.mask = w.take<unsigned long long>(slots * nms_words(l.cap));
   b.keep = w.take<uint8_t>(slots);
-  if (!l.block_merge) {
-    b.mkeys_in = w.take<uint32_t>(slots);
-    b.mkeys_out = w.take<uint32_t>(slots);
-    b.mvals_in = w.take<int>(slots);
-    b.mvals_out = w.take<int>(slots);
-    MASKRT_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(nullptr, b.sort2_bytes, b.mkeys_in, b.mkeys_out, b.mvals_in,
-                                                      b.mvals_out, slots, 0, 32));
-    b.sort2_temp = w.take_bytes(b.sort2_bytes);
-  }
+  if (!l.block_merge) b.sort2.carve(w, slots, 32);
   b.counters = w.take<int>(counter_ints(l));
   return b;
 }
@@ -594,11 +571,10 @@ void rpn_proposals_cuda(const RpnProposalsCudaParams& p, const RpnLevelInputs& i
     MASKRT_CUDA_CHECK_LAST();
     sorted_idx = b.sel_idx;
   } else {
-    keys_kernel<<<blocks_for(n, T), T, 0, stream>>>(l, in, p, b.keys_in, b.vals_in);
+    keys_kernel<<<blocks_for(n, T), T, 0, stream>>>(l, in, p, b.sort1.keys_in, b.sort1.vals_in);
     MASKRT_CUDA_CHECK_LAST();
-    MASKRT_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(b.sort1_temp, b.sort1_bytes, b.keys_in, b.keys_out,
-                                                      b.vals_in, b.vals_out, n, 0, l.sort_end_bit, stream));
-    sorted_idx = b.vals_out;
+    b.sort1.sort(stream);
+    sorted_idx = b.sort1.vals_out;
   }
   decode_kernel<<<blocks_for(kt, T), T, 0, stream>>>(l, in, p, sorted_idx, b.cand_box, b.cand_score, b.cand_valid,
                                                      b.counters);
@@ -625,11 +601,11 @@ void rpn_proposals_cuda(const RpnProposalsCudaParams& p, const RpnLevelInputs& i
     MASKRT_CUDA_CHECK_LAST();
     return;
   }
-  merge_keys_kernel<<<blocks_for(slots, T), T, 0, stream>>>(slots, b.grp_score, b.keep, b.mkeys_in, b.mvals_in);
+  merge_keys_kernel<<<blocks_for(slots, T), T, 0, stream>>>(slots, b.grp_score, b.keep, b.sort2.keys_in,
+                                                            b.sort2.vals_in);
   MASKRT_CUDA_CHECK_LAST();
-  MASKRT_CUDA_CHECK(cub::DeviceRadixSort::SortPairs(b.sort2_temp, b.sort2_bytes, b.mkeys_in, b.mkeys_out,
-                                                    b.mvals_in, b.mvals_out, slots, 0, 32, stream));
-  output_kernel<<<blocks_for(p.post_nms_topk, T), T, 0, stream>>>(p.post_nms_topk, b.counters + 2, b.mvals_out,
+  b.sort2.sort(stream);
+  output_kernel<<<blocks_for(p.post_nms_topk, T), T, 0, stream>>>(p.post_nms_topk, b.counters + 2, b.sort2.vals_out,
                                                                   b.grp_box, b.grp_score, d_boxes, d_logits_out,
                                                                   d_count);
   MASKRT_CUDA_CHECK_LAST();

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 
 #include <nlohmann/json.hpp>
 
@@ -141,34 +142,30 @@ TEST(EngineBehaviour, ClassCountMismatchIsAHardErrorNamingTheTensor) {
   }
 }
 
-TEST(EngineBehaviour, CudaStreamsOutOfRangeIsAnErrorNamingTheOption) {
-  for (int n : {-1, 9}) {
+// Engine creation with options.*member set to each of `values` fails with kInvalidArgument naming `name`.
+void expect_out_of_range_named(int maskrt::EngineOptions::*member, const char* name,
+                               std::initializer_list<int> values) {
+  for (int n : values) {
     maskrt::EngineOptions o = golden_options();
-    o.cuda_streams = n;
+    o.*member = n;
     try {
       maskrt::Engine engine(o);
-      FAIL() << "expected an error for cuda_streams " << n;
+      ADD_FAILURE() << "expected an error for " << name << " " << n;
     } catch (const maskrt::Error& e) {
-      EXPECT_EQ(e.code(), maskrt::ErrorCode::kInvalidArgument);
-      EXPECT_NE(std::string(e.what()).find("cuda_streams"), std::string::npos) << e.what();
+      EXPECT_EQ(e.code(), maskrt::ErrorCode::kInvalidArgument) << name << " " << n;
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
     }
   }
+}
+
+TEST(EngineBehaviour, CudaStreamsOutOfRangeIsAnErrorNamingTheOption) {
+  expect_out_of_range_named(&maskrt::EngineOptions::cuda_streams, "cuda_streams", {-1, 9});
 }
 
 // EngineOptions::backbone_batch (engine.h): 0..8; outside is kInvalidArgument naming the option on
 // every device, checked at creation. On the CPU a valid value has no effect: 1 image per pass.
 TEST(EngineBehaviour, BackboneBatchOutOfRangeIsAnErrorNamingTheOption) {
-  for (int n : {-1, 9, 1000}) {
-    maskrt::EngineOptions o = golden_options();
-    o.backbone_batch = n;
-    try {
-      maskrt::Engine engine(o);
-      FAIL() << "expected an error for backbone_batch " << n;
-    } catch (const maskrt::Error& e) {
-      EXPECT_EQ(e.code(), maskrt::ErrorCode::kInvalidArgument);
-      EXPECT_NE(std::string(e.what()).find("backbone_batch"), std::string::npos) << e.what();
-    }
-  }
+  expect_out_of_range_named(&maskrt::EngineOptions::backbone_batch, "backbone_batch", {-1, 9, 1000});
   maskrt::EngineOptions o = golden_options();
   o.backbone_batch = 4;
   maskrt::Engine engine(o);

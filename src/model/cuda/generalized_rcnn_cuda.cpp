@@ -300,16 +300,7 @@ struct CudaGeneralizedRCNN::Impl {
                  "backbone_batch: expected 0 (MASKRT_BACKBONE_BATCH or off) to ", kMaxBackboneBatch, ", got ", n);
     if (const char* e = std::getenv("MASKRT_BACKBONE_BATCH"); e && *e)
       std::fprintf(stderr, "maskrt: backbone_batch=%d set: MASKRT_BACKBONE_BATCH=%s is not used\n", n, e);
-    if (n == 1) return 1;
-    if (precision == Precision::kFP32) {
-      std::fprintf(stderr, "maskrt: backbone_batch=%d ignored for fp32 (fp32 images always run one at a time)\n", n);
-      return 1;
-    }
-    std::fprintf(stderr,
-                 "maskrt: backbone_batch=%d: up to %d consecutive same-size images share one backbone, FPN "
-                 "and RPN-head pass\n",
-                 n, n);
-    return n;
+    return backbone_batch_in_effect(n, precision, "backbone_batch=" + std::to_string(n));
   }
 
   // MASKRT_BACKBONE_BATCH=N (1..8; unset, empty or 1: off). fp32 ignores it (logged): fp32 batch
@@ -322,17 +313,21 @@ struct CudaGeneralizedRCNN::Impl {
     const long v = std::strtol(e, &end, 10);
     MASKRT_CHECK(*end == '\0' && v >= 1 && v <= kMaxBackboneBatch, ErrorCode::kInvalidArgument,
                  "MASKRT_BACKBONE_BATCH: expected an integer 1..", kMaxBackboneBatch, ", got '", e, "'");
-    if (v == 1) return 1;
+    return backbone_batch_in_effect(static_cast<int>(v), precision, "MASKRT_BACKBONE_BATCH=" + std::to_string(v));
+  }
+
+  // The group size a valid N (1..8) from `source` ("backbone_batch=N" or "MASKRT_BACKBONE_BATCH=N", as
+  // the stderr lines name it) gives: 1 = off; fp32 ignores N > 1 (logged); otherwise announced.
+  static int backbone_batch_in_effect(int n, Precision precision, const std::string& source) {
+    if (n == 1) return 1;
     if (precision == Precision::kFP32) {
-      std::fprintf(stderr,
-                   "maskrt: MASKRT_BACKBONE_BATCH=%ld ignored for fp32 (fp32 images always run one at a time)\n", v);
+      std::fprintf(stderr, "maskrt: %s ignored for fp32 (fp32 images always run one at a time)\n", source.c_str());
       return 1;
     }
     std::fprintf(stderr,
-                 "maskrt: MASKRT_BACKBONE_BATCH=%ld: up to %ld consecutive same-size images share one backbone, FPN "
-                 "and RPN-head pass\n",
-                 v, v);
-    return static_cast<int>(v);
+                 "maskrt: %s: up to %d consecutive same-size images share one backbone, FPN and RPN-head pass\n",
+                 source.c_str(), n);
+    return n;
   }
 
   // MASKRT_TF32_NHWC: tf32 activations NHWC float32 by default since session 7 (2026-11-29; H200,

@@ -1,6 +1,9 @@
 #include "bench/report.h"
 
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -370,8 +373,47 @@ std::string render_csv(const BenchReport& report) {
   return os.str();
 }
 
+nlohmann::json option_value_json(const std::string& value) {
+  // Grammar: -?digits(.digits)?([eE][+-]?digits)?  (JSON's own number grammar, leading zeros allowed).
+  size_t i = 0;
+  const size_t n = value.size();
+  auto digits = [&] {
+    const size_t start = i;
+    while (i < n && value[i] >= '0' && value[i] <= '9') ++i;
+    return i > start;
+  };
+  if (i < n && value[i] == '-') ++i;
+  bool integral = true;
+  bool ok = digits();
+  if (ok && i < n && value[i] == '.') {
+    ++i;
+    integral = false;
+    ok = digits();
+  }
+  if (ok && i < n && (value[i] == 'e' || value[i] == 'E')) {
+    ++i;
+    integral = false;
+    if (i < n && (value[i] == '+' || value[i] == '-')) ++i;
+    ok = digits();
+  }
+  if (!ok || i != n) return value;
+  if (integral) {
+    errno = 0;
+    char* end = nullptr;
+    const long long v = std::strtoll(value.c_str(), &end, 10);
+    if (errno == 0 && end == value.c_str() + n) return static_cast<int64_t>(v);
+  }
+  errno = 0;
+  char* end = nullptr;
+  const double d = std::strtod(value.c_str(), &end);
+  if (errno != 0 || end != value.c_str() + n || !std::isfinite(d)) return value;
+  return d;
+}
+
 nlohmann::json to_json(const BenchReport& report) {
   const BenchMetadata& m = report.meta;
+  nlohmann::json options = nlohmann::json::object();
+  for (const auto& [k, v] : m.options) options[k] = option_value_json(v);
   nlohmann::json meta = {
       {"maskrt_version", m.host.maskrt_version},
       {"maskrt_commit", m.host.git_commit},
@@ -387,7 +429,7 @@ nlohmann::json to_json(const BenchReport& report) {
       {"hostname", m.host.hostname},
       {"date_utc", m.host.date_utc},
       {"gpu_sampling", m.gpu_sampling},
-      {"options", m.options},
+      {"options", options},
       {"percentile_method", "linear interpolation between closest ranks (numpy.percentile default)"},
       {"stddev", "sample (n - 1)"},
       {"time_unit", "ms"},
@@ -460,7 +502,7 @@ nlohmann::json to_json(const BenchReport& report) {
       };
     }
   }
-  return {{"schema", "maskrt.bench/1"}, {"metadata", meta}, {"runs", runs}};
+  return {{"schema", "maskrt.bench/2"}, {"metadata", meta}, {"runs", runs}};
 }
 
 void write_report(const std::string& path, const BenchReport& report, ReportFormat format) {

@@ -28,7 +28,10 @@ struct BenchMetadata {
   std::string cudnn_version;
   std::string cublas_version;
   std::string gpu_sampling;        // "NVML, every 20 ms" or the reason NVML is unavailable
-  std::map<std::string, std::string> options;  // the bench options as given (precision, sizes, ...)
+  std::map<std::string, std::string> options;  // the bench options as given (precision, sizes, ...); in
+                                               // JSON a value that is a whole decimal number ("16",
+                                               // "842.427938") becomes a JSON number, any other stays
+                                               // a string ("fp16", "n/a (cpu)", "4 (... ignored ...)")
 };
 
 // The counted cost of one run's model at its network input size (bench/flops.h), for the achieved
@@ -73,11 +76,16 @@ std::string render_markdown(const BenchReport& report);
 std::string render_csv(const BenchReport& report);
 const std::vector<std::string>& csv_columns();
 
-// JSON: {"schema": "maskrt.bench/1", "metadata": {...}, "runs": [{config, phases with raw samples,
+// JSON: {"schema": "maskrt.bench/2", "metadata": {...}, "runs": [{config, phases with raw samples,
 // steady-state stats, per-stage raw samples and stats, throughput, gpu, memory ({"available": false} or
 // the EngineMemorySummary fields in MiB plus engine_delta_mib, handles_mib, other_mib), cost (when given)}]}.
 nlohmann::json to_json(const BenchReport& report);
 nlohmann::json to_json(const SampleStats& stats);
+// One BenchMetadata::options value as JSON: a number when the whole string is a finite decimal number
+// (optional sign, digits, optional fraction, optional exponent; no hex, inf, nan, spaces or leading '+'),
+// as an integer when it has no fraction or exponent and fits int64; otherwise the string unchanged.
+// (Schema maskrt.bench/1 wrote every value as a string.)
+nlohmann::json option_value_json(const std::string& value);
 
 // Renders in `format` and writes to `path` (throws maskrt::Error kIo naming the path on failure).
 void write_report(const std::string& path, const BenchReport& report, ReportFormat format);

@@ -34,7 +34,15 @@ TEST(CliBench, CpuJsonReportAndPlot) {
   ASSERT_EQ(rc, 0) << slurp(d / "log.txt");
   std::ifstream is(d / "r.json");
   const auto j = nlohmann::json::parse(is);
-  EXPECT_EQ(j["schema"], "maskrt.bench/1");
+  EXPECT_EQ(j["schema"], "maskrt.bench/2");
+  // Options keep their JSON types: counts and times are numbers, names stay strings (schema 2).
+  const auto& opt = j["metadata"]["options"];
+  EXPECT_EQ(opt["iterations"], 3);
+  EXPECT_EQ(opt["warmup"], 1);
+  EXPECT_TRUE(opt["engine_load_ms"].is_number_float()) << opt["engine_load_ms"];
+  EXPECT_EQ(opt["precision"], "fp32");
+  EXPECT_EQ(opt["sizes"], "240x320,120x160");
+  EXPECT_EQ(opt["cuda_streams"], "n/a (cpu)");
   ASSERT_EQ(j["runs"].size(), 2u);
   for (const auto& r : j["runs"]) {
     EXPECT_EQ(r["steady_ms"].size(), 3u);    // steady state: exactly --iterations samples

@@ -113,7 +113,7 @@ std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
 TEST(BenchReport, JsonHasAllRawSamplesAndMetadata) {
   const BenchReport rep = make_report();
   const nlohmann::json j = nlohmann::json::parse(to_json(rep).dump());
-  EXPECT_EQ(j["schema"], "maskrt.bench/1");
+  EXPECT_EQ(j["schema"], "maskrt.bench/2");
   const auto& m = j["metadata"];
   EXPECT_EQ(m["maskrt_version"], MASKRT_VERSION);
   EXPECT_EQ(m["maskrt_commit"], std::string(maskrt::build_git_commit()));
@@ -172,6 +172,27 @@ TEST(BenchReport, JsonHasAllRawSamplesAndMetadata) {
   EXPECT_DOUBLE_EQ(bm["engine_delta_mib"].get<double>(), 1310);
   EXPECT_DOUBLE_EQ(bm["handles_mib"].get<double>(), 50);
   EXPECT_DOUBLE_EQ(bm["other_mib"].get<double>(), 239.5);
+}
+
+// Option values: whole decimal numbers become JSON numbers (ints when integral), everything else stays
+// the string it was; expected values written by hand from the JSON number grammar.
+TEST(BenchReport, OptionValuesKeepTheirJsonTypes) {
+  EXPECT_EQ(option_value_json("16"), nlohmann::json(16));
+  EXPECT_TRUE(option_value_json("16").is_number_integer());
+  EXPECT_EQ(option_value_json("-3"), nlohmann::json(-3));
+  EXPECT_EQ(option_value_json("0"), nlohmann::json(0));
+  EXPECT_EQ(option_value_json("842.427938"), nlohmann::json(842.427938));
+  EXPECT_TRUE(option_value_json("0.000000").is_number_float());
+  EXPECT_EQ(option_value_json("1e3"), nlohmann::json(1000.0));
+  EXPECT_EQ(option_value_json("2.5E-1"), nlohmann::json(0.25));
+  EXPECT_EQ(option_value_json("99999999999999999999"), nlohmann::json(1e20));  // past int64: a double
+  for (const char* s : {"fp16", "", "-", "1.", ".5", "+4", "0x10", "inf", "nan", "1e", "1e+", " 16", "16 ",
+                        "4 (--backbone-batch 4 ignored for fp32)", "n/a (cpu)", "480x640", "1,2", "1e999"})
+    EXPECT_EQ(option_value_json(s), nlohmann::json(s)) << "'" << s << "'";
+  BenchReport rep = make_report();
+  rep.meta.options = {{"batch", "16"}, {"precision", "fp16"}, {"duration_s", "0.500000"}};
+  const nlohmann::json o = to_json(rep)["metadata"]["options"];
+  EXPECT_EQ(o, (nlohmann::json{{"batch", 16}, {"precision", "fp16"}, {"duration_s", 0.5}}));
 }
 
 TEST(BenchReport, MemoryWarmupNotReadIsNull) {

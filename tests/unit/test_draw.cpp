@@ -5,6 +5,7 @@
 #include <cmath>
 #include <functional>
 #include <set>
+#include <stdexcept>
 #include <tuple>
 
 #include "io/draw.h"
@@ -202,6 +203,31 @@ TEST(Visualize, LabelsStayInsideAndBestIsOnTop) {
   EXPECT_TRUE(get_pixel(out2, 2, 0) == c0);
   EXPECT_TRUE(get_pixel(out2, 38, 9) == c0);
   EXPECT_TRUE(get_pixel(out2, 39, 0) == kBg);
+}
+
+// place_labels: best first, the first free spot of above-left, above-right, below-left, below-right,
+// inside; the least-covered spot when none is free. Expected rectangles derived by hand (comments).
+TEST(Visualize, LabelsOfNeighbouringBoxesDoNotCoverEachOther) {
+  const std::pair<int, int> sz{37, 10};
+  // 100 x 60 picture. A = {10,30,40,50}: above-left (10, 30-10-1 = 19), free.
+  // B = {12,30,45,50}: above-left (12,19) and above-right (45-37+1 = 9, 19) cover A; below-left
+  // (12, 52) is moved up to 60-10 = 50 and is free. C = A again: above-left / above-right cover A,
+  // below-left (10,50) and below-right (4,50) cover B; inside (11,31) is free.
+  const std::vector<LabelRect> r =
+      place_labels({{10, 30, 40, 50}, {12, 30, 45, 50}, {10, 30, 40, 50}}, {sz, sz, sz}, 100, 60);
+  ASSERT_EQ(r.size(), 3u);
+  EXPECT_EQ(std::make_tuple(r[0].x, r[0].y, r[0].w, r[0].h), std::make_tuple(10, 19, 37, 10));
+  EXPECT_EQ(std::make_tuple(r[1].x, r[1].y), std::make_tuple(12, 50));
+  EXPECT_EQ(std::make_tuple(r[2].x, r[2].y), std::make_tuple(11, 31));
+  // 40 x 10 picture, two labels on the whole-picture box {0,0,39,9}: every spot is moved to y = 0 and
+  // x in 0..3; against the first label at (0,0) the spots at x = 0 / 3 / 0 / 3 / 1 cover 370 / 340 /
+  // 370 / 340 / 360 pixels, so the second takes the earliest least-covered one, above-right (3,0).
+  const std::vector<LabelRect> t = place_labels({{0, 0, 39, 9}, {0, 0, 39, 9}}, {sz, sz}, 40, 10);
+  ASSERT_EQ(t.size(), 2u);
+  EXPECT_EQ(std::make_tuple(t[0].x, t[0].y), std::make_tuple(0, 0));
+  EXPECT_EQ(std::make_tuple(t[1].x, t[1].y), std::make_tuple(3, 0));
+  EXPECT_TRUE(place_labels({}, {}, 10, 10).empty());
+  EXPECT_THROW(place_labels({{0, 0, 1, 1}}, {}, 10, 10), std::invalid_argument);
 }
 
 TEST(Draw, TextUnknownCharsDrawAsQuestionMark) {

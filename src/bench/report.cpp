@@ -15,6 +15,12 @@ namespace maskrt::bench {
 
 namespace {
 
+// Later sizes of one bench run reuse the first size's engine: their engine_creation_ms is 0, which is
+// not a measurement ("(same engine)" in markdown, empty in CSV, null in JSON).
+bool reuses_engine(const BenchReport& report, size_t ri) {
+  return ri > 0 && report.runs[ri].engine_creation_ms == 0;
+}
+
 std::string fmt(double v, int decimals = 3) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%.*f", decimals, v);
@@ -191,7 +197,7 @@ std::string render_markdown(const BenchReport& report) {
     const BenchRun& r = report.runs[ri];
     const SampleStats s = r.steady_stats();
     // Later sizes of one bench run reuse the first size's engine (engine_creation_ms 0 there).
-    const std::string create = ri > 0 && r.engine_creation_ms == 0 ? "(same engine)" : fmt(r.engine_creation_ms);
+    const std::string create = reuses_engine(report, ri) ? "(same engine)" : fmt(r.engine_creation_ms);
     os << "| " << md_cell(r.label) << " | " << size_str(r) << " | " << fmt(r.megapixels(), 2) << " | " << r.batch_size
        << " | " << r.streams << " | " << r.iterations() << " | " << r.warmup_ms.size() << " | "
        << create << " | " << (r.has_first_call ? fmt(r.first_call_ms) : "-") << " | "
@@ -330,7 +336,7 @@ std::string render_csv(const BenchReport& report) {
     std::vector<std::string> f = {csv_field(r.label), std::to_string(r.image_width), std::to_string(r.image_height),
                                   fmt(r.megapixels(), 6), std::to_string(r.batch_size), std::to_string(r.streams),
                                   std::to_string(r.iterations()), std::to_string(r.warmup_ms.size()),
-                                  fmt(r.engine_creation_ms, 6),
+                                  reuses_engine(report, ri) ? "" : fmt(r.engine_creation_ms, 6),
                                   r.warmup_ms.empty() ? "" : fmt(compute_stats(r.warmup_ms).mean, 6),
                                   r.has_first_call ? fmt(r.first_call_ms, 6) : "",
                                   fmt(s.min, 6), fmt(s.median, 6), fmt(s.mean, 6), fmt(s.p90, 6), fmt(s.p99, 6),
@@ -451,7 +457,7 @@ nlohmann::json to_json(const BenchReport& report) {
         {"megapixels", r.megapixels()},
         {"iterations", r.iterations()},
         {"warmup_iterations", r.warmup_iterations},
-        {"engine_creation_ms", r.engine_creation_ms},
+        {"engine_creation_ms", reuses_engine(report, ri) ? nlohmann::json(nullptr) : nlohmann::json(r.engine_creation_ms)},
         {"warmup_ms", r.warmup_ms},
         {"first_call_ms", r.has_first_call ? nlohmann::json(r.first_call_ms) : nlohmann::json(nullptr)},
         {"steady_ms", r.steady_ms},

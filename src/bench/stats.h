@@ -104,7 +104,9 @@ struct BenchRun {
   int warmup_iterations = 0;  // how many calls record_iteration() routes into warmup_ms
 
   // Phases, kept apart.
-  double engine_creation_ms = 0;        // Engine construction (weights, plans, workspace)
+  double engine_creation_ms = 0;        // Engine construction (weights, plans, workspace); 0 for a later
+                                        // size of one bench run, which reuses the first size's engine
+                                        // (reports: "(same engine)" in markdown, empty CSV cell, JSON null)
   std::vector<double> warmup_ms;        // warm-up iterations, never part of steady-state stats
   bool has_first_call = false;
   double first_call_ms = 0;             // the first iteration after warm-up (reported on its own)

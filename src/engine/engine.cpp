@@ -100,7 +100,7 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
   bool use_cuda = false;
   if (options.device == Device::kCUDA) {
 #ifndef MASKRT_WITH_CUDA
-    MASKRT_FAIL(ErrorCode::kUnsupported, "device cuda: this maskrt build has no CUDA backend (built without nvcc/cuDNN)");
+    MASKRT_FAIL(ErrorCode::kUnsupported, "device cuda: this maskrt build has no CUDA backend (configured with MASKRT_WITH_CUDA=OFF, or nvcc / cuDNN were not found)");
 #else
     MASKRT_CHECK(cuda::cuda_available(), ErrorCode::kDevice, "device cuda: no CUDA device is available");
     use_cuda = true;

@@ -38,6 +38,7 @@ TEST(CliBench, CpuJsonReportAndPlot) {
   // Options keep their JSON types: counts and times are numbers, names stay strings (schema 2).
   const auto& opt = j["metadata"]["options"];
   EXPECT_EQ(opt["iterations"], 3);
+  EXPECT_FALSE(opt.contains("duration_s"));  // only recorded when --duration rules
   EXPECT_EQ(opt["warmup"], 1);
   EXPECT_TRUE(opt["engine_load_ms"].is_number_float()) << opt["engine_load_ms"];
   EXPECT_EQ(opt["precision"], "fp32");

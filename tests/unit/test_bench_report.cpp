@@ -136,6 +136,7 @@ TEST(BenchReport, JsonHasAllRawSamplesAndMetadata) {
   EXPECT_DOUBLE_EQ(a["first_call_ms"].get<double>(), 40);
   EXPECT_EQ(a["steady_ms"], (std::vector<double>{20, 21, 22}));
   EXPECT_DOUBLE_EQ(a["engine_creation_ms"].get<double>(), 1234.5);
+  EXPECT_TRUE(j["runs"][1]["engine_creation_ms"].is_null());  // a later size reuses the engine: not measured
   EXPECT_DOUBLE_EQ(a["stats"]["median"].get<double>(), 21);
   EXPECT_DOUBLE_EQ(a["stats"]["max"].get<double>(), 22);  // warm-up (100, 90) and first call (40) excluded
   EXPECT_EQ(a["stages"]["mask_head"]["samples_ms"], (std::vector<double>{6, 6, 6}));
@@ -228,6 +229,8 @@ TEST(BenchReport, CsvColumnsAndQuoting) {
   EXPECT_DOUBLE_EQ(std::stod(rows[2][col("gpu_mem_beyond_context_mib")]), 3496);
   EXPECT_NEAR(std::stod(rows[2][col("megapixels")]), 0.8536, 1e-9);
   EXPECT_EQ(rows[2][col("device")], "Test GPU");
+  EXPECT_DOUBLE_EQ(std::stod(rows[1][col("engine_creation_ms")]), 1234.5);
+  EXPECT_EQ(rows[2][col("engine_creation_ms")], "");  // the second size reuses the first size's engine
   // Memory columns come last; empty when not measured.
   EXPECT_EQ(rows[0].back(), "mem_used_after_warmup_mib");
   for (const char* c : {"mem_weights_mib", "mem_arena_mib", "mem_other_mib", "mem_used_after_warmup_mib"})

@@ -154,10 +154,14 @@ int run_bench(const BenchArgs& a) {
                          {"streams", std::to_string(a.streams)},  {"warmup", std::to_string(a.warmup)},
                          {"cuda_streams", on_cuda ? std::to_string(a.model.cuda_streams ? a.model.cuda_streams : kDefaultCudaStreams)
                                                   : std::string("n/a (cpu)")},
-                         {"iterations", std::to_string(a.iterations)}, {"duration_s", std::to_string(a.duration_s)},
+                         {"iterations", std::to_string(a.iterations)},
                          {"sizes", a.sizes},                      {"image", files.front()},
                          {"weights", info.weights_path},          {"engine_load_ms", std::to_string(info.load_ms)},
                          {"engine_warmup_ms", std::to_string(info.warmup_ms)}};
+  if (a.duration_s > 0) {  // --duration overrides --iterations: record the one that ruled
+    report.meta.options["duration_s"] = std::to_string(a.duration_s);
+    report.meta.options.erase("iterations");
+  }
   // Images per backbone pass in effect (--backbone-batch, else MASKRT_BACKBONE_BATCH; 1 = off), and a
   // requested value the engine did not use.
   const std::string bb_flag = "--backbone-batch " + std::to_string(a.model.backbone_batch);

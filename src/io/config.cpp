@@ -773,7 +773,9 @@ Value yaml_to_value(const YAML::Node& n, const YamlSource& src, bool in_sequence
         Value key = yaml_to_value(kv.first, src, false, depth + 1);
         MASKRT_CHECK(key.kind == Kind::kStr, ErrorCode::kBadConfig, where_of(src, kv.first), ": config key ",
                      py_repr(key), " is a ", type_name(key), ", not a string");
-        out.set(key.s, yaml_to_value(kv.second, src, in_sequence, depth + 1));  // duplicate keys: last wins
+        Value child = yaml_to_value(kv.second, src, in_sequence, depth + 1);
+        child.where = where_of(src, kv.first);  // errors about a key name its line (a nested mapping starts below it)
+        out.set(key.s, std::move(child));  // duplicate keys: last wins
       }
       break;
     }

@@ -380,7 +380,7 @@ std::string render_csv(const BenchReport& report) {
 }
 
 nlohmann::json option_value_json(const std::string& value) {
-  // Grammar: -?digits(.digits)?([eE][+-]?digits)?  (JSON's own number grammar, leading zeros allowed).
+  // Grammar: -?(0|[1-9]digits)(.digits)?([eE][+-]?digits)?  (JSON's number grammar).
   size_t i = 0;
   const size_t n = value.size();
   auto digits = [&] {
@@ -390,7 +390,8 @@ nlohmann::json option_value_json(const std::string& value) {
   };
   if (i < n && value[i] == '-') ++i;
   bool integral = true;
-  bool ok = digits();
+  const bool leading_zero = i + 1 < n && value[i] == '0' && value[i + 1] >= '0' && value[i + 1] <= '9';
+  bool ok = !leading_zero && digits();
   if (ok && i < n && value[i] == '.') {
     ++i;
     integral = false;
@@ -419,7 +420,9 @@ nlohmann::json option_value_json(const std::string& value) {
 nlohmann::json to_json(const BenchReport& report) {
   const BenchMetadata& m = report.meta;
   nlohmann::json options = nlohmann::json::object();
-  for (const auto& [k, v] : m.options) options[k] = option_value_json(v);
+  for (const auto& [k, v] : m.options) options[k] = v;
+  for (const char* k : kNumericBenchOptions)
+    if (auto it = m.options.find(k); it != m.options.end()) options[k] = option_value_json(it->second);
   nlohmann::json meta = {
       {"maskrt_version", m.host.maskrt_version},
       {"maskrt_commit", m.host.git_commit},

@@ -29,9 +29,8 @@ struct BenchMetadata {
   std::string cublas_version;
   std::string gpu_sampling;        // "NVML, every 20 ms" or the reason NVML is unavailable
   std::map<std::string, std::string> options;  // the bench options as given (precision, sizes, ...); in
-                                               // JSON a value that is a whole decimal number ("16",
-                                               // "842.427938") becomes a JSON number, any other stays
-                                               // a string ("fp16", "n/a (cpu)", "4 (... ignored ...)")
+                                               // JSON the keys of kNumericBenchOptions are numbers
+                                               // (option_value_json), every other key is a string
 };
 
 // The counted cost of one run's model at its network input size (bench/flops.h), for the achieved
@@ -81,10 +80,17 @@ const std::vector<std::string>& csv_columns();
 // the EngineMemorySummary fields in MiB plus engine_delta_mib, handles_mib, other_mib), cost (when given)}]}.
 nlohmann::json to_json(const BenchReport& report);
 nlohmann::json to_json(const SampleStats& stats);
-// One BenchMetadata::options value as JSON: a number when the whole string is a finite decimal number
-// (optional sign, digits, optional fraction, optional exponent; no hex, inf, nan, spaces or leading '+'),
-// as an integer when it has no fraction or exponent and fits int64; otherwise the string unchanged.
-// (Schema maskrt.bench/1 wrote every value as a string.)
+// BenchMetadata::options keys whose values are numbers in JSON (counts and times that maskrt bench
+// itself writes with std::to_string). Every other key (paths, names, environment values, "n/a (cpu)",
+// backbone_batch and cuda_streams, which carry notes) stays a string, so a key's type never depends on
+// its content. (Schema maskrt.bench/1 wrote every value as a string.)
+inline const char* const kNumericBenchOptions[] = {"batch", "streams", "warmup", "iterations", "duration_s",
+                                                   "engine_load_ms", "engine_warmup_ms", "host_peak_rss_mib",
+                                                   "stage_engine_creation_ms"};
+// One option value as a JSON number when the whole string is a number in JSON's own grammar
+// (-?(0|[1-9]digits)(.digits)?([eE][+-]?digits)?: no leading zeros, '+', hex, inf, nan or spaces) that a
+// double holds without overflow or underflow: an integer when it has no fraction or exponent and fits
+// int64, else a double. Otherwise the string unchanged. to_json applies it to kNumericBenchOptions only.
 nlohmann::json option_value_json(const std::string& value);
 
 // Renders in `format` and writes to `path` (throws maskrt::Error kIo naming the path on failure).

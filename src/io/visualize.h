@@ -24,7 +24,8 @@ struct LabelRect {
 // left-aligned, below right-aligned, inside the box's top-left corner; each spot is first moved into the
 // picture (left / up / right / down as needed). When every spot overlaps, the one with the least
 // overlapping area (earliest on ties). So the best instance always gets the spot above its box.
-// boxes and sizes must be the same length (std::invalid_argument otherwise).
+// Errors: boxes and sizes of different lengths, a negative label size or picture size throw
+// maskrt::Error kInvalidArgument. Any int box coordinates are fine (computed in 64 bits).
 std::vector<LabelRect> place_labels(const std::vector<std::array<int, 4>>& boxes,
                                     const std::vector<std::pair<int, int>>& sizes, int width, int height);
 

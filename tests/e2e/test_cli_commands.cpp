@@ -36,14 +36,14 @@ TEST(CliBench, CpuJsonReportAndPlot) {
   const auto j = nlohmann::json::parse(is);
   EXPECT_EQ(j["schema"], "maskrt.bench/2");
   // Options keep their JSON types: counts and times are numbers, names stay strings (schema 2).
-  const auto& opt = j["metadata"]["options"];
-  EXPECT_EQ(opt["iterations"], 3);
+  const auto& opt = j.at("metadata").at("options");
+  EXPECT_EQ(opt.at("iterations").dump(), "3");
   EXPECT_FALSE(opt.contains("duration_s"));  // only recorded when --duration rules
-  EXPECT_EQ(opt["warmup"], 1);
-  EXPECT_TRUE(opt["engine_load_ms"].is_number_float()) << opt["engine_load_ms"];
-  EXPECT_EQ(opt["precision"], "fp32");
-  EXPECT_EQ(opt["sizes"], "240x320,120x160");
-  EXPECT_EQ(opt["cuda_streams"], "n/a (cpu)");
+  EXPECT_EQ(opt.at("warmup").dump(), "1");
+  EXPECT_TRUE(opt.at("engine_load_ms").is_number_float()) << opt.at("engine_load_ms");
+  EXPECT_EQ(opt.at("precision"), "fp32");
+  EXPECT_EQ(opt.at("sizes"), "240x320,120x160");
+  EXPECT_EQ(opt.at("cuda_streams"), "n/a (cpu)");
   ASSERT_EQ(j["runs"].size(), 2u);
   for (const auto& r : j["runs"]) {
     EXPECT_EQ(r["steady_ms"].size(), 3u);    // steady state: exactly --iterations samples

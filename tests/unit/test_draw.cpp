@@ -2,6 +2,7 @@
 // and COCO RLE), Bresenham lines vs the ideal line, text placement and scaling, palette.
 #include <gtest/gtest.h>
 
+#include <climits>
 #include <cmath>
 #include <functional>
 #include <set>
@@ -196,6 +197,10 @@ TEST(Visualize, LabelsStayInsideAndBestIsOnTop) {
   EXPECT_TRUE(get_pixel(out, 22, 9) == kBg);   // left of the label
   EXPECT_TRUE(get_pixel(out, 30, 8) == kBg);   // above it
   EXPECT_TRUE(get_pixel(out, 50, 25) == c0);   // the best instance's box outline is on top
+  // The worse label cannot sit on the best one: above-left and above-right are taken, so it goes below
+  // the box, (50, 29 + 2) moved into the picture to (60 - 37, 40 - 10) = (23, 30).
+  EXPECT_TRUE(get_pixel(out, 23, 30) == palette_color(1));
+  EXPECT_TRUE(get_pixel(out, 59, 39) == palette_color(1));
   // A label at the top edge moves down instead of leaving the picture.
   ImageResult top = r;
   top.instances = {Instance{{2.f, 1.f, 20.f, 12.f}, 0.9f, 0}};
@@ -227,7 +232,29 @@ TEST(Visualize, LabelsOfNeighbouringBoxesDoNotCoverEachOther) {
   EXPECT_EQ(std::make_tuple(t[0].x, t[0].y), std::make_tuple(0, 0));
   EXPECT_EQ(std::make_tuple(t[1].x, t[1].y), std::make_tuple(3, 0));
   EXPECT_TRUE(place_labels({}, {}, 10, 10).empty());
-  EXPECT_THROW(place_labels({{0, 0, 1, 1}}, {}, 10, 10), std::invalid_argument);
+  EXPECT_THROW(place_labels({{0, 0, 1, 1}}, {}, 10, 10), Error);
+  EXPECT_THROW(place_labels({{0, 0, 1, 1}}, {{-1, 10}}, 10, 10), Error);
+  // Extreme coordinates are computed in 64 bits: the spot is just moved into the picture.
+  const std::vector<LabelRect> e = place_labels({{INT_MIN, INT_MIN, INT_MAX, INT_MAX}}, {sz}, 100, 60);
+  EXPECT_EQ(std::make_tuple(e[0].x, e[0].y), std::make_tuple(0, 0));
+}
+
+// render_instances draws the labels lowest score first: where two labels must overlap (a 40 x 10
+// picture, both on the whole picture; placement as in the test above: best at x 0..36, worse at 3..39),
+// the best one's pixels win. Pixel (36, 0) is the best label's top-right padding and lies inside the
+// worse label; (39, 0) is the worse label's alone. Non-finite box values do not break the picture.
+TEST(Visualize, OverlappingLabelsShowTheBestOnTop) {
+  const Image im = make_image(40, 10, kBg);
+  ImageResult r;
+  r.height = 10;
+  r.width = 40;
+  r.instances = {Instance{{0.f, 0.f, 40.f, 10.f}, 0.9f, 0}, Instance{{0.f, 0.f, 40.f, 10.f}, 0.5f, 1}};
+  const Image out = render_instances(im, r);
+  EXPECT_TRUE(get_pixel(out, 0, 0) == palette_color(0));
+  EXPECT_TRUE(get_pixel(out, 36, 0) == palette_color(0));
+  EXPECT_TRUE(get_pixel(out, 39, 0) == palette_color(1));
+  r.instances.push_back(Instance{{std::nanf(""), -1e30f, 1e30f, INFINITY}, 0.1f, 2});
+  EXPECT_EQ(render_instances(im, r).pixels.size(), im.pixels.size());
 }
 
 TEST(Draw, TextUnknownCharsDrawAsQuestionMark) {

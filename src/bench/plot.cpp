@@ -96,6 +96,45 @@ PlotGeometry plot_geometry(const std::vector<PlotSeries>& series, int width, int
 
 Rgb series_color(int index) { return palette_color(index); }
 
+PlotRect plot_legend_box(const std::vector<PlotSeries>& series, const PlotGeometry& g) {
+  const int glyph_h = text_height("0");
+  int name_w = 0;
+  for (const PlotSeries& s : series) name_w = std::max(name_w, text_width(s.name));
+  const int row_h = glyph_h + 6, swatch = 20, inset = 10;
+  const int w = 6 + swatch + 6 + name_w + 6, h = 4 + row_h * int(series.size());
+  const std::pair<int, int> corners[] = {{g.left + inset, g.top + inset},
+                                         {g.right - inset - w + 1, g.top + inset},
+                                         {g.right - inset - w + 1, g.bottom - inset - h + 1},
+                                         {g.left + inset, g.bottom - inset - h + 1}};
+  // Cost of a spot: markers it would cover (each counts as a whole line) and samples of the lines.
+  constexpr int kSamples = 64;
+  auto cost = [&](int x, int y) {
+    auto inside = [&](int px, int py, int margin) {
+      return px >= x - margin && px < x + w + margin && py >= y - margin && py < y + h + margin;
+    };
+    long long c = 0;
+    for (const PlotSeries& s : series)
+      for (size_t i = 0; i < s.xs.size(); ++i) {
+        if (!std::isfinite(s.xs[i]) || !std::isfinite(s.ys[i])) continue;
+        if (inside(g.to_px(s.xs[i]), g.to_py(s.ys[i]), kMarkerHalf)) c += kSamples + 1;
+        if (i + 1 == s.xs.size() || !std::isfinite(s.xs[i + 1]) || !std::isfinite(s.ys[i + 1])) continue;
+        for (int k = 0; k < kSamples; ++k) {
+          const double t = (k + 0.5) / kSamples;
+          if (inside(g.to_px(s.xs[i] + t * (s.xs[i + 1] - s.xs[i])), g.to_py(s.ys[i] + t * (s.ys[i + 1] - s.ys[i])), 0))
+            ++c;
+        }
+      }
+    return c;
+  };
+  PlotRect best{corners[0].first, corners[0].second, w, h};
+  long long best_cost = cost(best.x, best.y);
+  for (int k = 1; k < 4 && best_cost > 0; ++k) {
+    const long long c = cost(corners[k].first, corners[k].second);
+    if (c < best_cost) best = PlotRect{corners[k].first, corners[k].second, w, h}, best_cost = c;
+  }
+  return best;
+}
+
 Image render_line_plot(const std::string& title, const std::string& x_label, const std::string& y_label,
                        const std::vector<PlotSeries>& series, int width, int height) {
   const PlotGeometry g = plot_geometry(series, width, height);
@@ -146,13 +185,11 @@ Image render_line_plot(const std::string& title, const std::string& x_label, con
     }
   }
 
-  // Legend in the top-left corner of the plot area.
+  // Legend in the corner of the plot area that hides the least data (plot_legend_box).
   if (!series.empty()) {
-    int name_w = 0;
-    for (const PlotSeries& s : series) name_w = std::max(name_w, text_width(s.name));
     const int row_h = glyph_h + 6, swatch = 20;
-    const int lx = g.left + 10, ly = g.top + 10;
-    const int lw = 6 + swatch + 6 + name_w + 6, lh = 4 + row_h * int(series.size());
+    const PlotRect box = plot_legend_box(series, g);
+    const int lx = box.x, ly = box.y, lw = box.w, lh = box.h;
     fill_rect(im, lx, ly, lx + lw - 1, ly + lh - 1, kWhite);
     draw_rect(im, lx, ly, lx + lw - 1, ly + lh - 1, kLegendFrame, 1);
     for (size_t si = 0; si < series.size(); ++si) {

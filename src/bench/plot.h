@@ -39,6 +39,15 @@ struct PlotGeometry {
 // Throws kInvalidArgument when a series has xs.size() != ys.size() or width < 200 or height < 150.
 PlotGeometry plot_geometry(const std::vector<PlotSeries>& series, int width, int height);
 
+// The legend's rectangle (pixels, top-left x / y and size): inset 10 px in the corner of the plot area
+// that covers the fewest data markers, then the fewest line samples, trying top-left, top-right,
+// bottom-right, bottom-left in that order (the first on ties), so the legend hides data only when
+// every corner would.
+struct PlotRect {
+  int x = 0, y = 0, w = 0, h = 0;
+};
+PlotRect plot_legend_box(const std::vector<PlotSeries>& series, const PlotGeometry& g);
+
 // Colour of series i (palette_color(i) of io/draw.h).
 Rgb series_color(int index);
 

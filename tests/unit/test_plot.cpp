@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <tuple>
 
 #include "bench/plot.h"
 #include "maskrt/errors.h"
@@ -140,6 +141,31 @@ TEST(Plot, PngHasSizeLinesAndMarkers) {
   EXPECT_GT(dark_left, 50);
   EXPECT_GT(dark_below, 50);
   EXPECT_GT(dark_above, 50);
+}
+
+// The legend moves away from data in the top-left corner (found by a new user: it hid the p90 marker of
+// the smallest size). A falling series starts in the top-left and ends bottom-right; a rising one the
+// other way round. Every marker stays visible and the legend lands in a free corner.
+TEST(Plot, LegendAvoidsTheData) {
+  const int w = 640, h = 400;
+  for (const bool falling : {true, false}) {
+    // 640 x 400: plot area x 44..623, y 32..358, axes 0..1 and 0..40, so (0.05, 37) and (0.05, 38) land
+    // at (73, 56) and (73, 48), inside the top-left legend spot (x 54..144, y 42..73).
+    const std::vector<PlotSeries> series = {
+        {"median ms", {0.05, 1.0}, falling ? std::vector<double>{37, 2} : std::vector<double>{2, 37}},
+        {"p90 ms", {0.05, 1.0}, falling ? std::vector<double>{38, 3} : std::vector<double>{3, 38}}};
+    const PlotGeometry g = plot_geometry(series, w, h);
+    const PlotRect box = plot_legend_box(series, g);
+    // Falling: top-left is taken, top-right free. Rising: top-left free.
+    ASSERT_EQ(std::make_tuple(g.left, g.top, g.right, g.bottom), std::make_tuple(44, 32, 623, 358));
+    EXPECT_EQ(box.y, g.top + 10) << falling;
+    EXPECT_EQ(box.x, falling ? g.right - 10 - box.w + 1 : g.left + 10) << falling;
+    const Image im = render_line_plot("t", "x", "y", series, w, h);
+    for (size_t si = 0; si < series.size(); ++si)
+      for (size_t i = 0; i < 2; ++i)
+        EXPECT_TRUE(get_pixel(im, g.to_px(series[si].xs[i]), g.to_py(series[si].ys[i])) == series_color(int(si)))
+            << falling << " series " << si << " point " << i;
+  }
 }
 
 TEST(Plot, ValidatesInput) {

@@ -17,6 +17,9 @@
 # host thread waited on the GPU, so it says whether the host or the GPU bounds throughput), and of the
 # RPN's top-k (AB_RPNTOPK=1: the gpu tests that cover it and the Detectron2 goldens with
 # MASKRT_RPN_TOPK=select, then fp16 batch 1 and 16 with sort vs select).
+# AB_COMBO=1: the two fp16 opt-ins that cut GPU time at batch 1 (space-to-depth stem, RPN top-k by
+# select), alone and together, at the best throughput setting (--batch 64 --backbone-batch 4) and at
+# --batch 16, 2 alternated repetitions, after the parity/golden tests with the stem on.
 # MODEL_ONLY=1 makes the benchmark step only build and save the model the A/B steps use (a shorter
 # round for A/Bs: e.g. MODEL_ONLY=1 EVAL=0 AB_GRAPH=0 AB_S2D=1 AB_BBATCH=1).
 # Everything lands in $OUT/round.tgz (one file back); summaries are printed, the benchmark table last.
@@ -125,6 +128,19 @@ for st in 2 4; do
     --device cuda --precision fp16 --iterations 30 --batch 16 --backbone-batch 4 --cuda-streams $st -o $f 2>/dev/null
   python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; hw=r.get('host_wait') or {}; print('fp16 --batch 16 --backbone-batch 4 --cuda-streams $st', 'median %.3f ms, %.1f img/s, gpu util %s%%, host waits %.0f%% of a call' % (r['stats']['median'], r['throughput_img_s'], r['gpu'].get('util_mean_pct'), 100 * hw.get('share_median', -0.01)))" $f
 done
+fi
+if [ "${AB_COMBO:-0}" = 1 ]; then
+stamp "opt-in combination A/B (fp16; MASKRT_STEM_S2D / MASKRT_RPN_TOPK=select; batch 64 groups of 4, batch 16)"
+MASKRT_STEM_S2D=1 timeout 120 ctest --test-dir build-gpu -L gpu -R "CudaParity|StemS2d|BackboneBatch" --output-on-failure \
+  > $W/combo_s2d_ctest.log 2>&1; echo "ctest (MASKRT_STEM_S2D=1) exit $?"; grep -E "tests passed|Failed" $W/combo_s2d_ctest.log | tail -5
+for rep_i in 1 2; do for combo in none s2d select both; do for bb in 64:4 16:1; do
+  b=${bb%%:*}; g=${bb#*:}; f=$W/ab_combo_${combo}_b${b}_bb${g}_r$rep_i.json
+  envs=(); case $combo in s2d) envs=(MASKRT_STEM_S2D=1);; select) envs=(MASKRT_RPN_TOPK=select);;
+    both) envs=(MASKRT_STEM_S2D=1 MASKRT_RPN_TOPK=select);; esac
+  env "${envs[@]}" timeout 60 build-gpu/maskrt bench --config $M/config.yaml --weights $M/model.pkl --images $M/image.png \
+    --format json --device cuda --precision fp16 --iterations $((960 / b)) --batch $b --backbone-batch $g -o $f 2>/dev/null
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; print('fp16 $combo --batch $b --backbone-batch $g run $rep_i', 'median %.3f ms, %.1f img/s, gpu util %s%%' % (r['stats']['median'], r['throughput_img_s'], r['gpu'].get('util_mean_pct')))" $f
+done; done; done
 fi
 if [ "${PROFILE:-0}" = 1 ]; then
 stamp "kernel profile (ncu, fp16, one steady-state image)"

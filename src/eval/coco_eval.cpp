@@ -155,7 +155,7 @@ EvalResult evaluate(const CocoDataset& gt, const std::vector<CocoDetection>& res
   std::vector<std::vector<int>> gt_cells(I * K);  // per (image, category): GT in file order
   for (size_t j = 0; j < gt.annotations.size(); ++j) {
     const CocoAnnotation& a = gt.annotations[j];
-    const std::string what = detail::concat(gt.source, ": annotation id ", a.id);
+    const std::string what = detail::concat(gt.source, ": annotations[", j, "] (id ", a.id, ")");  // as the loader says
     Object& o = gts[j];
     o.id = a.id;
     o.area = a.area;

@@ -312,11 +312,11 @@ TEST(CliEval, AnnotationProblemsAreFoundBeforeAnyImageIsRead) {
   nlohmann::json no_bbox = ann;
   no_bbox["annotations"][3].erase("bbox");
   expect_refused(no_bbox, imgs, "no_bbox",
-                 {"annotation id " + std::to_string(ann["annotations"][3]["id"].get<int>()) + ": has no 'bbox'"});
+                 {"annotations[3] (id " + std::to_string(ann["annotations"][3]["id"].get<int>()) + "): has no 'bbox'"});
   nlohmann::json no_segm = ann;
   no_segm["annotations"][5].erase("segmentation");
   expect_refused(no_segm, imgs, "no_segm",
-                 {"annotation id " + std::to_string(ann["annotations"][5]["id"].get<int>()) + ": has no 'segmentation'"});
+                 {"annotations[5] (id " + std::to_string(ann["annotations"][5]["id"].get<int>()) + "): has no 'segmentation'"});
   const std::string missing_dir = (d / "no_such_images").string();
   expect_refused(ann, missing_dir, "no_dir", {"--images " + missing_dir + ": no such directory"});
 }

@@ -273,7 +273,7 @@ TEST(CocoDatasetErrors, SegmWithoutSegmentationNamesAnnotation) {
     evaluate(gt, {box_det(10, 10, 20, 20, 0.9)}, IouType::kSegm);
     ADD_FAILURE() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("annotation id 1: has no 'segmentation'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("annotations[0] (id 1): has no 'segmentation'"), std::string::npos) << e.what();
   }
 }
 

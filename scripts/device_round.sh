@@ -17,6 +17,8 @@
 # host thread waited on the GPU, so it says whether the host or the GPU bounds throughput), and of the
 # RPN's top-k (AB_RPNTOPK=1: the gpu tests that cover it and the Detectron2 goldens with
 # MASKRT_RPN_TOPK=select, then fp16 batch 1 and 16 with sort vs select).
+# INVARIANCE=1: bench_batch_invariance (does an fp16 conv configuration chosen at n = 1 give an image the
+# same bits inside a batch of 4? decides whether --backbone-batch can be made neighbour-independent).
 # AB_COMBO=1: the two fp16 opt-ins that cut GPU time at batch 1 (space-to-depth stem, RPN top-k by
 # select), alone and together, at the best throughput setting (--batch 64 --backbone-batch 4) and at
 # --batch 16, 2 alternated repetitions, after the parity/golden tests with the stem on.
@@ -128,6 +130,12 @@ for st in 2 4; do
     --device cuda --precision fp16 --iterations 30 --batch 16 --backbone-batch 4 --cuda-streams $st -o $f 2>/dev/null
   python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; hw=r.get('host_wait') or {}; print('fp16 --batch 16 --backbone-batch 4 --cuda-streams $st', 'median %.3f ms, %.1f img/s, gpu util %s%%, host waits %.0f%% of a call' % (r['stats']['median'], r['throughput_img_s'], r['gpu'].get('util_mean_pct'), 100 * hw.get('share_median', -0.01)))" $f
 done
+fi
+if [ "${INVARIANCE:-0}" = 1 ]; then
+stamp "batch invariance of fp16 conv configurations (bench/bench_batch_invariance.cpp)"
+cmake --build build-gpu -j "$(nproc)" --target bench_batch_invariance > $W/invariance_build.log 2>&1 \
+  && timeout 120 build-gpu/bench_batch_invariance > $W/invariance.md 2>&1; echo "bench_batch_invariance exit $?"
+tail -3 $W/invariance.md
 fi
 if [ "${AB_COMBO:-0}" = 1 ]; then
 stamp "opt-in combination A/B (fp16; MASKRT_STEM_S2D / MASKRT_RPN_TOPK=select; batch 64 groups of 4, batch 16)"

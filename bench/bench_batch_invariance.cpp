@@ -95,6 +95,13 @@ Compare compare(const void* y1, const void* y4, size_t per_image) {
   return c;
 }
 
+// Different fill patterns in the two outputs before each pair, so an output a run did not write can
+// never compare equal (0x0000 vs 0xFFFF, a NaN pattern).
+void clear_outputs(void* y1, void* y4, size_t per_image) {
+  CHECK_CUDA(cudaMemset(y1, 0x00, per_image * 2));
+  CHECK_CUDA(cudaMemset(y4, 0xFF, per_image * 2 * kBatch));
+}
+
 int g_total = 0, g_equal = 0;
 
 void report(const Layer& l, const char* path, const std::string& config, const char* note, const Compare* c,
@@ -133,6 +140,7 @@ void run_graph(cudnnHandle_t handle, const Layer& l, int oh, int ow, const void*
       continue;
     }
     DeviceMem ws(std::max(p1->workspace(), plans4[0]->workspace()));
+    clear_outputs(y1, y4, per_image);
     const cudnnStatus_t a = p1->execute(handle, x1, w, y1, bias, nullptr, ws.p);
     const cudnnStatus_t b = plans4[0]->execute(handle, x4, w, y4, bias, nullptr, ws.p);
     CHECK_CUDA(cudaDeviceSynchronize());
@@ -194,6 +202,7 @@ void run_gemm(cublasLtHandle_t lt, cudaStream_t stream, const Layer& l, const vo
       report(l, "gemm", cfg, "not applicable at n=4", nullptr, 0);
       continue;
     }
+    clear_outputs(y1, y4, per_image);
     const cublasStatus_t s1 = cublasLtMatmul(lt, desc, &one, w, a, x1, b1, &zero, y1, d1, y1, d1, &res[i].algo, ws.p,
                                              res[i].workspaceSize, stream);
     const cublasStatus_t s4 = cublasLtMatmul(lt, desc, &one, w, a, x4, b4, &zero, y4, d4, y4, d4, &res[i].algo, ws.p,

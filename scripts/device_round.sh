@@ -18,7 +18,9 @@
 # RPN's top-k (AB_RPNTOPK=1: the gpu tests that cover it and the Detectron2 goldens with
 # MASKRT_RPN_TOPK=select, then fp16 batch 1 and 16 with sort vs select).
 # INVARIANCE=1: bench_batch_invariance (does an fp16 conv configuration chosen at n = 1 give an image the
-# same bits inside a batch of 4? decides whether --backbone-batch can be made neighbour-independent).
+# same bits inside a batch of 4? decides whether --backbone-batch can be made neighbour-independent),
+# then the backbone-batch gpu tests (the MASKRT_BACKBONE_BATCH_PIN=1 bit-equality one included) and
+# throughput with groups of 4, MASKRT_BACKBONE_BATCH_PIN 0 vs 1 (fp16 batch 64, tf32 batch 32), alternated.
 # AB_COMBO=1: the two fp16 opt-ins that cut GPU time at batch 1 (space-to-depth stem, RPN top-k by
 # select), alone and together, at the best throughput setting (--batch 64 --backbone-batch 4) and at
 # --batch 16, 2 alternated repetitions, after the parity/golden tests with the stem on.
@@ -136,6 +138,15 @@ stamp "batch invariance of fp16 conv configurations (bench/bench_batch_invarianc
 cmake --build build-gpu -j "$(nproc)" --target bench_batch_invariance > $W/invariance_build.log 2>&1 \
   && timeout 120 build-gpu/bench_batch_invariance > $W/invariance.md 2>&1; echo "bench_batch_invariance exit $?"
 tail -3 $W/invariance.md
+timeout 150 ctest --test-dir build-gpu -L gpu -R "BackboneBatch" --output-on-failure > $W/pin_ctest.log 2>&1
+echo "ctest BackboneBatch (incl. PinnedGroupsEqualSingleImagesBitForBit) exit $?"; grep -E "tests passed|Failed|FAILED" $W/pin_ctest.log | tail -6
+for rep_i in 1 2; do for pin in 0 1; do for pb in fp16:64 tf32:32; do
+  prec=${pb%%:*}; b=${pb#*:}; f=$W/ab_pin${pin}_${prec}_b${b}_r$rep_i.json
+  MASKRT_BACKBONE_BATCH_PIN=$pin timeout 60 build-gpu/maskrt bench --config $M/config.yaml --weights $M/model.pkl \
+    --images $M/image.png --format json --device cuda --precision $prec --iterations $((960 / b)) --batch $b \
+    --backbone-batch 4 -o $f 2>/dev/null
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; print('$prec --batch $b --backbone-batch 4 MASKRT_BACKBONE_BATCH_PIN=$pin run $rep_i', 'median %.3f ms, %.1f img/s' % (r['stats']['median'], r['throughput_img_s']))" $f
+done; done; done
 fi
 if [ "${AB_COMBO:-0}" = 1 ]; then
 stamp "opt-in combination A/B (fp16; MASKRT_STEM_S2D / MASKRT_RPN_TOPK=select; batch 64 groups of 4, batch 16)"

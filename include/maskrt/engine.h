@@ -54,7 +54,9 @@ struct EngineOptions {
                                          // default because an image's fp16 / tf32 result may then differ
                                          // in the last bits from its infer() result, depending on whether
                                          // its batch neighbours have its size (other cuDNN algorithms at
-                                         // n > 1); it never depends on their content. About N times the
+                                         // n > 1); it never depends on their content. (Experimental:
+                                         // MASKRT_BACKBONE_BATCH_PIN=1 gives the group each layer's
+                                         // single-image configuration; README, not yet run on a GPU.) About N times the
                                          // activation memory per stream; with warm-up, the group plans of
                                          // each warm-up size are made at creation (one group per stream
                                          // of cuda_streams, default 3). fp32 ignores it (logged: fp32

@@ -379,8 +379,50 @@ TEST(BackboneBatchFp32, IgnoredAndBitExact) {
   }
 }
 
+// MASKRT_BACKBONE_BATCH_PIN=1 (experimental; session 9, compiled, not yet run on a GPU): a group
+// plan's convolutions take each layer's single-image configuration (ConvCudnn::plan_pinned). The
+// property it exists for: every group member equals infer() of that image bit for bit, so an image's
+// result no longer depends on whether its neighbours share its size. Whether cuDNN / cuBLASLt kernels
+// give an image the same bits alone and inside a batch is what bench_batch_invariance measures; this
+// test is the end-to-end check.
+TEST_P(BackboneBatch, PinnedGroupsEqualSingleImagesBitForBit) {
+  const Precision p = GetParam();
+  ScopedEnv env("MASKRT_BACKBONE_BATCH", "4");
+  ScopedEnv pin("MASKRT_BACKBONE_BATCH_PIN", "1");
+  const Image a = maskrt::read_image((kCase / "input.png").string());
+  const std::vector<Image> imgs = variants(a);
+  testing::internal::CaptureStderr();
+  Engine g(options(p));
+  const std::vector<ImageResult> batch = g.infer_batch(imgs);
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("MASKRT_BACKBONE_BATCH_PIN=1: group convolutions use their single-image"), std::string::npos)
+      << log;
+  EXPECT_EQ(count_of(log, group_line(a.height, a.width)), 2u) << log;  // the groups really ran
+  ASSERT_EQ(batch.size(), imgs.size());
+  for (size_t i = 0; i < imgs.size(); ++i)
+    EXPECT_TRUE(same_bits(batch[i], g.infer(imgs[i]))) << pname(p) << " image " << i << " (slot " << i % kGroup << ")";
+}
+
 TEST(BackboneBatchEnv, MalformedValuesAreRefused) {
   MASKRT_SKIP_WITHOUT_GPU();
+  for (const char* bad : {"2", "yes", "-1"}) {
+    ScopedEnv env("MASKRT_BACKBONE_BATCH", "4");
+    ScopedEnv pin("MASKRT_BACKBONE_BATCH_PIN", bad);
+    try {
+      Engine g(options(Precision::kFP16));
+      ADD_FAILURE() << "MASKRT_BACKBONE_BATCH_PIN=" << bad << " was accepted";
+    } catch (const maskrt::Error& e) {
+      EXPECT_EQ(e.code(), maskrt::ErrorCode::kInvalidArgument) << e.what();
+      EXPECT_NE(std::string(e.what()).find("MASKRT_BACKBONE_BATCH_PIN"), std::string::npos) << e.what();
+    }
+  }
+  {  // without a backbone batch the switch is named as ignored, not silently dropped
+    ScopedEnv pin("MASKRT_BACKBONE_BATCH_PIN", "1");
+    testing::internal::CaptureStderr();
+    Engine g(options(Precision::kFP16));
+    const std::string log = testing::internal::GetCapturedStderr();
+    EXPECT_NE(log.find("MASKRT_BACKBONE_BATCH_PIN=1 ignored: no backbone batch in effect"), std::string::npos) << log;
+  }
   for (const char* bad : {"9", "0", "-2", "4x", "two"}) {
     ScopedEnv env("MASKRT_BACKBONE_BATCH", bad);
     try {

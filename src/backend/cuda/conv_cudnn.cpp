@@ -317,11 +317,7 @@ size_t ConvCudnn::max_workspace_bytes(Precision precision) {
   return precision == Precision::kFP16 ? kMaxWorkspaceBytes : kMaxWorkspaceBytesFloat;
 }
 
-size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
-  const auto key = std::make_tuple(n, h, w);
-  auto it = plans_.find(key);
-  if (it != plans_.end()) return it->second->workspace;
-  const auto t_start = std::chrono::steady_clock::now();
+std::unique_ptr<ConvCudnn::Plan> ConvCudnn::new_plan(int n, int h, int w) const {
   auto p = std::make_unique<Plan>();
   p->n = n;
   p->h = h;
@@ -345,6 +341,82 @@ size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
   int oh = 0, ow = 0, on = 0, oc = 0;
   MASKRT_CUDA_CHECK(cudnnGetConvolution2dForwardOutputDim(p->conv, p->x, filter_desc_, &on, &oc, &oh, &ow));
   MASKRT_ASSERT(on == n && oc == out_c_ && oh == p->oh && ow == p->ow, name_);
+  return p;
+}
+
+size_t ConvCudnn::plan_pinned(const CudaContext& ctx, int n, int h, int w) {
+  if (n <= 1) return plan(ctx, n, h, w);
+  const auto key = std::make_tuple(n, h, w);
+  if (auto it = plans_.find(key); it != plans_.end()) return it->second->workspace;
+  plan(ctx, 1, h, w);  // the reference: measured as usual (a no-op when already planned)
+  const Plan& ref = *plans_.at(std::make_tuple(1, h, w));
+  auto p = new_plan(n, h, w);
+  const size_t cap = max_workspace_bytes(precision_);
+  std::string why;
+  bool ok = false;
+  if (ref.graph) {
+    // plan()'s graph cap at n: the cap plus the layer's input and output bytes, at most the cap per image.
+    const size_t es = precision_ == Precision::kFP16 ? 2 : 4;
+    const size_t io = es * static_cast<size_t>(n) * (size_t(in_c_padded_) * h * w + size_t(out_c_) * p->oh * p->ow);
+    GraphPlanOptions o;
+    o.workspace_limit = std::max(cap, std::min(cap * static_cast<size_t>(n), cap + io));
+    o.max_plans = 1;
+    o.max_plans_with_preferred = 1;
+    o.max_fallback_plans = 0;
+    o.max_runtime_compiled = kMaxGraphRuntimeCompiled;
+    o.preferred = {ref.graph->key()};
+    auto built = build_graph_conv_plans(ctx.cudnn(), graph_shape(*p), ref.graph->epilogue(), o, &why);
+    cudaGetLastError();  // as plan_graph: finalisation must not leave an error behind
+    if (!built.empty() && built.front()->key() == ref.graph->key()) {
+      p->graph = std::move(built.front());
+      p->workspace = p->graph->workspace();
+      ok = true;
+    } else {
+      why += "; " + ref.graph->key() + " not offered";
+    }
+  } else if (ref.gemm) {
+    p->gemm_workspace = kNoGemm;
+    cublasLtMatmulHeuristicResult_t check{};
+    if (gemm_layouts(*p) &&
+        cublasLtMatmulAlgoCheck(ctx.cublaslt(), gemm_desc_, p->ga, p->gb, p->gd, p->gd, &ref.galgo, &check) ==
+            CUBLAS_STATUS_SUCCESS &&
+        check.workspaceSize <= kMaxGemmWorkspaceBytes && p->col_bytes + check.workspaceSize <= cap) {
+      p->gemm = true;
+      p->galgo = ref.galgo;
+      p->gemm_workspace = check.workspaceSize;
+      p->workspace = p->col_bytes + p->gemm_workspace;
+      ok = true;
+    } else {
+      why = "the matmul algorithm does not apply at this size";
+    }
+  } else {
+    size_t ws = 0;
+    p->algo = ref.algo;
+    if (cudnnGetConvolutionForwardWorkspaceSize(ctx.cudnn(), p->x, filter_desc_, p->conv, p->y, p->algo, &ws) ==
+            CUDNN_STATUS_SUCCESS &&
+        ws <= cap) {
+      p->workspace = ws;
+      ok = true;
+    } else {
+      why = "the legacy algorithm does not apply at this size";
+    }
+  }
+  if (cudnn_log_enabled())
+    std::fprintf(stderr, "maskrt: cudnn plan %s in (%d,%d,%d,%d): %s the n=1 configuration (%s)%s%s\n", name_.c_str(), n,
+                 in_c_padded_, h, w, ok ? "pinned to" : "cannot take", path_name(ref), why.empty() ? "" : ": ",
+                 why.c_str());
+  if (!ok) return plan(ctx, n, h, w);
+  const size_t ws = p->workspace;
+  plans_.emplace(key, std::move(p));
+  return ws;
+}
+
+size_t ConvCudnn::plan(const CudaContext& ctx, int n, int h, int w) {
+  const auto key = std::make_tuple(n, h, w);
+  auto it = plans_.find(key);
+  if (it != plans_.end()) return it->second->workspace;
+  const auto t_start = std::chrono::steady_clock::now();
+  auto p = new_plan(n, h, w);
   const size_t cap = max_workspace_bytes(precision_);
   // Graph plans may use more than the cap (tf32's tensor-core engines transpose the input and the
   // output in their workspace, so a flat cap would exclude them at batch 16; batch 1: the same cap).
@@ -545,20 +617,19 @@ float ConvCudnn::time_epilogue(const CudaContext& ctx, const Plan& p, void* dy) 
   return ms / kReps;
 }
 
-float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit) {
+bool ConvCudnn::gemm_layouts(Plan& p) const {
   const bool half = precision_ == Precision::kFP16;  // dtype; nhwc_: the matrix layout
   const cudaDataType_t dt = half ? CUDA_R_16F : CUDA_R_32F;
   const size_t es = half ? 2 : 4;
   const uint64_t hw = static_cast<uint64_t>(p.oh) * p.ow;  // output pixels per image
   const uint64_t kc = static_cast<uint64_t>(in_c_padded_) * kernel_ * kernel_;  // reduction length
-  p.gemm_workspace = kNoGemm;
   p.im2col = !(kernel_ == 1 && stride_ == 1 && pad_ == 0);
   // tf32 NCHW: only the plain 1x1 matmul. With im2col (measured faster per layer at plan time) the
   // whole tf32 pipeline ran slower on the H200 (6.09 -> 6.53 ms, 2026-11-29): not offered. tf32 NHWC:
   // not offered either (im2col.h is fp16 only; its 3x3 layers go to the graph path).
-  if (p.im2col && !half) return -1.f;
+  if (p.im2col && !half) return false;
   p.col_bytes = p.im2col ? (kc * hw * p.n * es + 255) / 256 * 256 : 0;
-  if (p.col_bytes > std::min(kMaxIm2colBytes, max_workspace_bytes(precision_))) return -1.f;
+  if (p.col_bytes > std::min(kMaxIm2colBytes, max_workspace_bytes(precision_))) return false;
   if (nhwc_) {  // A = W (kc x out, op T), B = x or col (kc x rows), D = y (out x rows); rows = n*oh*ow
     const uint64_t rows = hw * p.n;
     MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.ga, dt, kc, out_c_, kc));
@@ -579,6 +650,36 @@ float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, 
       }
     }
   }
+  return true;
+}
+
+GraphConvShape ConvCudnn::graph_shape(const Plan& p) const {
+  GraphConvShape s;
+  s.dtype = precision_ == Precision::kFP16 ? GraphConvDType::kHalfNhwc
+            : nhwc_                        ? GraphConvDType::kFloatNhwc
+                                           : GraphConvDType::kFloatNchw;
+  s.n = p.n;
+  s.c = in_c_padded_;
+  s.h = p.h;
+  s.w = p.w;
+  s.k = out_c_;
+  s.r = s.s = kernel_;
+  s.oh = p.oh;
+  s.ow = p.ow;
+  s.pad_h = s.pad_w = pad_;
+  s.stride_h = s.stride_w = stride_;
+  return s;
+}
+
+GraphEpilogue ConvCudnn::fused_graph_epilogue() const {
+  return epilogue_ == ConvEpilogue::kBias       ? GraphEpilogue::kBias
+         : epilogue_ == ConvEpilogue::kBiasRelu ? GraphEpilogue::kBiasRelu
+                                                : GraphEpilogue::kBiasAddRelu;
+}
+
+float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit) {
+  p.gemm_workspace = kNoGemm;
+  if (!gemm_layouts(p)) return -1.f;
   cublasLtMatmulPreference_t pref = nullptr;
   MASKRT_CUDA_CHECK(cublasLtMatmulPreferenceCreate(&pref));
   if (dws && p.col_bytes >= ws_limit) dws = nullptr;  // no room to measure: take the heuristic's choice
@@ -655,21 +756,8 @@ float ConvCudnn::plan_graph(const CudaContext& ctx, Plan& p, void* dx, void* dy,
   // Never for kFP32: the graph engines may use TF32 tensor cores (cudnn_graph_conv.h).
   MASKRT_ASSERT(precision_ != Precision::kFP32 && groups_ == 1, name_);
   const bool half = precision_ == Precision::kFP16;
-  GraphConvShape s;
-  s.dtype = half ? GraphConvDType::kHalfNhwc : nhwc_ ? GraphConvDType::kFloatNhwc : GraphConvDType::kFloatNchw;
-  s.n = p.n;
-  s.c = in_c_padded_;
-  s.h = p.h;
-  s.w = p.w;
-  s.k = out_c_;
-  s.r = s.s = kernel_;
-  s.oh = p.oh;
-  s.ow = p.ow;
-  s.pad_h = s.pad_w = pad_;
-  s.stride_h = s.stride_w = stride_;
-  const GraphEpilogue fused = epilogue_ == ConvEpilogue::kBias       ? GraphEpilogue::kBias
-                              : epilogue_ == ConvEpilogue::kBiasRelu ? GraphEpilogue::kBiasRelu
-                                                                     : GraphEpilogue::kBiasAddRelu;
+  const GraphConvShape s = graph_shape(p);
+  const GraphEpilogue fused = fused_graph_epilogue();
   const size_t limit = dws ? std::min(ws_limit, graph_cap) : graph_cap;
   // Earlier winners of this layer signature (other input sizes, other layers of the same shape):
   // their graph kind first, their configurations first; when one is in mode A's list, few plans

@@ -97,6 +97,7 @@
 #include <tuple>
 
 #include "backend/cuda/cuda_context.h"
+#include "backend/cuda/cudnn_graph_conv.h"
 #include "backend/cuda/device_buffer.h"
 #include "backend/cuda/device_tensor.h"
 #include "maskrt/engine.h"
@@ -138,6 +139,15 @@ class ConvCudnn {
 
   // Chooses and caches the algorithm for input (n, in_channels, h, w); returns its workspace bytes.
   size_t plan(const CudaContext& ctx, int n, int h, int w);
+  // Plans input (n, in_channels, h, w) with the configuration plan() chose for (1, in_channels, h, w)
+  // (planned first when missing): the same path and the same legacy algorithm, cuBLASLt algorithm or
+  // cuDNN engine configuration (GraphConvPlan::key()), nothing measured. For MASKRT_BACKBONE_BATCH_PIN=1
+  // (generalized_rcnn_cuda.cpp): a group of n images then runs each image through the kernels its
+  // single-image plan runs, which is what can make a group member's bits equal its infer() bits
+  // (measured per configuration by bench/bench_batch_invariance.cpp). When the configuration is not
+  // available at n (not offered, workspace over the cap, im2col over its cap), falls back to plan()
+  // (logged with MASKRT_CUDNN_LOG=1). n <= 1: plan(). Returns the workspace bytes.
+  size_t plan_pinned(const CudaContext& ctx, int n, int h, int w);
   // y must be (n, out_channels, out_size(h), out_size(w)); z (kBiasAddRelu only) has y's shape.
   void forward(const CudaContext& ctx, const DeviceTensor& x, const DeviceTensor& y, const DeviceTensor* z,
                void* workspace, size_t workspace_bytes);
@@ -172,6 +182,15 @@ class ConvCudnn {
   float plan_graph(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit, size_t graph_cap,
                    float bar_ms, std::string* log);
   static const char* path_name(const Plan& p);
+  // A plan for input (n, in_c_padded_, h, w) with its cuDNN tensor / convolution descriptors set and
+  // the output size checked; nothing chosen yet.
+  std::unique_ptr<Plan> new_plan(int n, int h, int w) const;
+  // The matmul path's matrix layouts for p (and p.im2col / p.col_bytes); false when this plan cannot
+  // take the matmul (tf32 with a column matrix, column matrix over its cap).
+  bool gemm_layouts(Plan& p) const;
+  // The backend-API shape of p, and this layer's fused graph epilogue.
+  GraphConvShape graph_shape(const Plan& p) const;
+  GraphEpilogue fused_graph_epilogue() const;
 
   std::string name_;
   Precision precision_ = Precision::kFP32;

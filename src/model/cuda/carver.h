@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <cstddef>
 
+#include <type_traits>
+
+#include "backend/cuda/conv_cudnn.h"
 #include "backend/cuda/cuda_context.h"
 #include "backend/cuda/device_arena.h"
 #include "backend/cuda/device_tensor.h"
@@ -33,13 +36,23 @@ struct Carver {
   // false: lay out activations only (no cuDNN / cuBLASLt planning): a cheap first measurement that
   // rejects sizes which cannot fit before any library is asked about huge tensors.
   bool plan_algos = true;
+  // MASKRT_BACKBONE_BATCH_PIN=1, while a group plan's backbone, FPN and RPN head are carved: every
+  // ConvCudnn takes its single-image configuration (ConvCudnn::plan_pinned) instead of planning n.
+  bool pin_convs_to_single = false;
   size_t workspace = 0;
 
   // Plans `layer` for the given input shape (ConvCudnn: n, h, w; LinearCublas: rows) and records
   // its workspace.
   template <typename Layer, typename... Args>
   void plan(Layer& layer, Args... args) {
-    if (plan_algos) need_workspace(layer.plan(ctx, args...));
+    if (!plan_algos) return;
+    if constexpr (std::is_same_v<Layer, ConvCudnn>) {
+      if (pin_convs_to_single) {
+        need_workspace(layer.plan_pinned(ctx, args...));
+        return;
+      }
+    }
+    need_workspace(layer.plan(ctx, args...));
   }
 
   DType act_dtype() const { return precision == Precision::kFP16 ? DType::kF16 : DType::kF32; }

@@ -144,6 +144,10 @@ struct CudaGeneralizedRCNN::Impl {
   // this many consecutive images of one size and channel order as one group plan (backbone, FPN and RPN
   // head convs at n images).
   int backbone_batch = 1;
+  // MASKRT_BACKBONE_BATCH_PIN=1 (with a backbone batch > 1): a group plan's backbone, FPN and RPN-head
+  // convolutions take each layer's single-image configuration (ConvCudnn::plan_pinned), so that a group
+  // member can run the kernels its infer() runs. Experimental, off by default.
+  bool pin_group_convs = false;
   // tf32 only, the default since session 7 (MASKRT_TF32_NHWC=0: NCHW): activations NHWC float32
   // (tf32_nhwc_from_env; carver.h activation_layout).
   bool tf32_nhwc = false;
@@ -266,6 +270,7 @@ struct CudaGeneralizedRCNN::Impl {
     backbone_batch = backbone_batch_option != 0 ? backbone_batch_from_option(backbone_batch_option, precision)
                                                 : backbone_batch_from_env(precision);
     tf32_nhwc = tf32_nhwc_from_env(precision);
+    pin_group_convs = pin_group_convs_from_env(backbone_batch);
     device_used_bytes(&mem.used_after_context, nullptr);
     DeviceAllocTally weights;  // every DeviceBuffer the layers upload below
     backbone = std::make_unique<CudaBackbone>(spec, ws, precision, tf32_nhwc);
@@ -330,6 +335,25 @@ struct CudaGeneralizedRCNN::Impl {
     return n;
   }
 
+  // MASKRT_BACKBONE_BATCH_PIN: 1 pins group plans' convolutions to their single-image configurations
+  // (announced; ignored, and said so, without a backbone batch); 0 or unset: off. Other values are
+  // kInvalidArgument naming the variable.
+  static bool pin_group_convs_from_env(int group) {
+    const char* e = std::getenv("MASKRT_BACKBONE_BATCH_PIN");
+    if (!e || !*e) return false;
+    const std::string v(e);
+    MASKRT_CHECK(v == "0" || v == "1", ErrorCode::kInvalidArgument, "MASKRT_BACKBONE_BATCH_PIN: expected 0 or 1, got '",
+                 v, "'");
+    if (v == "0") return false;
+    if (group <= 1) {
+      std::fprintf(stderr, "maskrt: MASKRT_BACKBONE_BATCH_PIN=1 ignored: no backbone batch in effect\n");
+      return false;
+    }
+    std::fprintf(stderr, "maskrt: MASKRT_BACKBONE_BATCH_PIN=1: group convolutions use their single-image "
+                         "configurations\n");
+    return true;
+  }
+
   // MASKRT_TF32_NHWC: tf32 activations NHWC float32 by default since session 7 (2026-11-29; H200,
   // full-width R50: batch 1 5.5 -> 3.4 ms, batch 16 225 -> 384 images/s; the same Detectron2 goldens
   // pass);
@@ -369,12 +393,14 @@ struct CudaGeneralizedRCNN::Impl {
     c.plan_algos = plan_algos;
     p.input = c.raw<uint8_t>(static_cast<size_t>(p.n) * p.in_h * p.in_w * 3);  // n images, back to back
     c.need_workspace(ops::preprocess_workspace_bytes(p.pre));
+    c.pin_convs_to_single = pin_group_convs && p.n > 1;  // the layers that run at n images
     backbone->carve(c, p.ph, p.pw, &p.bb, p.n);
     p.rpn_in.clear();
     p.roi_in.clear();
     for (const auto& f : rpn_features) p.rpn_in.push_back(p.bb.features.at(f));
     for (const auto& f : roi_features) p.roi_in.push_back(p.bb.features.at(f));
     rpn->carve(c, p.rpn_in, p.rh, p.rw, &p.rpn);
+    c.pin_convs_to_single = false;  // ROI heads plan per image (n = ROIs) as always
     // Download block: count | boxes (D, 4) | scores (D) | classes (D) | masks (D, M, M), one copy.
     const size_t D = roi_heads->detection_capacity(), M = roi_heads->mask_size();
     auto align = [](size_t x) { return (x + 15) / 16 * 16; };

@@ -138,7 +138,7 @@ stamp "batch invariance of fp16 conv configurations (bench/bench_batch_invarianc
 cmake --build build-gpu -j "$(nproc)" --target bench_batch_invariance > $W/invariance_build.log 2>&1 \
   && timeout 120 build-gpu/bench_batch_invariance > $W/invariance.md 2>&1; echo "bench_batch_invariance exit $?"
 tail -3 $W/invariance.md
-timeout 150 ctest --test-dir build-gpu -L gpu -R "BackboneBatch" --output-on-failure > $W/pin_ctest.log 2>&1
+timeout 240 ctest --test-dir build-gpu -L gpu -R "BackboneBatch" --output-on-failure > $W/pin_ctest.log 2>&1
 echo "ctest BackboneBatch (incl. PinnedGroupsEqualSingleImagesBitForBit) exit $?"; grep -E "tests passed|Failed|FAILED" $W/pin_ctest.log | tail -6
 for rep_i in 1 2; do for pin in 0 1; do for pb in fp16:64 tf32:32; do
   prec=${pb%%:*}; b=${pb#*:}; f=$W/ab_pin${pin}_${prec}_b${b}_r$rep_i.json

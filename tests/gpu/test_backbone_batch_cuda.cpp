@@ -389,18 +389,30 @@ TEST_P(BackboneBatch, PinnedGroupsEqualSingleImagesBitForBit) {
   const Precision p = GetParam();
   ScopedEnv env("MASKRT_BACKBONE_BATCH", "4");
   ScopedEnv pin("MASKRT_BACKBONE_BATCH_PIN", "1");
+  ScopedEnv plans_log("MASKRT_CUDNN_LOG", "1");  // names the layers that could not be pinned
   const Image a = maskrt::read_image((kCase / "input.png").string());
   const std::vector<Image> imgs = variants(a);
   testing::internal::CaptureStderr();
   Engine g(options(p));
   const std::vector<ImageResult> batch = g.infer_batch(imgs);
   const std::string log = testing::internal::GetCapturedStderr();
+  std::string not_pinned;  // "cannot take the n=1 configuration" lines: those layers planned n as usual
+  const std::string kNotPinned = "cannot take the n=1";
+  for (size_t at = log.find(kNotPinned); at != std::string::npos; at = log.find(kNotPinned, at + 1)) {
+    const size_t start = log.rfind('\n', at) + 1;
+    not_pinned += log.substr(start, log.find('\n', at) - start) + "\n";
+  }
+  std::printf("[backbone batch pin] %s: %zu pinned group convolutions, %zu not pinned\n%s", pname(p),
+              count_of(log, "pinned to the n=1"), count_of(log, "cannot take the n=1"), not_pinned.c_str());
+  EXPECT_GT(count_of(log, "pinned to the n=1"), 0u);
   EXPECT_NE(log.find("MASKRT_BACKBONE_BATCH_PIN=1: group convolutions use their single-image"), std::string::npos)
       << log;
   EXPECT_EQ(count_of(log, group_line(a.height, a.width)), 2u) << log;  // the groups really ran
   ASSERT_EQ(batch.size(), imgs.size());
+  EXPECT_GT(batch[0].instances.size(), 0u);  // not an empty-vs-empty pass
   for (size_t i = 0; i < imgs.size(); ++i)
-    EXPECT_TRUE(same_bits(batch[i], g.infer(imgs[i]))) << pname(p) << " image " << i << " (slot " << i % kGroup << ")";
+    EXPECT_TRUE(same_bits(batch[i], g.infer(imgs[i])))
+        << pname(p) << " image " << i << " (slot " << i % kGroup << "); layers not pinned:\n" << not_pinned;
 }
 
 TEST(BackboneBatchEnv, MalformedValuesAreRefused) {

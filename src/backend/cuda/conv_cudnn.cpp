@@ -349,18 +349,22 @@ size_t ConvCudnn::plan_pinned(const CudaContext& ctx, int n, int h, int w) {
   const auto key = std::make_tuple(n, h, w);
   if (auto it = plans_.find(key); it != plans_.end()) return it->second->workspace;
   plan(ctx, 1, h, w);  // the reference: measured as usual (a no-op when already planned)
+  const auto t_start = std::chrono::steady_clock::now();
   const Plan& ref = *plans_.at(std::make_tuple(1, h, w));
   auto p = new_plan(n, h, w);
-  const size_t cap = max_workspace_bytes(precision_);
+  // A group's workspace and column matrix may be n times a single image's (the reference's choice was
+  // made under the single-image caps; its column matrix and most workspaces grow with n), so the caps
+  // are n times plan()'s too: otherwise im2col layers would always fall back.
+  const size_t cap = max_workspace_bytes(precision_) * static_cast<size_t>(n);
   std::string why;
   bool ok = false;
   if (ref.graph) {
-    // plan()'s graph cap at n: the cap plus the layer's input and output bytes, at most the cap per image.
-    const size_t es = precision_ == Precision::kFP16 ? 2 : 4;
-    const size_t io = es * static_cast<size_t>(n) * (size_t(in_c_padded_) * h * w + size_t(out_c_) * p->oh * p->ow);
+    // At most the cap per image, as plan()'s graph cap. Preferred configurations are looked up in
+    // heuristic mode A only, so a reference taken from the fallback list ("F#" labels) is not found
+    // here and the layer falls back to plan().
     GraphPlanOptions o;
-    o.workspace_limit = std::max(cap, std::min(cap * static_cast<size_t>(n), cap + io));
-    o.max_plans = 1;
+    o.workspace_limit = cap;
+    o.max_plans = 0;  // nothing but the reference (max_plans_with_preferred applies when it is listed)
     o.max_plans_with_preferred = 1;
     o.max_fallback_plans = 0;
     o.max_runtime_compiled = kMaxGraphRuntimeCompiled;
@@ -377,7 +381,7 @@ size_t ConvCudnn::plan_pinned(const CudaContext& ctx, int n, int h, int w) {
   } else if (ref.gemm) {
     p->gemm_workspace = kNoGemm;
     cublasLtMatmulHeuristicResult_t check{};
-    if (gemm_layouts(*p) &&
+    if (gemm_layouts(*p, std::min(kMaxIm2colBytes, max_workspace_bytes(precision_)) * static_cast<size_t>(n)) &&
         cublasLtMatmulAlgoCheck(ctx.cublaslt(), gemm_desc_, p->ga, p->gb, p->gd, p->gd, &ref.galgo, &check) ==
             CUBLAS_STATUS_SUCCESS &&
         check.workspaceSize <= kMaxGemmWorkspaceBytes && p->col_bytes + check.workspaceSize <= cap) {
@@ -401,10 +405,11 @@ size_t ConvCudnn::plan_pinned(const CudaContext& ctx, int n, int h, int w) {
       why = "the legacy algorithm does not apply at this size";
     }
   }
+  add_planning_ms(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_start).count());
   if (cudnn_log_enabled())
-    std::fprintf(stderr, "maskrt: cudnn plan %s in (%d,%d,%d,%d): %s the n=1 configuration (%s)%s%s\n", name_.c_str(), n,
-                 in_c_padded_, h, w, ok ? "pinned to" : "cannot take", path_name(ref), why.empty() ? "" : ": ",
-                 why.c_str());
+    std::fprintf(stderr, "maskrt: cudnn plan %s in (%d,%d,%d,%d): %s the n=1 configuration (%s)%s%s\n",
+                 name_.c_str(), n, in_c_padded_, h, w, ok ? "pinned to" : "cannot take", path_name(ref),
+                 why.empty() ? "" : ": ", why.c_str());
   if (!ok) return plan(ctx, n, h, w);
   const size_t ws = p->workspace;
   plans_.emplace(key, std::move(p));
@@ -617,7 +622,7 @@ float ConvCudnn::time_epilogue(const CudaContext& ctx, const Plan& p, void* dy) 
   return ms / kReps;
 }
 
-bool ConvCudnn::gemm_layouts(Plan& p) const {
+bool ConvCudnn::gemm_layouts(Plan& p, size_t col_cap) const {
   const bool half = precision_ == Precision::kFP16;  // dtype; nhwc_: the matrix layout
   const cudaDataType_t dt = half ? CUDA_R_16F : CUDA_R_32F;
   const size_t es = half ? 2 : 4;
@@ -629,7 +634,7 @@ bool ConvCudnn::gemm_layouts(Plan& p) const {
   // not offered either (im2col.h is fp16 only; its 3x3 layers go to the graph path).
   if (p.im2col && !half) return false;
   p.col_bytes = p.im2col ? (kc * hw * p.n * es + 255) / 256 * 256 : 0;
-  if (p.col_bytes > std::min(kMaxIm2colBytes, max_workspace_bytes(precision_))) return false;
+  if (p.col_bytes > col_cap) return false;
   if (nhwc_) {  // A = W (kc x out, op T), B = x or col (kc x rows), D = y (out x rows); rows = n*oh*ow
     const uint64_t rows = hw * p.n;
     MASKRT_CUDA_CHECK(cublasLtMatrixLayoutCreate(&p.ga, dt, kc, out_c_, kc));
@@ -679,7 +684,7 @@ GraphEpilogue ConvCudnn::fused_graph_epilogue() const {
 
 float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit) {
   p.gemm_workspace = kNoGemm;
-  if (!gemm_layouts(p)) return -1.f;
+  if (!gemm_layouts(p, std::min(kMaxIm2colBytes, max_workspace_bytes(precision_)))) return -1.f;
   cublasLtMatmulPreference_t pref = nullptr;
   MASKRT_CUDA_CHECK(cublasLtMatmulPreferenceCreate(&pref));
   if (dws && p.col_bytes >= ws_limit) dws = nullptr;  // no room to measure: take the heuristic's choice

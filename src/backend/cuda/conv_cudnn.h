@@ -145,8 +145,9 @@ class ConvCudnn {
   // (generalized_rcnn_cuda.cpp): a group of n images then runs each image through the kernels its
   // single-image plan runs, which is what can make a group member's bits equal its infer() bits
   // (measured per configuration by bench/bench_batch_invariance.cpp). When the configuration is not
-  // available at n (not offered, workspace over the cap, im2col over its cap), falls back to plan()
-  // (logged with MASKRT_CUDNN_LOG=1). n <= 1: plan(). Returns the workspace bytes.
+  // available at n (not offered in heuristic mode A, workspace or column matrix over n times plan()'s
+  // caps), falls back to plan() (logged with MASKRT_CUDNN_LOG=1). n <= 1: plan(). Returns the
+  // workspace bytes.
   size_t plan_pinned(const CudaContext& ctx, int n, int h, int w);
   // y must be (n, out_channels, out_size(h), out_size(w)); z (kBiasAddRelu only) has y's shape.
   void forward(const CudaContext& ctx, const DeviceTensor& x, const DeviceTensor& y, const DeviceTensor* z,
@@ -186,8 +187,8 @@ class ConvCudnn {
   // the output size checked; nothing chosen yet.
   std::unique_ptr<Plan> new_plan(int n, int h, int w) const;
   // The matmul path's matrix layouts for p (and p.im2col / p.col_bytes); false when this plan cannot
-  // take the matmul (tf32 with a column matrix, column matrix over its cap).
-  bool gemm_layouts(Plan& p) const;
+  // take the matmul (tf32 with a column matrix, column matrix over col_cap bytes).
+  bool gemm_layouts(Plan& p, size_t col_cap) const;
   // The backend-API shape of p, and this layer's fused graph epilogue.
   GraphConvShape graph_shape(const Plan& p) const;
   GraphEpilogue fused_graph_epilogue() const;

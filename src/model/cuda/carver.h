@@ -7,7 +7,6 @@
 // Host-only. Thread safety: a local value of the planner.
 #include <algorithm>
 #include <cstddef>
-
 #include <type_traits>
 
 #include "backend/cuda/conv_cudnn.h"

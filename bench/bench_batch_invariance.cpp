@@ -36,20 +36,14 @@
 #include <string>
 #include <vector>
 
+#include "backend/cuda/cuda_check.h"
 #include "backend/cuda/cudnn_graph_conv.h"
+#include "backend/cuda/device_buffer.h"
+#include "maskrt/errors.h"
 
 using namespace maskrt::cuda;
 
 namespace {
-
-#define CHECK_CUDA(x)                                                                    \
-  do {                                                                                   \
-    const cudaError_t e_ = (x);                                                          \
-    if (e_ != cudaSuccess) {                                                             \
-      std::fprintf(stderr, "%s:%d: %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                      \
-    }                                                                                    \
-  } while (0)
 
 constexpr int kBatch = 4, kSlot = 2;
 
@@ -59,23 +53,11 @@ struct Layer {
   GraphEpilogue epilogue;
 };
 
-struct DeviceMem {
-  void* p = nullptr;
-  explicit DeviceMem(size_t bytes) { CHECK_CUDA(cudaMalloc(&p, bytes ? bytes : 16)); }
-  ~DeviceMem() { cudaFree(p); }
-  DeviceMem(const DeviceMem&) = delete;
-  DeviceMem& operator=(const DeviceMem&) = delete;
-};
-
 std::vector<__half> random_halves(size_t n, std::mt19937& rng, float scale) {
   std::uniform_real_distribution<float> u(-scale, scale);
   std::vector<__half> v(n);
   for (auto& x : v) x = __float2half(u(rng));
   return v;
-}
-
-void upload(void* dst, const std::vector<__half>& v) {
-  CHECK_CUDA(cudaMemcpy(dst, v.data(), v.size() * sizeof(__half), cudaMemcpyHostToDevice));
 }
 
 // Bits of image kSlot of y4 against y1 (each `per_image` halves): mismatching elements and the largest
@@ -88,7 +70,7 @@ struct Compare {
 };
 std::vector<uint16_t> download(const void* src, size_t count) {
   std::vector<uint16_t> v(count);
-  CHECK_CUDA(cudaMemcpy(v.data(), src, count * 2, cudaMemcpyDeviceToHost));
+  MASKRT_CUDA_CHECK(cudaMemcpy(v.data(), src, count * 2, cudaMemcpyDeviceToHost));
   return v;
 }
 float half_value(uint16_t bits) {
@@ -115,9 +97,9 @@ Compare compare(const void* y1, const void* y1b, const void* y4, size_t per_imag
 // Different fill patterns in the two outputs before each pair, so an output a run did not write can
 // never compare equal (0x0000 vs 0xFFFF, a NaN pattern).
 void clear_outputs(void* y1, void* y1b, void* y4, size_t per_image) {
-  CHECK_CUDA(cudaMemset(y1, 0x00, per_image * 2));
-  CHECK_CUDA(cudaMemset(y1b, 0x00, per_image * 2));
-  CHECK_CUDA(cudaMemset(y4, 0xFF, per_image * 2 * kBatch));
+  MASKRT_CUDA_CHECK(cudaMemset(y1, 0x00, per_image * 2));
+  MASKRT_CUDA_CHECK(cudaMemset(y1b, 0x00, per_image * 2));
+  MASKRT_CUDA_CHECK(cudaMemset(y4, 0xFF, per_image * 2 * kBatch));
 }
 
 int g_total = 0, g_equal = 0, g_repeat_differs = 0;
@@ -169,12 +151,12 @@ void run_graph(cudnnHandle_t handle, const Layer& l, GraphEpilogue epi, int oh, 
       report(l, path, p1->label(), "not offered at n=4", nullptr, 0);
       continue;
     }
-    DeviceMem ws(std::max(p1->workspace(), plans4[0]->workspace()));
+    const DeviceBuffer ws(std::max<size_t>(16, std::max(p1->workspace(), plans4[0]->workspace())), "workspace");
     clear_outputs(m.y1, m.y1b, m.y4, per_image);
-    const cudnnStatus_t a = p1->execute(handle, m.x1, m.w, m.y1, m.bias, z1, ws.p);
-    const cudnnStatus_t a2 = p1->execute(handle, m.x1, m.w, m.y1b, m.bias, z1, ws.p);
-    const cudnnStatus_t b = plans4[0]->execute(handle, m.x4, m.w, m.y4, m.bias, z4, ws.p);
-    CHECK_CUDA(cudaDeviceSynchronize());
+    const cudnnStatus_t a = p1->execute(handle, m.x1, m.w, m.y1, m.bias, z1, ws.get());
+    const cudnnStatus_t a2 = p1->execute(handle, m.x1, m.w, m.y1b, m.bias, z1, ws.get());
+    const cudnnStatus_t b = plans4[0]->execute(handle, m.x4, m.w, m.y4, m.bias, z4, ws.get());
+    MASKRT_CUDA_CHECK(cudaDeviceSynchronize());
     if (a != CUDNN_STATUS_SUCCESS || a2 != CUDNN_STATUS_SUCCESS || b != CUDNN_STATUS_SUCCESS) {
       report(l, path, p1->label(), "execute failed", nullptr, 0);
       continue;
@@ -222,15 +204,15 @@ void run_legacy(cudnnHandle_t handle, const Layer& l, int oh, int ow, const Buff
       report(l, "legacy", cfg, "no workspace at n=1 or n=4 within 256 MiB", nullptr, 0);
       continue;
     }
-    DeviceMem ws(std::max(ws1, ws4));
+    const DeviceBuffer ws(std::max<size_t>(16, std::max(ws1, ws4)), "workspace");
     clear_outputs(m.y1, m.y1b, m.y4, per_image);
     const cudnnStatus_t a =
-        cudnnConvolutionForward(handle, &one, x1d, m.x1, wd, m.w, cd, perf[i].algo, ws.p, ws1, &zero, y1d, m.y1);
+        cudnnConvolutionForward(handle, &one, x1d, m.x1, wd, m.w, cd, perf[i].algo, ws.get(), ws1, &zero, y1d, m.y1);
     const cudnnStatus_t a2 =
-        cudnnConvolutionForward(handle, &one, x1d, m.x1, wd, m.w, cd, perf[i].algo, ws.p, ws1, &zero, y1d, m.y1b);
+        cudnnConvolutionForward(handle, &one, x1d, m.x1, wd, m.w, cd, perf[i].algo, ws.get(), ws1, &zero, y1d, m.y1b);
     const cudnnStatus_t b =
-        cudnnConvolutionForward(handle, &one, x4d, m.x4, wd, m.w, cd, perf[i].algo, ws.p, ws4, &zero, y4d, m.y4);
-    CHECK_CUDA(cudaDeviceSynchronize());
+        cudnnConvolutionForward(handle, &one, x4d, m.x4, wd, m.w, cd, perf[i].algo, ws.get(), ws4, &zero, y4d, m.y4);
+    MASKRT_CUDA_CHECK(cudaDeviceSynchronize());
     if (a != CUDNN_STATUS_SUCCESS || a2 != CUDNN_STATUS_SUCCESS || b != CUDNN_STATUS_SUCCESS) {
       report(l, "legacy", cfg, "convolution failed", nullptr, 0);
       continue;
@@ -281,7 +263,7 @@ void run_gemm(cublasLtHandle_t lt, cudaStream_t stream, const Layer& l, const Bu
   int returned = 0;
   ok = ok && cublasLtMatmulAlgoGetHeuristic(lt, desc, a, b1, d1, d1, pref, 8, res, &returned) == CUBLAS_STATUS_SUCCESS;
   if (!ok || returned <= 0) report(l, "gemm", "none at n=1", ok ? "" : "setup failed", nullptr, 0);
-  DeviceMem ws(max_ws);
+  const DeviceBuffer ws(max_ws, "workspace");
   const float one = 1.f, zero = 0.f;
   const float* beta = with_z ? &one : &zero;
   const void* c1 = with_z ? m.z1 : m.y1;  // C: the shortcut (beta 1), or unread (beta 0)
@@ -306,12 +288,12 @@ void run_gemm(cublasLtHandle_t lt, cudaStream_t stream, const Layer& l, const Bu
     }
     clear_outputs(m.y1, m.y1b, m.y4, per_image);
     const cublasStatus_t s1 = cublasLtMatmul(lt, desc, &one, m.w, a, m.x1, b1, beta, c1, d1, m.y1, d1, &res[i].algo,
-                                             ws.p, res[i].workspaceSize, stream);
+                                             ws.get(), res[i].workspaceSize, stream);
     const cublasStatus_t s2 = cublasLtMatmul(lt, desc, &one, m.w, a, m.x1, b1, beta, c1, d1, m.y1b, d1, &res[i].algo,
-                                             ws.p, res[i].workspaceSize, stream);
+                                             ws.get(), res[i].workspaceSize, stream);
     const cublasStatus_t s4 = cublasLtMatmul(lt, desc, &one, m.w, a, m.x4, b4, beta, c4, d4, m.y4, d4, &res[i].algo,
-                                             ws.p, check.workspaceSize, stream);
-    CHECK_CUDA(cudaStreamSynchronize(stream));
+                                             ws.get(), check.workspaceSize, stream);
+    MASKRT_CUDA_CHECK(cudaStreamSynchronize(stream));
     if (s1 != CUBLAS_STATUS_SUCCESS || s2 != CUBLAS_STATUS_SUCCESS || s4 != CUBLAS_STATUS_SUCCESS) {
       report(l, "gemm", cfg, "matmul failed", nullptr, 0);
       continue;
@@ -325,9 +307,7 @@ void run_gemm(cublasLtHandle_t lt, cudaStream_t stream, const Layer& l, const Bu
   if (desc) cublasLtMatmulDescDestroy(desc);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   const int scale = argc > 1 ? std::max(1, std::atoi(argv[1])) : 1;
   int dev_count = 0;
   if (cudaGetDeviceCount(&dev_count) != cudaSuccess || dev_count == 0) {
@@ -337,7 +317,7 @@ int main(int argc, char** argv) {
   cudnnHandle_t handle = nullptr;
   cublasLtHandle_t lt = nullptr;
   cudaStream_t stream = nullptr;
-  CHECK_CUDA(cudaStreamCreate(&stream));
+  MASKRT_CUDA_CHECK(cudaStreamCreate(&stream));
   if (cudnnCreate(&handle) != CUDNN_STATUS_SUCCESS || cublasLtCreate(&lt) != CUBLAS_STATUS_SUCCESS) {
     std::fprintf(stderr, "bench_batch_invariance: cannot create cuDNN / cuBLASLt handles\n");
     return 1;
@@ -383,15 +363,11 @@ int main(int argc, char** argv) {
     const auto z_img = random_halves(out1, rng, 1.f);  // the shortcut, the same image in slot kSlot
     auto z_batch = random_halves(out1 * kBatch, rng, 1.f);
     std::copy(z_img.begin(), z_img.end(), z_batch.begin() + kSlot * out1);
-    DeviceMem w(w_host.size() * 2), bias(b_host.size() * 2), x1(in1 * 2), x4(in1 * kBatch * 2), z1(out1 * 2),
-        z4(out1 * kBatch * 2), y1(out1 * 2), y1b(out1 * 2), y4(out1 * kBatch * 2);
-    upload(w.p, w_host);
-    upload(bias.p, b_host);
-    upload(x1.p, img);
-    upload(x4.p, batch);
-    upload(z1.p, z_img);
-    upload(z4.p, z_batch);
-    const Buffers m{w.p, bias.p, x1.p, x4.p, z1.p, z4.p, y1.p, y1b.p, y4.p};
+    const DeviceBuffer w = DeviceBuffer::upload(w_host, "w"), bias = DeviceBuffer::upload(b_host, "bias"),
+                       x1 = DeviceBuffer::upload(img, "x1"), x4 = DeviceBuffer::upload(batch, "x4"),
+                       z1 = DeviceBuffer::upload(z_img, "z1"), z4 = DeviceBuffer::upload(z_batch, "z4");
+    const DeviceBuffer y1(out1 * 2, "y1"), y1b(out1 * 2, "y1b"), y4(out1 * kBatch * 2, "y4");
+    const Buffers m{w.get(), bias.get(), x1.get(), x4.get(), z1.get(), z4.get(), y1.get(), y1b.get(), y4.get()};
     run_graph(handle, l, l.epilogue, oh, ow, m);
     run_graph(handle, l, GraphEpilogue::kConvOnly, oh, ow, m);
     run_legacy(handle, l, oh, ow, m);
@@ -403,6 +379,17 @@ int main(int argc, char** argv) {
   cublasLtDestroy(lt);
   cudaStreamDestroy(stream);
   return 0;
+}
+}  // namespace
+
+// CUDA failures (MASKRT_CUDA_CHECK, DeviceBuffer) throw maskrt::Error: one line, exit status 1.
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const maskrt::Error& e) {
+    std::fprintf(stderr, "bench_batch_invariance: %s\n", e.what());
+    return 1;
+  }
 }
 #else
 #include <cstdio>

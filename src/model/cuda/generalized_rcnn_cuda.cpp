@@ -335,16 +335,21 @@ struct CudaGeneralizedRCNN::Impl {
     return n;
   }
 
+  // A 0/1 environment switch: -1 when unset or empty, else its value; anything else is
+  // kInvalidArgument naming the variable ("NAME: expected 0 or 1, got 'v'").
+  static int env_switch(const char* name) {
+    const char* e = std::getenv(name);
+    if (!e || !*e) return -1;
+    const std::string v(e);
+    MASKRT_CHECK(v == "0" || v == "1", ErrorCode::kInvalidArgument, name, ": expected 0 or 1, got '", v, "'");
+    return v == "1";
+  }
+
   // MASKRT_BACKBONE_BATCH_PIN: 1 pins group plans' convolutions to their single-image configurations
   // (announced; ignored, and said so, without a backbone batch); 0 or unset: off. Other values are
   // kInvalidArgument naming the variable.
   static bool pin_group_convs_from_env(int group) {
-    const char* e = std::getenv("MASKRT_BACKBONE_BATCH_PIN");
-    if (!e || !*e) return false;
-    const std::string v(e);
-    MASKRT_CHECK(v == "0" || v == "1", ErrorCode::kInvalidArgument, "MASKRT_BACKBONE_BATCH_PIN: expected 0 or 1, got '",
-                 v, "'");
-    if (v == "0") return false;
+    if (env_switch("MASKRT_BACKBONE_BATCH_PIN") != 1) return false;
     if (group <= 1) {
       std::fprintf(stderr, "maskrt: MASKRT_BACKBONE_BATCH_PIN=1 ignored: no backbone batch in effect\n");
       return false;
@@ -361,12 +366,9 @@ struct CudaGeneralizedRCNN::Impl {
   // fp16 (logged: fp32 stays NCHW for Detectron2's numerics, fp16 is NHWC already). Other values are
   // kInvalidArgument naming the variable.
   static bool tf32_nhwc_from_env(Precision precision) {
-    const char* e = std::getenv("MASKRT_TF32_NHWC");
-    if (!e || !*e) return precision == Precision::kTF32;
-    const std::string v(e);
-    MASKRT_CHECK(v == "0" || v == "1", ErrorCode::kInvalidArgument, "MASKRT_TF32_NHWC: expected 0 or 1, got '", v,
-                 "'");
-    if (v == "0") {
+    const int v = env_switch("MASKRT_TF32_NHWC");
+    if (v < 0) return precision == Precision::kTF32;
+    if (v == 0) {
       if (precision == Precision::kTF32)
         std::fprintf(stderr, "maskrt: MASKRT_TF32_NHWC=0: tf32 activations NCHW float\n");
       return false;

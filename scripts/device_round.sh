@@ -21,6 +21,9 @@
 # same bits inside a batch of 4? decides whether --backbone-batch can be made neighbour-independent),
 # then the backbone-batch gpu tests (the MASKRT_BACKBONE_BATCH_PIN=1 bit-equality one included) and
 # throughput with groups of 4, MASKRT_BACKBONE_BATCH_PIN 0 vs 1 (fp16 batch 64, tf32 batch 32), alternated.
+# AB_DEFAULTS=1: fp16 --batch 64 / 16 and tf32 --batch 32 as the CLI runs them by default (same-size
+# groups of 4, pinned: session 10), with --backbone-batch 1 (no groups) and with MASKRT_BACKBONE_BATCH_PIN=0
+# (groups planned at n), 2 alternated repetitions; each line also gives the memory beyond the context.
 # AB_COMBO=1: the two fp16 opt-ins that cut GPU time at batch 1 (space-to-depth stem, RPN top-k by
 # select), alone and together, at the best throughput setting (--batch 64 --backbone-batch 4) and at
 # --batch 16, 2 alternated repetitions, after the parity/golden tests with the stem on.
@@ -146,6 +149,16 @@ for rep_i in 1 2; do for pin in 0 1; do for pb in fp16:64 tf32:32; do
     --images $M/image.png --format json --device cuda --precision $prec --iterations $((960 / b)) --batch $b \
     --backbone-batch 4 -o $f 2>/dev/null
   python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; print('$prec --batch $b --backbone-batch 4 MASKRT_BACKBONE_BATCH_PIN=$pin run $rep_i', 'median %.3f ms, %.1f img/s' % (r['stats']['median'], r['throughput_img_s']))" $f
+done; done; done
+fi
+if [ "${AB_DEFAULTS:-0}" = 1 ]; then
+stamp "batch defaults A/B (session 10: the CLI groups same-size images by default for --batch >= 2; pinned)"
+for rep_i in 1 2; do for mode in default nogroups unpinned; do for pb in fp16:64 tf32:32 fp16:16; do
+  prec=${pb%%:*}; b=${pb#*:}; f=$W/ab_defaults_${mode}_${prec}_b${b}_r$rep_i.json
+  envs=(); extra=(); case $mode in nogroups) extra=(--backbone-batch 1);; unpinned) envs=(MASKRT_BACKBONE_BATCH_PIN=0);; esac
+  env "${envs[@]}" timeout 60 build-gpu/maskrt bench --config $M/config.yaml --weights $M/model.pkl --images $M/image.png \
+    --format json --device cuda --precision $prec --iterations $((960 / b)) --batch $b "${extra[@]}" -o $f 2>/dev/null
+  python3 -c "import json,sys; d=json.load(open(sys.argv[1])); r=d['runs'][0]; print('$prec --batch $b $mode run $rep_i', 'backbone_batch', d['metadata']['options'].get('backbone_batch'), 'median %.3f ms, %.1f img/s, beyond ctx %s MiB' % (r['stats']['median'], r['throughput_img_s'], r['gpu'].get('mem_peak_beyond_context_mib')))" $f
 done; done; done
 fi
 if [ "${AB_COMBO:-0}" = 1 ]; then

@@ -143,11 +143,15 @@ class ConvCudnn {
   // (planned first when missing): the same path and the same legacy algorithm, cuBLASLt algorithm or
   // cuDNN engine configuration (GraphConvPlan::key()), nothing measured. For MASKRT_BACKBONE_BATCH_PIN=1
   // (generalized_rcnn_cuda.cpp): a group of n images then runs each image through the kernels its
-  // single-image plan runs, which is what can make a group member's bits equal its infer() bits
-  // (measured per configuration by bench/bench_batch_invariance.cpp). When the configuration is not
-  // available at n (not offered in heuristic mode A, workspace or column matrix over n times plan()'s
-  // caps), falls back to plan() (logged with MASKRT_CUDNN_LOG=1). n <= 1: plan(). Returns the
-  // workspace bytes.
+  // single-image plan runs. The same configuration is not always batch-invariant
+  // (bench/bench_batch_invariance.cpp), so the pinned plan is checked once on seeded data
+  // (pinned_bits_equal) and kept only when every image's output bytes equal its single-image run.
+  // When the configuration is not available at n (not offered in heuristic mode A, workspace or
+  // column matrix over n times plan()'s caps) or gives other bits, the n-image plan runs each image
+  // through the single-image plan (n calls; equal bits by construction); only when an image's slice
+  // would not be 16-byte aligned does it fall back to plan() at n. Each outcome is logged with
+  // MASKRT_CUDNN_LOG=1. n <= 1: plan(). Returns the workspace bytes. Allocates and synchronises
+  // (planning only).
   size_t plan_pinned(const CudaContext& ctx, int n, int h, int w);
   // y must be (n, out_channels, out_size(h), out_size(w)); z (kBiasAddRelu only) has y's shape.
   void forward(const CudaContext& ctx, const DeviceTensor& x, const DeviceTensor& y, const DeviceTensor* z,
@@ -165,6 +169,10 @@ class ConvCudnn {
   // Sets up the matmul of a plan; measures the heuristic's candidates when scratch buffers are given
   // and keeps the frugal pick (returns its time in ms, else -1). p.gemm_workspace == kNoGemm when
   // cuBLASLt offers none.
+  // plan_pinned(): runs the planned (n, h, w) and (1, h, w) plans on seeded data (n images, and each
+  // image alone) and compares the outputs byte for byte; false (with the reason appended to *why)
+  // when they differ or the check buffers cannot be allocated. Synchronises ctx's stream.
+  bool pinned_bits_equal(const CudaContext& ctx, int n, int h, int w, std::string* why);
   float plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit);
   // conv_epilogue (bias, shortcut z, ReLU as epilogue_ says) on y = (n, out_channels, hw pixels) in
   // this precision's layout and float bias: fp16 NHWC half with bias_f32_, tf32 NCHW float with bias_,

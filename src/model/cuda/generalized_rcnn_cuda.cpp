@@ -144,9 +144,9 @@ struct CudaGeneralizedRCNN::Impl {
   // this many consecutive images of one size and channel order as one group plan (backbone, FPN and RPN
   // head convs at n images).
   int backbone_batch = 1;
-  // MASKRT_BACKBONE_BATCH_PIN=1 (with a backbone batch > 1): a group plan's backbone, FPN and RPN-head
-  // convolutions take each layer's single-image configuration (ConvCudnn::plan_pinned), so that a group
-  // member can run the kernels its infer() runs. Experimental, off by default.
+  // With a backbone batch > 1 (unless MASKRT_BACKBONE_BATCH_PIN=0): a group plan's backbone, FPN and
+  // RPN-head convolutions take each layer's single-image configuration, checked bit for bit at n or
+  // run image by image (ConvCudnn::plan_pinned), so a group member equals its infer() result exactly.
   bool pin_group_convs = false;
   // tf32 only, the default since session 7 (MASKRT_TF32_NHWC=0: NCHW): activations NHWC float32
   // (tf32_nhwc_from_env; carver.h activation_layout).
@@ -345,17 +345,27 @@ struct CudaGeneralizedRCNN::Impl {
     return v == "1";
   }
 
-  // MASKRT_BACKBONE_BATCH_PIN: 1 pins group plans' convolutions to their single-image configurations
-  // (announced; ignored, and said so, without a backbone batch); 0 or unset: off. Other values are
+  // MASKRT_BACKBONE_BATCH_PIN: with a backbone batch, group plans' convolutions take their
+  // single-image configurations by default (session 10: ConvCudnn::plan_pinned checks each one's bits
+  // at n and runs a layer image by image where they differ), so a group member equals infer() bit for
+  // bit. 0: group convolutions plan n images themselves (announced: faster by 2-4 % on the H200, but
+  // an image's fp16 / tf32 bits may then depend on whether its neighbours share its size); 1: the
+  // default, announced. Without a backbone batch, 1 is ignored (said so). Other values are
   // kInvalidArgument naming the variable.
   static bool pin_group_convs_from_env(int group) {
-    if (env_switch("MASKRT_BACKBONE_BATCH_PIN") != 1) return false;
+    const int v = env_switch("MASKRT_BACKBONE_BATCH_PIN");
     if (group <= 1) {
-      std::fprintf(stderr, "maskrt: MASKRT_BACKBONE_BATCH_PIN=1 ignored: no backbone batch in effect\n");
+      if (v == 1) std::fprintf(stderr, "maskrt: MASKRT_BACKBONE_BATCH_PIN=1 ignored: no backbone batch in effect\n");
       return false;
     }
-    std::fprintf(stderr, "maskrt: MASKRT_BACKBONE_BATCH_PIN=1: group convolutions use their single-image "
-                         "configurations\n");
+    if (v == 0) {
+      std::fprintf(stderr, "maskrt: MASKRT_BACKBONE_BATCH_PIN=0: group convolutions plan n images (an image's "
+                           "bits may differ from its infer() bits)\n");
+      return false;
+    }
+    if (v == 1)
+      std::fprintf(stderr, "maskrt: MASKRT_BACKBONE_BATCH_PIN=1: group convolutions use their single-image "
+                           "configurations\n");
     return true;
   }
 

@@ -82,27 +82,35 @@ struct PinCheckBuffers {
   }
 };
 
-// Deterministic pseudo-random values in [-2, 2) (xorshift; the seed differs per buffer) in the
-// activation dtype: what plan_pinned() feeds both plans to compare their bits.
-std::vector<uint8_t> pin_check_values(size_t count, bool half, uint32_t seed) {
-  std::vector<float> v(count);
-  uint32_t s = seed | 1u;
-  for (float& x : v) {
-    s ^= s << 13;
-    s ^= s >> 17;
-    s ^= s << 5;
-    x = static_cast<float>(s >> 8) * (4.0f / 16777216.0f) - 2.0f;
+// Fills `count` elements at dst (fp16 when `half`, else float) with deterministic pseudo-random values
+// in [-2, 2): a seeded xorshift pattern of kPinPatternLength elements (a prime, so it does not line up
+// with image or row sizes; `offset` shifts it per buffer), uploaded once and then repeated by doubling
+// device-to-device copies, so the check costs no host work per element (planning only; synchronous).
+constexpr size_t kPinPatternLength = 1000003;
+void fill_pin_check(void* dst, size_t count, bool half, size_t offset) {
+  static const std::vector<float> pattern = [] {
+    std::vector<float> v(kPinPatternLength + 4096);
+    uint32_t s = 0x9e3779b9u;
+    for (float& x : v) {
+      s ^= s << 13;
+      s ^= s >> 17;
+      s ^= s << 5;
+      x = static_cast<float>(s >> 8) * (4.0f / 16777216.0f) - 2.0f;
+    }
+    return v;
+  }();
+  static const std::vector<uint16_t> pattern_half = to_half(pattern.data(), pattern.size());
+  const size_t elem = half ? 2 : 4;
+  const size_t first = std::min(count, kPinPatternLength);
+  offset %= 4096;
+  const void* src = half ? static_cast<const void*>(pattern_half.data() + offset)
+                         : static_cast<const void*>(pattern.data() + offset);
+  MASKRT_CUDA_CHECK(cudaMemcpy(dst, src, first * elem, cudaMemcpyHostToDevice));
+  for (size_t done = first; done < count;) {
+    const size_t n = std::min(done, count - done);
+    MASKRT_CUDA_CHECK(cudaMemcpy(static_cast<char*>(dst) + done * elem, dst, n * elem, cudaMemcpyDeviceToDevice));
+    done += n;
   }
-  std::vector<uint8_t> out;
-  if (half) {
-    const std::vector<uint16_t> h = to_half(v.data(), v.size());
-    out.resize(h.size() * 2);
-    std::memcpy(out.data(), h.data(), out.size());
-  } else {
-    out.resize(v.size() * 4);
-    std::memcpy(out.data(), v.data(), out.size());
-  }
-  return out;
 }
 
 // Backend-API candidates (see conv_cudnn.h): finalised execution plans per graph from heuristic mode
@@ -502,13 +510,12 @@ bool ConvCudnn::pinned_bits_equal(const CudaContext& ctx, int n, int h, int w, s
     *why += (why->empty() ? "" : "; ") + std::string("no device memory to compare the bits at n");
     return false;
   }
-  const std::vector<uint8_t> xv = pin_check_values(static_cast<size_t>(x.numel()), half, 0x9e3779b9u);
-  MASKRT_CUDA_CHECK(cudaMemcpy(b.x, xv.data(), xv.size(), cudaMemcpyHostToDevice));
-  if (with_z) {
-    // Channel padding (if any) stays as the seeded values: both runs read the same bytes.
-    const std::vector<uint8_t> zv = pin_check_values(static_cast<size_t>(y.numel()), half, 0x85ebca6bu);
-    MASKRT_CUDA_CHECK(cudaMemcpy(b.z, zv.data(), zv.size(), cudaMemcpyHostToDevice));
-  }
+  // Padded input channels (if any) hold pattern values too: both runs read the same bytes.
+  fill_pin_check(b.x, static_cast<size_t>(x.numel()), half, 0);
+  if (with_z) fill_pin_check(b.z, static_cast<size_t>(y.numel()), half, 1234);
+  // Device-to-device cudaMemcpy may return before it lands, and ctx's stream need not order with the
+  // legacy stream: wait for the fills before the convolutions read them.
+  MASKRT_CUDA_CHECK(cudaDeviceSynchronize());
   x.ptr = b.x;
   DeviceTensor yn = y, y1 = y, z = y;
   yn.ptr = b.y_n;

@@ -192,14 +192,14 @@ CocoDataset parse_coco_annotations(const std::string& json_text, const std::stri
     if (!ds.category_index.count(a.category_id))
       w.fail(detail::concat("category_id ", a.category_id, " has no entry in 'categories'"));
     a.area = as_number(require_key(v, "area", w), "area", w);
-    if (auto it = v.find("iscrowd"); it != v.end()) {
-      if (it->is_boolean())
-        a.iscrowd = it->get<bool>();
-      else if (it->is_number_integer())
-        a.iscrowd = it->get<int64_t>() != 0;
-      else
-        w.fail(detail::concat("'iscrowd' must be 0, 1 or a boolean, got ", type_name(*it)));
-    }
+    // Required, as pycocotools' COCOeval reads int(ann['iscrowd']) for every ground-truth instance
+    // (a missing key is a KeyError there, not 0).
+    if (const auto& c = require_key(v, "iscrowd", w); c.is_boolean())
+      a.iscrowd = c.get<bool>();
+    else if (c.is_number_integer())
+      a.iscrowd = c.get<int64_t>() != 0;
+    else
+      w.fail(detail::concat("'iscrowd' must be 0, 1 or a boolean, got ", type_name(c)));
     if (auto it = v.find("bbox"); it != v.end()) {
       a.bbox = as_bbox(*it, w);
       a.has_bbox = true;

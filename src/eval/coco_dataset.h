@@ -6,7 +6,7 @@
 //   {"images": [{"id": int, "height": int > 0, "width": int > 0, "file_name"?: str}, ...],
 //    "categories": [{"id": int, "name"?: str}, ...],
 //    "annotations": [{"id": int, "image_id": int, "category_id": int, "area": number,
-//                     "iscrowd"?: 0|1|bool (default 0), "bbox"?: [x, y, w, h],
+//                     "iscrowd": 0|1|bool (required, as pycocotools reads it), "bbox"?: [x, y, w, h],
 //                     "segmentation"?: polygons [[x0, y0, x1, y1, ...], ...]
 //                                     | RLE {"size": [h, w], "counts": str (compressed) | [int, ...]}}]}
 // `area` is what COCOeval uses for the small/medium/large ranges of ground truth (pycocotools never

@@ -233,6 +233,7 @@ void expect_error(const std::string& file, const std::string& needle, bool resul
 TEST(CocoDatasetErrors, MalformedAnnotationFiles) {
   expect_error("no_images.json", "missing key 'images'");
   expect_error("ann_missing_area.json", "annotations[0] (id 4): missing key 'area'");
+  expect_error("ann_missing_iscrowd.json", "annotations[0] (id 4): missing key 'iscrowd'");
   expect_error("ann_unknown_image.json", "image_id 99 has no entry in 'images'");
   expect_error("ann_unknown_category.json", "category_id 42 has no entry in 'categories'");
   expect_error("ann_bbox_wrong_type.json", "'bbox' must be an array");

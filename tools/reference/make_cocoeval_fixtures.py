@@ -294,6 +294,8 @@ def write_bad_files():
         "no_images.json": {"annotations": [], "categories": [cat]},
         "ann_missing_area.json": {"images": [img], "categories": [cat],
                                   "annotations": [{k: v for k, v in ann.items() if k != "area"}]},
+        "ann_missing_iscrowd.json": {"images": [img], "categories": [cat],
+                                     "annotations": [{k: v for k, v in ann.items() if k != "iscrowd"}]},
         "ann_unknown_image.json": {"images": [img], "categories": [cat], "annotations": [dict(ann, image_id=99)]},
         "ann_unknown_category.json": {"images": [img], "categories": [cat],
                                       "annotations": [dict(ann, category_id=42)]},

@@ -23,7 +23,7 @@
 # throughput with groups of 4, MASKRT_BACKBONE_BATCH_PIN 0 vs 1 (fp16 batch 64, tf32 batch 32), alternated.
 # AB_DEFAULTS=1: fp16 --batch 64 / 16 and tf32 --batch 32 as the CLI runs them by default (same-size
 # groups of 4, pinned: session 10), with --backbone-batch 1 (no groups) and with MASKRT_BACKBONE_BATCH_PIN=0
-# (groups planned at n), 2 alternated repetitions; each line also gives the memory beyond the context.
+# (groups planned at n), DEF_REPS (2) alternated repetitions of DEF_RUNS ("fp16:64 tf32:32 fp16:16"); each line also gives the memory beyond the context.
 # AB_COMBO=1: the two fp16 opt-ins that cut GPU time at batch 1 (space-to-depth stem, RPN top-k by
 # select), alone and together, at the best throughput setting (--batch 64 --backbone-batch 4) and at
 # --batch 16, 2 alternated repetitions, after the parity/golden tests with the stem on.
@@ -153,7 +153,7 @@ done; done; done
 fi
 if [ "${AB_DEFAULTS:-0}" = 1 ]; then
 stamp "batch defaults A/B (session 10: the CLI groups same-size images by default for --batch >= 2; pinned)"
-for rep_i in 1 2; do for mode in default nogroups unpinned; do for pb in fp16:64 tf32:32 fp16:16; do
+for rep_i in $(seq 1 ${DEF_REPS:-2}); do for mode in default nogroups unpinned; do for pb in ${DEF_RUNS:-fp16:64 tf32:32 fp16:16}; do
   prec=${pb%%:*}; b=${pb#*:}; f=$W/ab_defaults_${mode}_${prec}_b${b}_r$rep_i.json
   envs=(); extra=(); case $mode in nogroups) extra=(--backbone-batch 1);; unpinned) envs=(MASKRT_BACKBONE_BATCH_PIN=0);; esac
   env "${envs[@]}" timeout 60 build-gpu/maskrt bench --config $M/config.yaml --weights $M/model.pkl --images $M/image.png \

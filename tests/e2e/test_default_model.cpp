@@ -98,7 +98,7 @@ TEST(DefaultModel, WeightsFromOptsAreUsed) {
   fs::remove(copy);
 }
 
-// A 1x3000 image: ResizeShortestEdge (default model: MIN_SIZE_TEST 704, MAX_SIZE_TEST 1333 per its
+// A 1x3000 image: ResizeShortestEdge (default model: MIN_SIZE_TEST 832, MAX_SIZE_TEST 1333 per its
 // config.yaml) caps the long side at 1333, so the height is int(1333 / 3000 + 0.5) = 0: a clear error.
 TEST(DefaultModel, TooThinImageIsAClearError) {
   maskrt::EngineOptions o;
@@ -115,7 +115,7 @@ TEST(DefaultModel, TooThinImageIsAClearError) {
       FAIL() << "a 1x3000 image cannot be resized to a non-empty input";
     } catch (const maskrt::Error& e) {
       EXPECT_EQ(e.code(), maskrt::ErrorCode::kInvalidArgument);
-      EXPECT_NE(std::string(e.what()).find("image 1x3000 (HxW) too thin: resizes to 0 rows at INPUT.MIN_SIZE_TEST 704, MAX_SIZE_TEST 1333"),
+      EXPECT_NE(std::string(e.what()).find("image 1x3000 (HxW) too thin: resizes to 0 rows at INPUT.MIN_SIZE_TEST 832, MAX_SIZE_TEST 1333"),
                 std::string::npos)
           << e.what();
     }

@@ -50,20 +50,25 @@ struct EngineOptions {
                                          // images of one size and channel order through ONE backbone, FPN
                                          // and RPN-head pass (then proposals, ROI heads, paste per image).
                                          // 0 = take MASKRT_BACKBONE_BATCH from the environment, else off;
-                                         // 1 = off; 2..8 = group size (wins over the variable). Off by
-                                         // default because an image's fp16 / tf32 result may then differ
-                                         // in the last bits from its infer() result, depending on whether
-                                         // its batch neighbours have its size (other cuDNN algorithms at
-                                         // n > 1); it never depends on their content. (Experimental:
-                                         // MASKRT_BACKBONE_BATCH_PIN=1 gives the group each layer's
-                                         // single-image configuration; README, not yet run on a GPU.) About N times the
-                                         // activation memory per stream; with warm-up, the group plans of
-                                         // each warm-up size are made at creation (one group per stream
-                                         // of cuda_streams, default 3). fp32 ignores it (logged: fp32
-                                         // batch results stay equal to infer()); CPU: no effect. Measured
-                                         // (H200, 2026-11-29; full-width R50, batch 16, 640x480 -> 800x1067,
-                                         // N = 4, 3 runs): fp16 565-580 -> 631-665, tf32 387-389 -> 421-424
-                                         // images/s; N = 8 was slower than 4. Outside 0..8: kInvalidArgument
+                                         // 1 = off; 2..8 = group size (wins over the variable). The library
+                                         // keeps it off unless asked (group plans cost about N times the
+                                         // activation memory per stream, made at creation with warm-up);
+                                         // the CLI turns it on (min(4, --batch)) for --batch >= 2. Each
+                                         // group convolution takes its layer's single-image configuration
+                                         // where that gives every image the same bits at N (checked once at
+                                         // planning on seeded data), else runs image by image, so a group
+                                         // member's result equals infer() of that image bit for bit (gpu
+                                         // test PinnedGroupsEqualSingleImagesBitForBit; session 10).
+                                         // MASKRT_BACKBONE_BATCH_PIN=0 lets cuDNN plan the N-image convs
+                                         // instead (faster by ~5-7 % on the H200, but an image's bits may
+                                         // then depend on whether its neighbours share its size, never on
+                                         // their content). With warm-up, the group plans of each warm-up
+                                         // size are made at creation (one group per stream of
+                                         // cuda_streams, default 3). fp32 ignores it (logged: fp32 batch
+                                         // results stay equal to infer()); CPU: no effect. Measured (H200,
+                                         // session 10; full-width R50, 640x480 -> 800x1067, N = 4): fp16
+                                         // --batch 64 585.8 -> 630.3, tf32 --batch 32 385.9 -> 412.1
+                                         // images/s (docs/PERFORMANCE.md). Outside 0..8: kInvalidArgument
                                          // naming backbone_batch at creation (CPU and CUDA).
 };
 inline constexpr int kDefaultCudaStreams = 3;  // H200 fp16 batch 16: 1 -> 431, 2 -> 490, 3 -> 541, 4 -> 536 images/s
@@ -145,8 +150,8 @@ class Engine {
   // One image (RGB or BGR per image.channel_order, any size). Instances sorted by score, descending.
   ImageResult infer(const Image& image) const;
   // Several images; exactly one result per image, in input order (an image with no detections keeps
-  // its empty slot). Each image's result equals infer(image), bit for bit (except with
-  // EngineOptions::backbone_batch / MASKRT_BACKBONE_BATCH > 1 in fp16 / tf32: see there). On CUDA the
+  // its empty slot). Each image's result equals infer(image), bit for bit (with a backbone batch too,
+  // unless MASKRT_BACKBONE_BATCH_PIN=0: see EngineOptions::backbone_batch). On CUDA the
   // batch is pipelined over EngineOptions::cuda_streams streams (several images on the GPU at once
   // while earlier ones are encoded on the host; docs/DESIGN-cuda.md); a bad image throws as infer() would,
   // and the results of the batch are then not returned (call infer() per image to keep them). An

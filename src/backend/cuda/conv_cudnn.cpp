@@ -458,9 +458,13 @@ size_t ConvCudnn::plan_pinned(const CudaContext& ctx, int n, int h, int w) {
   // single-image runs and kept only when every image's output bytes are equal.
   const char* outcome = "pinned to";
   if (ok) {
-    plans_.emplace(key, std::move(p));
-    ok = pinned_bits_equal(ctx, n, h, w, &why);
-    auto it = plans_.find(key);
+    const auto it = plans_.emplace(key, std::move(p)).first;
+    try {
+      ok = pinned_bits_equal(ctx, n, h, w, &why);
+    } catch (...) {  // a throw must not leave the unchecked plan behind for the next plan_pinned() to return
+      plans_.erase(it);
+      throw;
+    }
     p = std::move(it->second);
     plans_.erase(it);
   }

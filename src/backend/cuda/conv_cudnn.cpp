@@ -456,6 +456,19 @@ size_t ConvCudnn::plan_pinned(const CudaContext& ctx, int n, int h, int w) {
   // of 195 fp16 configurations, e.g. some eng41 / eng62 tilings and legacy algo 1 at res3 3x3, gave
   // an image different bits at n = 4), so the pinned plan is run once on seeded data against n
   // single-image runs and kept only when every image's output bytes are equal.
+  // The check runs the single-image plan on each image's slice of the n-image buffers, and the
+  // image-by-image path below runs it there too: both need every slice 16-byte aligned as the
+  // single-image plan's arena buffers are (always so for the channel counts ResNet-FPN uses; not,
+  // e.g., tf32 NCHW objectness_logits with 3 channels, where cuBLASLt may refuse the pointers or cuDNN
+  // take other kernels). Otherwise plan() at n, which may give different bits (logged).
+  const size_t elem = precision_ == Precision::kFP16 ? 2 : 4;
+  const size_t x_image = elem * static_cast<size_t>(in_c_padded_) * h * w;
+  const size_t y_image = elem * static_cast<size_t>(out_c_) * p->oh * p->ow;
+  const bool slices_aligned = x_image % 16 == 0 && y_image % 16 == 0;
+  if (ok && !slices_aligned) {
+    ok = false;
+    why += (why.empty() ? "" : "; ") + std::string("image slices not 16-byte aligned");
+  }
   const char* outcome = "pinned to";
   if (ok) {
     const auto it = plans_.emplace(key, std::move(p)).first;
@@ -469,13 +482,8 @@ size_t ConvCudnn::plan_pinned(const CudaContext& ctx, int n, int h, int w) {
     plans_.erase(it);
   }
   // Otherwise the group runs each image through the single-image plan (n calls): equal bits by
-  // construction, at single-image speed for this layer. Needs every image's slice 16-byte aligned as
-  // the single-image plan's arena buffers are (always so for the channel counts ResNet-FPN uses);
-  // else plan() at n, which may give different bits (logged).
-  const size_t elem = precision_ == Precision::kFP16 ? 2 : 4;
-  const size_t x_image = elem * static_cast<size_t>(in_c_padded_) * h * w;
-  const size_t y_image = elem * static_cast<size_t>(out_c_) * p->oh * p->ow;
-  if (!ok && x_image % 16 == 0 && y_image % 16 == 0) {
+  // construction, at single-image speed for this layer (aligned slices only, as above).
+  if (!ok && slices_aligned) {
     auto q = new_plan(n, h, w);
     q->per_image = true;
     q->workspace = ref.workspace;

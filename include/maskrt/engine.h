@@ -53,7 +53,7 @@ struct EngineOptions {
                                          // 1 = off; 2..8 = group size (wins over the variable). The library
                                          // keeps it off unless asked (group plans cost about N times the
                                          // activation memory per stream, made at creation with warm-up);
-                                         // the CLI turns it on (min(4, --batch)) for --batch >= 2. Each
+                                         // the CLI turns it on (N = 4) for --batch >= 16. Each
                                          // group convolution takes its layer's single-image configuration
                                          // where that gives every image the same bits at N (checked once at
                                          // planning on seeded data), else runs image by image, so a group

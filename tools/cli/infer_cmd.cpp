@@ -66,7 +66,7 @@ void add_model_options(CLI::App* cmd, ModelArgs& a) {
       ->check(CLI::Range(0, 8));
   cmd->add_option("--backbone-batch", a.backbone_batch,
                   "CUDA fp16/tf32: run up to N consecutive same-size images of one --batch through one backbone, "
-                  "FPN and RPN-head pass (default: min(4, --batch) when --batch >= 2, unless MASKRT_BACKBONE_BATCH "
+                  "FPN and RPN-head pass (default: 4 when --batch >= 16, unless MASKRT_BACKBONE_BATCH "
                   "is set; 1 = off; each image's result stays equal, bit for bit, to its result alone; "
                   "fp32 ignores it)")
       ->check(CLI::Range(1, kMaxBackboneBatch));
@@ -88,14 +88,16 @@ EngineOptions engine_options(const ModelArgs& a) {
   o.num_threads = a.threads;
   o.cuda_streams = a.cuda_streams;
   o.backbone_batch = a.backbone_batch;
-  // Batched CUDA fp16 / tf32 runs group same-size images by default (H200, session 10: +12-16 %
-  // throughput; group members equal infer() bit for bit since plan_pinned checks each layer), unless
-  // --backbone-batch or MASKRT_BACKBONE_BATCH says otherwise. --batch 1 makes no group plans (they
-  // would cost the memory of N images per stream for nothing).
+  // Large CUDA fp16 / tf32 batches group same-size images by default (H200, session 10: fp16 --batch 64
+  // +7.6 %, tf32 --batch 32 +6.8 %; group members equal infer() bit for bit, ConvCudnn::plan_pinned),
+  // unless --backbone-batch or MASKRT_BACKBONE_BATCH says otherwise. Smaller batches keep one image per
+  // stream: there a group of 4 takes one stream where 3 streams ran single images at once (not
+  // measured below --batch 16), and group plans cost about 4 images' activations per stream.
+  constexpr int kDefaultGroupsFromBatch = 16;
   const char* env_bb = std::getenv("MASKRT_BACKBONE_BATCH");
-  if (a.backbone_batch == 0 && a.batch >= 2 && o.precision != Precision::kFP32 && o.device != Device::kCPU &&
+  if (a.backbone_batch == 0 && a.batch >= kDefaultGroupsFromBatch && o.precision != Precision::kFP32 && o.device != Device::kCPU &&
       !(env_bb && *env_bb))
-    o.backbone_batch = std::min(4, a.batch);
+    o.backbone_batch = 4;
   if (!a.prepare_sizes.empty()) o.warmup_sizes = parse_sizes(a.prepare_sizes, "--prepare-sizes");
   return o;
 }

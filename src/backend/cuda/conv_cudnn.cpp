@@ -396,8 +396,41 @@ size_t ConvCudnn::plan_pinned(const CudaContext& ctx, int n, int h, int w) {
   const auto key = std::make_tuple(n, h, w);
   if (auto it = plans_.find(key); it != plans_.end()) return it->second->workspace;
   plan(ctx, 1, h, w);  // the reference: measured as usual (a no-op when already planned)
-  const auto t_start = std::chrono::steady_clock::now();
   const Plan& ref = *plans_.at(std::make_tuple(1, h, w));
+  // The check runs the single-image plan on each image's slice of the n-image buffers, and the
+  // image-by-image path below runs it there too: both need every slice 16-byte aligned as the
+  // single-image plan's arena buffers are (always so for the channel counts ResNet-FPN uses; not,
+  // e.g., tf32 NCHW objectness_logits with 3 channels, where cuBLASLt may refuse the pointers or cuDNN
+  // take other kernels). Otherwise plan() at n, which may give different bits (logged).
+  const size_t elem = precision_ == Precision::kFP16 ? 2 : 4;
+  const size_t x_image = elem * static_cast<size_t>(in_c_padded_) * h * w;
+  const size_t y_image = elem * static_cast<size_t>(out_c_) * out_size(h) * out_size(w);
+  const bool slices_aligned = x_image % 16 == 0 && y_image % 16 == 0;
+  // First the plan n would get unpinned (plan(): measured at n, the fastest there; what
+  // MASKRT_BACKBONE_BATCH_PIN=0 runs): kept when it gives every image its single-image bits on the same
+  // check. Other kernels than the n=1 plan's can still give equal bits (the same reduction order along
+  // K); where they do not, the check sees it on the seeded pattern as it does for the pinned plan.
+  if (slices_aligned) {
+    plan(ctx, n, h, w);  // counts its own planning time
+    const auto t_check = std::chrono::steady_clock::now();
+    std::string own_why;
+    bool same = false;
+    try {
+      same = pinned_bits_equal(ctx, n, h, w, &own_why);
+    } catch (...) {
+      plans_.erase(key);
+      throw;
+    }
+    add_planning_ms(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_check).count());
+    const Plan& own = *plans_.at(key);
+    if (cudnn_log_enabled())
+      std::fprintf(stderr, "maskrt: cudnn plan %s in (%d,%d,%d,%d): %s its own n-image plan (%s)%s%s\n",
+                   name_.c_str(), n, in_c_padded_, h, w, same ? "keeps" : "drops", path_name(own),
+                   same ? ": the same bits as the n=1 configuration" : ": ", same ? "" : own_why.c_str());
+    if (same) return own.workspace;
+    plans_.erase(key);
+  }
+  const auto t_start = std::chrono::steady_clock::now();
   auto p = new_plan(n, h, w);
   // A group's workspace and column matrix may be n times a single image's (the reference's choice was
   // made under the single-image caps; its column matrix and most workspaces grow with n), so the caps
@@ -456,15 +489,6 @@ size_t ConvCudnn::plan_pinned(const CudaContext& ctx, int n, int h, int w) {
   // of 195 fp16 configurations, e.g. some eng41 / eng62 tilings and legacy algo 1 at res3 3x3, gave
   // an image different bits at n = 4), so the pinned plan is run once on seeded data against n
   // single-image runs and kept only when every image's output bytes are equal.
-  // The check runs the single-image plan on each image's slice of the n-image buffers, and the
-  // image-by-image path below runs it there too: both need every slice 16-byte aligned as the
-  // single-image plan's arena buffers are (always so for the channel counts ResNet-FPN uses; not,
-  // e.g., tf32 NCHW objectness_logits with 3 channels, where cuBLASLt may refuse the pointers or cuDNN
-  // take other kernels). Otherwise plan() at n, which may give different bits (logged).
-  const size_t elem = precision_ == Precision::kFP16 ? 2 : 4;
-  const size_t x_image = elem * static_cast<size_t>(in_c_padded_) * h * w;
-  const size_t y_image = elem * static_cast<size_t>(out_c_) * p->oh * p->ow;
-  const bool slices_aligned = x_image % 16 == 0 && y_image % 16 == 0;
   if (ok && !slices_aligned) {
     ok = false;
     why += (why.empty() ? "" : "; ") + std::string("image slices not 16-byte aligned");
@@ -880,6 +904,7 @@ float ConvCudnn::plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, 
 }
 
 const char* ConvCudnn::path_name(const Plan& p) {
+  if (p.per_image) return "per-image";
   if (p.graph) return p.graph->epilogue() == GraphEpilogue::kConvOnly ? "graph" : "graph-fused";
   if (p.gemm) return p.im2col ? "im2col-gemm" : "gemm";
   return "cudnn";

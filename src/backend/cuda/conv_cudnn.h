@@ -139,19 +139,20 @@ class ConvCudnn {
 
   // Chooses and caches the algorithm for input (n, in_channels, h, w); returns its workspace bytes.
   size_t plan(const CudaContext& ctx, int n, int h, int w);
-  // Plans input (n, in_channels, h, w) with the configuration plan() chose for (1, in_channels, h, w)
-  // (planned first when missing): the same path and the same legacy algorithm, cuBLASLt algorithm or
-  // cuDNN engine configuration (GraphConvPlan::key()), nothing measured. For MASKRT_BACKBONE_BATCH_PIN=1
-  // (generalized_rcnn_cuda.cpp): a group of n images then runs each image through the kernels its
-  // single-image plan runs. The same configuration is not always batch-invariant
-  // (bench/bench_batch_invariance.cpp), so the pinned plan is checked once on seeded data
-  // (pinned_bits_equal) and kept only when every image's output bytes equal its single-image run.
-  // When the configuration is not available at n (not offered in heuristic mode A, workspace or
-  // column matrix over n times plan()'s caps) or gives other bits, the n-image plan runs each image
-  // through the single-image plan (n calls; equal bits by construction); only when an image's slice
-  // would not be 16-byte aligned does it fall back to plan() at n. Each outcome is logged with
-  // MASKRT_CUDNN_LOG=1. n <= 1: plan(). Returns the workspace bytes. Allocates and synchronises
-  // (planning only).
+  // Plans input (n, in_channels, h, w) for a backbone-batch group so that every image's output equals,
+  // bit for bit, what the single-image plan for (1, in_channels, h, w) gives it (planned first when
+  // missing; infer() runs that one). In order: (1) plan()'s own choice at n, kept when a check on
+  // seeded data (pinned_bits_equal: the n-image plan against n single-image runs, every output byte)
+  // passes; (2) the single-image configuration (the same path and legacy algorithm, cuBLASLt algorithm
+  // or cuDNN engine configuration, GraphConvPlan::key(), nothing measured), kept when it applies at n
+  // (offered in heuristic mode A; workspace and column matrix within n times plan()'s caps) and passes
+  // the same check (12 of 195 fp16 R50-FPN configurations did not on the H200 in session 10:
+  // bench/bench_batch_invariance.cpp); (3) otherwise the n-image plan runs each image through the
+  // single-image plan (n calls; equal bits by construction). Only when an image's slice would not be
+  // 16-byte aligned (not for ResNet-FPN's NHWC layers) does it fall back to plan() at n unchecked.
+  // Each outcome is logged with MASKRT_CUDNN_LOG=1. The default for group plans unless
+  // MASKRT_BACKBONE_BATCH_PIN=0 (generalized_rcnn_cuda.cpp). n <= 1: plan(). Returns the workspace
+  // bytes. Allocates and synchronises (planning only).
   size_t plan_pinned(const CudaContext& ctx, int n, int h, int w);
   // y must be (n, out_channels, out_size(h), out_size(w)); z (kBiasAddRelu only) has y's shape.
   void forward(const CudaContext& ctx, const DeviceTensor& x, const DeviceTensor& y, const DeviceTensor* z,

@@ -345,10 +345,10 @@ struct CudaGeneralizedRCNN::Impl {
     return v == "1";
   }
 
-  // MASKRT_BACKBONE_BATCH_PIN: with a backbone batch, group plans' convolutions take their
-  // single-image configurations by default (session 10: ConvCudnn::plan_pinned checks each one's bits
-  // at n and runs a layer image by image where they differ), so a group member equals infer() bit for
-  // bit. 0: group convolutions plan n images themselves (announced: faster by 2-4 % on the H200, but
+  // MASKRT_BACKBONE_BATCH_PIN: with a backbone batch, group plans' convolutions are planned by
+  // ConvCudnn::plan_pinned by default (session 10: each keeps an n-image plan only where a check shows
+  // it gives every image its single-image bits, else runs image by image), so a group member equals
+  // infer() bit for bit. 0: group convolutions plan n images themselves (announced: faster by 5-7 % on the H200 in session 10, but
   // an image's fp16 / tf32 bits may then depend on whether its neighbours share its size); 1: the
   // default, announced. Without a backbone batch, 1 is ignored (said so). Other values are
   // kInvalidArgument naming the variable.

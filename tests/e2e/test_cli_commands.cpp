@@ -490,8 +490,8 @@ TEST(CliEval, InferResultsMatchingAndErrors) {
       {"images", {{{"id", 1}, {"file_name", "sub/x.png"}, {"height", 20}, {"width", 30}},
                   {{"id", 2}, {"file_name", "y.png"}, {"height", 20}, {"width", 30}}}},
       {"categories", {{{"id", 7}, {"name", "b"}}, {{"id", 3}, {"name", "a"}}}},
-      {"annotations", {{{"id", 1}, {"image_id", 1}, {"category_id", 3}, {"bbox", {2, 3, 10, 8}}, {"area", 80}},
-                       {{"id", 2}, {"image_id", 2}, {"category_id", 7}, {"bbox", {5, 5, 6, 6}}, {"area", 36}}}}};
+      {"annotations", {{{"id", 1}, {"image_id", 1}, {"category_id", 3}, {"bbox", {2, 3, 10, 8}}, {"area", 80}, {"iscrowd", 0}},
+                       {{"id", 2}, {"image_id", 2}, {"category_id", 7}, {"bbox", {5, 5, 6, 6}}, {"area", 36}, {"iscrowd", 0}}}}};
   std::ofstream(d / "ann.json") << ann.dump();
   const nlohmann::json good = {
       {"maskrt", {{"version", "test"}}},

@@ -95,8 +95,8 @@ EngineOptions engine_options(const ModelArgs& a) {
   // measured below --batch 16), and group plans cost about 4 images' activations per stream.
   constexpr int kDefaultGroupsFromBatch = 16;
   const char* env_bb = std::getenv("MASKRT_BACKBONE_BATCH");
-  if (a.backbone_batch == 0 && a.batch >= kDefaultGroupsFromBatch && o.precision != Precision::kFP32 && o.device != Device::kCPU &&
-      !(env_bb && *env_bb))
+  if (a.backbone_batch == 0 && a.batch >= kDefaultGroupsFromBatch && o.precision != Precision::kFP32 &&
+      o.device != Device::kCPU && !(env_bb && *env_bb))
     o.backbone_batch = 4;
   if (!a.prepare_sizes.empty()) o.warmup_sizes = parse_sizes(a.prepare_sizes, "--prepare-sizes");
   return o;

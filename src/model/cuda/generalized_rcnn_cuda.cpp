@@ -145,8 +145,9 @@ struct CudaGeneralizedRCNN::Impl {
   // head convs at n images).
   int backbone_batch = 1;
   // With a backbone batch > 1 (unless MASKRT_BACKBONE_BATCH_PIN=0): a group plan's backbone, FPN and
-  // RPN-head convolutions take each layer's single-image configuration, checked bit for bit at n or
-  // run image by image (ConvCudnn::plan_pinned), so a group member equals its infer() result exactly.
+  // RPN-head convolutions keep an n-image plan only where a bit check at planning shows every image
+  // gets its single-image bits, else run image by image (ConvCudnn::plan_pinned), so a group member
+  // equals its infer() result exactly.
   bool pin_group_convs = false;
   // tf32 only, the default since session 7 (MASKRT_TF32_NHWC=0: NCHW): activations NHWC float32
   // (tf32_nhwc_from_env; carver.h activation_layout).
@@ -348,9 +349,9 @@ struct CudaGeneralizedRCNN::Impl {
   // MASKRT_BACKBONE_BATCH_PIN: with a backbone batch, group plans' convolutions are planned by
   // ConvCudnn::plan_pinned by default (session 10: each keeps an n-image plan only where a check shows
   // it gives every image its single-image bits, else runs image by image), so a group member equals
-  // infer() bit for bit. 0: group convolutions plan n images themselves (announced: faster by 5-7 % on the H200 in session 10, but
-  // an image's fp16 / tf32 bits may then depend on whether its neighbours share its size); 1: the
-  // default, announced. Without a backbone batch, 1 is ignored (said so). Other values are
+  // infer() bit for bit. 0: group convolutions plan n images themselves (announced: faster by 5-7 %
+  // on the H200 in session 10, but an image's fp16 / tf32 bits may then depend on whether its
+  // neighbours share its size); 1: the default, announced. Without a backbone batch, 1 is ignored (said so). Other values are
   // kInvalidArgument naming the variable.
   static bool pin_group_convs_from_env(int group) {
     const int v = env_switch("MASKRT_BACKBONE_BATCH_PIN");

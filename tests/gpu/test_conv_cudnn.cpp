@@ -33,6 +33,7 @@
 #include "ops/conv_transpose2d/conv_transpose2d.h"
 #include "ops/linear/linear.h"
 #include "ops/pooling/pooling.h"
+#include "cuda_test_util.h"
 #include "tensor_compare.h"
 
 namespace {
@@ -397,6 +398,70 @@ TEST_P(ConvCudnnTest, StemMaxPoolMatchesScalarReference) {
   pool.forward(ctx, dx.t, dy.t);
   ctx.synchronize();
   EXPECT_LE(rel_l2(download(dy.t), ref), prec == Precision::kFP16 ? 1e-3 : 0.0);
+}
+
+// ConvCudnn::plan_pinned (the default for backbone-batch group plans, session 10): whatever it takes
+// per layer (plan()'s own n-image plan, the single-image configuration, or image by image), every
+// image's output of one n-image forward must equal, byte for byte, the single-image forward of that
+// image (the plain definition of "an image's result does not depend on its batch"). fp16 NHWC and
+// tf32 NCHW, the default path choice and the backend-API graph path forced (MASKRT_CONV_GRAPH=1),
+// ResNet-FPN-like layers at n = 4, the shortcut epilogue included.
+TEST(ConvCudnnPinned, GroupOutputsEqualSingleImageOutputsBitForBit) {
+  MASKRT_SKIP_WITHOUT_GPU();
+  CudaContext ctx(0);
+  std::mt19937 rng(77);
+  const ConvCase cases[] = {
+      {4, 3, 64, 96, 16, 7, 2, 3, 1, ConvEpilogue::kBiasRelu, 8},        // stem-like
+      {4, 64, 40, 56, 64, 3, 1, 1, 1, ConvEpilogue::kBiasRelu, 0},       // res2 conv2-like
+      {4, 64, 40, 56, 256, 1, 1, 0, 1, ConvEpilogue::kBiasAddRelu, 0},   // conv3 + shortcut
+      {4, 128, 40, 56, 128, 3, 2, 1, 1, ConvEpilogue::kBiasRelu, 0},     // strided 3x3 (res3.0 conv2-like)
+      {4, 256, 20, 28, 256, 1, 1, 0, 1, ConvEpilogue::kBias, 0},         // FPN lateral-like
+      {4, 256, 20, 28, 256, 3, 1, 1, 1, ConvEpilogue::kBias, 0},         // FPN output-like
+  };
+  for (const Precision prec : {Precision::kFP16, Precision::kTF32})
+    for (const char* graph : {"", "1"}) {
+      setenv("MASKRT_CONV_GRAPH", graph, 1);
+      for (const ConvCase& cc : cases) {
+        SCOPED_TRACE(::testing::Message() << (prec == Precision::kFP16 ? "fp16" : "tf32") << " conv c=" << cc.c
+                                          << " o=" << cc.o << " k=" << cc.k << " s=" << cc.stride << " "
+                                          << cc.h << "x" << cc.w << " n=" << cc.n << " MASKRT_CONV_GRAPH=" << graph);
+        maskrt::ConvLayer layer;
+        layer.weight = random_tensor({cc.o, cc.c, cc.k, cc.k}, rng, 1.f / std::sqrt(float(cc.c * cc.k * cc.k)));
+        layer.bias = random_tensor({cc.o}, rng, 0.5f);
+        layer.params.stride_h = layer.params.stride_w = cc.stride;
+        layer.params.pad_h = layer.params.pad_w = cc.pad;
+        const int cpad = prec == Precision::kFP16 ? cc.c_padded : 0;
+        ConvCudnn conv(layer, prec, cc.epi, "pinned_test", cpad);
+        const size_t ws_n = conv.plan_pinned(ctx, cc.n, cc.h, cc.w);
+        const size_t ws_1 = conv.plan(ctx, 1, cc.h, cc.w);
+        const char* path = conv.chosen_path(cc.n, cc.h, cc.w);
+        ASSERT_NE(path, nullptr);
+        std::printf("[pinned] %s c%d o%d k%d s%d %dx%d graph=%s: n=%d path %s, n=1 path %s\n",
+                    prec == Precision::kFP16 ? "fp16" : "tf32", cc.c, cc.o, cc.k, cc.stride, cc.h, cc.w,
+                    *graph ? graph : "(unset)", cc.n, path, conv.chosen_path(1, cc.h, cc.w));
+        const int oh = conv.out_size(cc.h), ow = conv.out_size(cc.w);
+        const Tensor x = random_tensor({cc.n, cc.c, cc.h, cc.w}, rng);
+        DeviceCopy dx = upload(x, prec, cpad);
+        DeviceCopy dz;
+        if (cc.epi == ConvEpilogue::kBiasAddRelu) dz = upload(random_tensor({cc.n, cc.o, oh, ow}, rng), prec);
+        DeviceCopy dy_n = alloc_like(cc.n, cc.o, oh, ow, prec), dy_1 = alloc_like(cc.n, cc.o, oh, ow, prec);
+        const size_t ws_bytes = std::max<size_t>({ws_n, ws_1, 1});
+        DeviceBuffer ws(ws_bytes, "workspace");
+        conv.forward(ctx, dx.t, dy_n.t, dz.t.ptr ? &dz.t : nullptr, ws.get(), ws_bytes);
+        for (int k = 0; k < cc.n; ++k) {
+          const DeviceTensor zk = dz.t.ptr ? dz.t.rows(k, 1) : DeviceTensor{};
+          conv.forward(ctx, dx.t.rows(k, 1), dy_1.t.rows(k, 1), dz.t.ptr ? &zk : nullptr, ws.get(), ws_bytes);
+        }
+        ctx.synchronize();
+        std::vector<uint8_t> a(dy_n.t.bytes()), b(dy_1.t.bytes());
+        ASSERT_EQ(cudaMemcpy(a.data(), dy_n.t.ptr, a.size(), cudaMemcpyDeviceToHost), cudaSuccess);
+        ASSERT_EQ(cudaMemcpy(b.data(), dy_1.t.ptr, b.size(), cudaMemcpyDeviceToHost), cudaSuccess);
+        size_t differ = 0;
+        for (size_t i = 0; i < a.size(); ++i) differ += a[i] != b[i];
+        EXPECT_EQ(differ, 0u) << "n-image path " << path << ": " << differ << " of " << a.size() << " bytes differ";
+      }
+    }
+  unsetenv("MASKRT_CONV_GRAPH");
 }
 
 TEST(DeviceArena, MeasureThenCarveAgree) {

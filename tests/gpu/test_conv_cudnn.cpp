@@ -418,6 +418,7 @@ TEST(ConvCudnnPinned, GroupOutputsEqualSingleImageOutputsBitForBit) {
       {4, 256, 20, 28, 256, 1, 1, 0, 1, ConvEpilogue::kBias, 0},         // FPN lateral-like
       {4, 256, 20, 28, 256, 3, 1, 1, 1, ConvEpilogue::kBias, 0},         // FPN output-like
   };
+  int batched = 0;  // cases whose n-image plan launches n images at once (not "per-image")
   for (const Precision prec : {Precision::kFP16, Precision::kTF32})
     for (const char* graph : {"", "1"}) {
       setenv("MASKRT_CONV_GRAPH", graph, 1);
@@ -436,6 +437,7 @@ TEST(ConvCudnnPinned, GroupOutputsEqualSingleImageOutputsBitForBit) {
         const size_t ws_1 = conv.plan(ctx, 1, cc.h, cc.w);
         const char* path = conv.chosen_path(cc.n, cc.h, cc.w);
         ASSERT_NE(path, nullptr);
+        batched += std::strcmp(path, "per-image") != 0;
         std::printf("[pinned] %s c%d o%d k%d s%d %dx%d graph=%s: n=%d path %s, n=1 path %s\n",
                     prec == Precision::kFP16 ? "fp16" : "tf32", cc.c, cc.o, cc.k, cc.stride, cc.h, cc.w,
                     *graph ? graph : "(unset)", cc.n, path, conv.chosen_path(1, cc.h, cc.w));
@@ -462,6 +464,8 @@ TEST(ConvCudnnPinned, GroupOutputsEqualSingleImageOutputsBitForBit) {
       }
     }
   unsetenv("MASKRT_CONV_GRAPH");
+  // Not vacuous: image-by-image plans are equal by construction, so some case must launch n images.
+  EXPECT_GT(batched, 0) << "every case ran image by image";
 }
 
 TEST(DeviceArena, MeasureThenCarveAgree) {

@@ -365,8 +365,8 @@ struct CudaGeneralizedRCNN::Impl {
       return false;
     }
     if (v == 1)
-      std::fprintf(stderr, "maskrt: MASKRT_BACKBONE_BATCH_PIN=1: group convolutions use their single-image "
-                           "configurations\n");
+      std::fprintf(stderr, "maskrt: MASKRT_BACKBONE_BATCH_PIN=1: group convolutions keep an n-image plan only "
+                           "where it gives single-image bits, else run image by image\n");
     return true;
   }
 

@@ -104,21 +104,32 @@ EngineOptions engine_options(const ModelArgs& a) {
 
 std::vector<InferOutcome> infer_images(const Engine& engine, const std::vector<Image>& images) {
   std::vector<InferOutcome> out(images.size());
+  std::string batch_error;
   if (images.size() > 1) {
     try {
       std::vector<ImageResult> rs = engine.infer_batch(images);
       for (size_t i = 0; i < images.size(); ++i) out[i] = {true, std::move(rs[i]), {}};
       return out;
-    } catch (const Error&) {  // some image failed: find it (and keep the others) one by one below
+    } catch (const Error& err) {  // some image failed: find it (and keep the others) one by one below
+      batch_error = err.what();
     }
   }
+  bool all_ran = true;
   for (size_t i = 0; i < images.size(); ++i) {
     try {
       out[i] = {true, engine.infer(images[i]), {}};
     } catch (const Error& err) {
       out[i] = {false, {}, err.what()};
+      all_ran = false;
     }
   }
+  // A batch failure that no single image reproduces is not a bad input: say so, or a systematic
+  // batch-path problem (e.g. group planning) would only show as a slow run.
+  if (!batch_error.empty() && all_ran)
+    std::fprintf(stderr,
+                 "maskrt: warning: the batch of %zu images failed (%s); every image then ran alone, results are "
+                 "from one-image runs\n",
+                 images.size(), batch_error.c_str());
   return out;
 }
 

@@ -406,10 +406,20 @@ size_t ConvCudnn::plan_pinned(const CudaContext& ctx, int n, int h, int w) {
   // single-image plan's arena buffers are (always so for the channel counts ResNet-FPN uses; not,
   // e.g., tf32 NCHW objectness_logits with 3 channels, where cuBLASLt may refuse the pointers or cuDNN
   // take other kernels). Otherwise plan() at n, which may give different bits (logged).
-  const size_t elem = precision_ == Precision::kFP16 ? 2 : 4;
+  const size_t elem = dtype_size(dtype());
   const size_t x_image = elem * static_cast<size_t>(in_c_padded_) * h * w;
   const size_t y_image = elem * static_cast<size_t>(out_c_) * out_size(h) * out_size(w);
   const bool slices_aligned = x_image % 16 == 0 && y_image % 16 == 0;
+  // The bit check on the n-image plan in plans_[key]; a throw must not leave that unchecked plan behind
+  // for the next plan_pinned() to return.
+  auto check_bits = [&](std::string* why) {
+    try {
+      return pinned_bits_equal(ctx, n, h, w, why);
+    } catch (...) {
+      plans_.erase(key);
+      throw;
+    }
+  };
   // First the plan n would get unpinned (plan(): measured at n, the fastest there; what
   // MASKRT_BACKBONE_BATCH_PIN=0 runs): kept when it gives every image its single-image bits on the same
   // check. Other kernels than the n=1 plan's can still give equal bits (the same reduction order along
@@ -429,13 +439,7 @@ size_t ConvCudnn::plan_pinned(const CudaContext& ctx, int n, int h, int w) {
   if (own_planned) {
     const auto t_check = std::chrono::steady_clock::now();
     std::string own_why;
-    bool same = false;
-    try {
-      same = pinned_bits_equal(ctx, n, h, w, &own_why);
-    } catch (...) {
-      plans_.erase(key);
-      throw;
-    }
+    const bool same = check_bits(&own_why);
     add_planning_ms(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_check).count());
     const Plan& own = *plans_.at(key);
     if (cudnn_log_enabled())
@@ -511,12 +515,7 @@ size_t ConvCudnn::plan_pinned(const CudaContext& ctx, int n, int h, int w) {
   const char* outcome = "pinned to";
   if (ok) {
     const auto it = plans_.emplace(key, std::move(p)).first;
-    try {
-      ok = pinned_bits_equal(ctx, n, h, w, &why);
-    } catch (...) {  // a throw must not leave the unchecked plan behind for the next plan_pinned() to return
-      plans_.erase(it);
-      throw;
-    }
+    ok = check_bits(&why);
     p = std::move(it->second);
     plans_.erase(it);
   }
@@ -547,10 +546,8 @@ bool ConvCudnn::pinned_bits_equal(const CudaContext& ctx, int n, int h, int w, s
   Plan& pn = *plans_.at(std::make_tuple(n, h, w));
   const Plan& p1 = *plans_.at(std::make_tuple(1, h, w));
   const bool half = precision_ == Precision::kFP16;
-  const DType dt = half ? DType::kF16 : DType::kF32;
-  const Layout layout = nhwc_ ? Layout::kNHWC : Layout::kNCHW;
-  DeviceTensor x{nullptr, n, in_c_padded_, h, w, dt, layout};
-  DeviceTensor y{nullptr, n, out_c_, pn.oh, pn.ow, dt, layout};
+  DeviceTensor x{nullptr, n, in_c_padded_, h, w, dtype(), layout()};
+  DeviceTensor y{nullptr, n, out_c_, pn.oh, pn.ow, dtype(), layout()};
   const bool with_z = epilogue_ == ConvEpilogue::kBiasAddRelu;
   const size_t ws_bytes = std::max<size_t>({pn.workspace, p1.workspace, 256});
   PinCheckBuffers b;

@@ -35,8 +35,9 @@ struct Carver {
   // false: lay out activations only (no cuDNN / cuBLASLt planning): a cheap first measurement that
   // rejects sizes which cannot fit before any library is asked about huge tensors.
   bool plan_algos = true;
-  // MASKRT_BACKBONE_BATCH_PIN=1, while a group plan's backbone, FPN and RPN head are carved: every
-  // ConvCudnn takes its single-image configuration (ConvCudnn::plan_pinned) instead of planning n.
+  // While a group plan's backbone, FPN and RPN head are carved (unless MASKRT_BACKBONE_BATCH_PIN=0):
+  // every ConvCudnn is planned by ConvCudnn::plan_pinned (an n-image plan only where it gives each
+  // image its single-image bits, else image by image) instead of plan().
   bool pin_convs_to_single = false;
   size_t workspace = 0;
 

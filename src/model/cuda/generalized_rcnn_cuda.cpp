@@ -351,8 +351,8 @@ struct CudaGeneralizedRCNN::Impl {
   // it gives every image its single-image bits, else runs image by image), so a group member equals
   // infer() bit for bit. 0: group convolutions plan n images themselves (announced: faster by 5-7 %
   // on the H200 in session 10, but an image's fp16 / tf32 bits may then depend on whether its
-  // neighbours share its size); 1: the default, announced. Without a backbone batch, 1 is ignored (said so). Other values are
-  // kInvalidArgument naming the variable.
+  // neighbours share its size); 1: the default, announced. Without a backbone batch, 1 is ignored
+  // (said so). Other values are kInvalidArgument naming the variable.
   static bool pin_group_convs_from_env(int group) {
     const int v = env_switch("MASKRT_BACKBONE_BATCH_PIN");
     if (group <= 1) {

@@ -157,6 +157,12 @@ class Engine {
   // and the results of the batch are then not returned (call infer() per image to keep them). An
   // out-of-memory on an extra stream moves that image to the first stream; on the first stream the
   // extra streams' memory is released and the image retried, so streams never cost an image.
+  // Reproducibility: bit for bit within one engine. Two engines (or processes) on CUDA may differ at
+  // rounding level (about 1e-3 px in fp16 boxes, measured on the H200 in session 11), because each
+  // measures its convolution algorithms when it plans (cudnnFind and our own timings, as PyTorch's
+  // cudnn.benchmark) and timing noise can pick another kernel; with MASKRT_CUDNN_FIND=0 the plans
+  // depend only on the shapes, the GPU and the library versions (cuDNN's heuristic order; may be
+  // slower).
   std::vector<ImageResult> infer_batch(const std::vector<Image>& images) const;
 
   const EngineInfo& info() const;

@@ -168,22 +168,48 @@ TEST(CliRobustness, FailedWriteKeepsThePreviousOutputAndLeavesNoPartialFiles) {
   }
 }
 
-// Image paths typed after --opts become opts values (README): the error says so when a "key" or the
-// dangling last value is an existing file; --precision tf32 with --device auto on a machine without a
-// usable GPU says that auto chose the CPU.
+// Image paths typed after --opts (README): a word at a KEY position that names an existing file ends the
+// pairs, and it and the words after it are image inputs, so `--opts K V a b` runs a and b with K = V,
+// exactly as `a b --opts K V`; a missing path after them stays a per-image error; a key that is not a
+// file keeps the unknown-key error without the path hint. --precision tf32 with --device auto on a
+// machine without a usable GPU says that auto chose the CPU.
 TEST(CliRobustness, ImagePathsAfterOptsAndAutoDeviceAreExplained) {
   const fs::path d = fresh_dir("maskrt_cli_robust_opts_paths");
   const std::string out = " -o " + (d / "r.json").string();
-  EXPECT_EQ(run("infer --device cpu" + out + " --opts MODEL.ROI_HEADS.SCORE_THRESH_TEST 0.5 " + kImage + " " + kImage,
-                d / "a.log"),
-            2);
-  expect_log_has(d / "a.log", "image paths go before --opts");  // (the parser keeps the last path as an image)
-  EXPECT_EQ(run("infer --device cpu" + out + " --opts MODEL.ROI_HEADS.SCORE_THRESH_TEST 0.5 " + kImage + " " + kImage +
-                    " " + kImage,
-                d / "b.log"),
-            2);
-  expect_log_has(d / "b.log", "Non-existent config key: " + kImage);
-  expect_log_has(d / "b.log", "image paths go before --opts");
+  const std::string kOther = (kRepo / "samples" / "images" / "000019.jpg").string();
+  const std::string opts = " --opts MODEL.ROI_HEADS.SCORE_THRESH_TEST 0.5";
+  ASSERT_EQ(run("infer --device cpu -o " + (d / "before.json").string() + " " + kImage + " " + kOther + opts,
+                d / "before.log"), 0) << slurp(d / "before.log");
+  ASSERT_EQ(run("infer --device cpu -o " + (d / "after.json").string() + opts + " " + kImage + " " + kOther,
+                d / "after.log"), 0) << slurp(d / "after.log");
+  expect_log_has(d / "after.log", "1 word after --opts taken as image input");
+  const auto read_json = [](const fs::path& f) {
+    std::ifstream is(f);
+    return nlohmann::json::parse(is);
+  };
+  const nlohmann::json before = read_json(d / "before.json"), after = read_json(d / "after.json");
+  ASSERT_EQ(after.at("images").size(), 2u);
+  size_t confident = 0;
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(after["images"][i]["file"], before["images"][i]["file"]) << "order of the images as typed";
+    EXPECT_EQ(after["images"][i]["instances"].dump(), before["images"][i]["instances"].dump()) << "image " << i;
+    for (const auto& inst : after["images"][i]["instances"]) {
+      EXPECT_GE(inst["score"].get<double>(), 0.5) << "the override applied";
+      ++confident;
+    }
+  }
+  EXPECT_GT(confident, 0u);
+  // Three paths, the middle one missing: all three are inputs (the missing one a per-image error, exit 1).
+  const std::string missing = (d / "no_such.png").string();
+  EXPECT_EQ(run("infer --device cpu" + out + opts + " " + kImage + " " + missing + " " + kOther, d / "b.log"), 1)
+      << slurp(d / "b.log");
+  {
+    const nlohmann::json b = read_json(d / "r.json");
+    EXPECT_EQ(b.at("images").size(), 2u);
+    ASSERT_EQ(b.at("errors").size(), 1u) << b.at("errors").dump();
+    EXPECT_EQ(b["errors"][0]["file"], missing);
+  }
+  fs::remove(d / "r.json");
   EXPECT_EQ(run("infer --device cpu" + out + " --opts MODEL.NO_SUCH_KEY 1 " + kImage, d / "c.log"), 2);
   const std::string c = slurp(d / "c.log");
   EXPECT_EQ(c.find("image paths go before"), std::string::npos) << "no hint for a key that is not a file: " << c;

@@ -88,8 +88,9 @@ EngineOptions engine_options(const ModelArgs& a) {
   o.num_threads = a.threads;
   o.cuda_streams = a.cuda_streams;
   o.backbone_batch = a.backbone_batch;
-  // Large CUDA fp16 / tf32 batches group same-size images by default (H200, session 10: fp16 --batch 64
-  // +7.6 %, tf32 --batch 32 +6.8 %; group members equal infer() bit for bit, ConvCudnn::plan_pinned),
+  // Large CUDA fp16 / tf32 batches group same-size images by default (H200, session 11, mean of two runs:
+  // fp16 --batch 64 +12 %, --batch 16 +10 %, tf32 --batch 32 +11 %; group members equal infer() bit for
+  // bit, ConvCudnn::plan_pinned),
   // unless --backbone-batch or MASKRT_BACKBONE_BATCH says otherwise. Smaller batches keep one image per
   // stream: there a group of 4 takes one stream where 3 streams ran single images at once (not
   // measured below --batch 16), and group plans cost about 4 images' activations per stream.
@@ -234,7 +235,30 @@ void warn_cpu_ignored_options(const ModelArgs& a, const EngineInfo& info) {
                  a.backbone_batch);
 }
 
-int run_infer(const InferArgs& a) {
+// Image paths typed after --opts (`--opts K V a.png b.png`) reach us as opts words, all but the last one
+// (CLI11 keeps one word for the required positional). A word at a KEY position that names an existing
+// file or folder cannot be a config key: it and every word after it are image inputs, in the order typed,
+// ahead of the positional one(s). Words at VALUE positions are never moved (MODEL.WEIGHTS takes a file).
+// Returns how many words moved.
+size_t move_image_paths_out_of_opts(std::vector<std::string>& opts, std::vector<std::string>& inputs) {
+  for (size_t i = 0; i < opts.size(); i += 2) {
+    std::error_code ec;
+    if (opts[i].empty() || !fs::exists(opts[i], ec)) continue;
+    std::vector<std::string> moved(opts.begin() + static_cast<std::ptrdiff_t>(i), opts.end());
+    opts.resize(i);
+    const size_t n = moved.size();
+    moved.insert(moved.end(), inputs.begin(), inputs.end());
+    inputs = std::move(moved);
+    return n;
+  }
+  return 0;
+}
+
+int run_infer(const InferArgs& args) {
+  InferArgs a = args;
+  if (const size_t n = move_image_paths_out_of_opts(a.model.opts, a.inputs))
+    std::fprintf(stderr, "maskrt: note: %zu word%s after --opts taken as image input%s (from '%s': an existing path, not "
+                 "a config key)\n", n, n == 1 ? "" : "s", n == 1 ? "" : "s", a.inputs.front().c_str());
   // Output locations are checked before any work, so a typo does not cost a whole run.
   check_writable_file(a.output, "--output");
   if (!a.visualize_dir.empty()) check_output_dir(a.visualize_dir, "--visualize");

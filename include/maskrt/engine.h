@@ -54,22 +54,25 @@ struct EngineOptions {
                                          // keeps it off unless asked (group plans cost about N times the
                                          // activation memory per stream, made at creation with warm-up);
                                          // the CLI turns it on (N = 4) for --batch >= 16. Each
-                                         // group convolution takes its layer's single-image configuration
-                                         // where that gives every image the same bits at N (checked once at
-                                         // planning on seeded data), else runs image by image, so a group
-                                         // member's result equals infer() of that image bit for bit (gpu
-                                         // test PinnedGroupsEqualSingleImagesBitForBit; session 10).
+                                         // group convolution keeps its own N-image plan where that gives
+                                         // every image the same bits as at n = 1 (checked once at planning
+                                         // on seeded data), else takes its layer's single-image
+                                         // configuration where that passes the same check, else runs image
+                                         // by image (ConvCudnn::plan_pinned), so a group member's result
+                                         // equals infer() of that image bit for bit (gpu test
+                                         // PinnedGroupsEqualSingleImagesBitForBit; sessions 10-11).
                                          // MASKRT_BACKBONE_BATCH_PIN=0 lets cuDNN plan the N-image convs
-                                         // instead (faster by ~5-7 % on the H200, but an image's bits may
-                                         // then depend on whether its neighbours share its size, never on
-                                         // their content). With warm-up, the group plans of each warm-up
-                                         // size are made at creation (one group per stream of
-                                         // cuda_streams, default 3). fp32 ignores it (logged: fp32 batch
-                                         // results stay equal to infer()); CPU: no effect. Measured (H200,
-                                         // session 10; full-width R50, 640x480 -> 800x1067, N = 4): fp16
-                                         // --batch 64 585.8 -> 630.3, tf32 --batch 32 385.9 -> 412.1
-                                         // images/s (docs/PERFORMANCE.md). Outside 0..8: kInvalidArgument
-                                         // naming backbone_batch at creation (CPU and CUDA).
+                                         // unchecked instead (faster by 1-4 % on the H200 in session 11,
+                                         // but an image's bits may then depend on whether its neighbours
+                                         // share its size, never on their content). With warm-up, the
+                                         // group plans of each warm-up size are made at creation (one
+                                         // group per stream of cuda_streams, default 3). fp32 ignores it
+                                         // (logged: fp32 batch results stay equal to infer()); CPU: no
+                                         // effect. Measured (H200, session 11; full-width R50, 640x480 ->
+                                         // 800x1067, N = 4, two runs each): fp16 --batch 64 591-633 ->
+                                         // 678-693, tf32 --batch 32 395-396 -> 437-439 images/s
+                                         // (docs/PERFORMANCE.md). Outside 0..8: kInvalidArgument naming
+                                         // backbone_batch at creation (CPU and CUDA).
 };
 inline constexpr int kDefaultCudaStreams = 3;  // H200 fp16 batch 16: 1 -> 431, 2 -> 490, 3 -> 541, 4 -> 536 images/s
 inline constexpr int kMaxBackboneBatch = 8;   // EngineOptions::backbone_batch / MASKRT_BACKBONE_BATCH upper bound

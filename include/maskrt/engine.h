@@ -74,7 +74,8 @@ struct EngineOptions {
                                          // (docs/PERFORMANCE.md). Outside 0..8: kInvalidArgument naming
                                          // backbone_batch at creation (CPU and CUDA).
 };
-inline constexpr int kDefaultCudaStreams = 3;  // H200 fp16 batch 16: 1 -> 431, 2 -> 490, 3 -> 541, 4 -> 536 images/s
+// H200 fp16 batch 16, session 5 (docs/PERFORMANCE.md): 1 / 2 / 3 / 4 streams 431 / 490 / 541 / 536 images/s
+inline constexpr int kDefaultCudaStreams = 3;
 inline constexpr int kMaxBackboneBatch = 8;   // EngineOptions::backbone_batch / MASKRT_BACKBONE_BATCH upper bound
 
 struct EngineInfo {

@@ -27,8 +27,8 @@
 //
 // Top-k and merge algorithms (RpnProposalsCudaParams::topk_algo; every choice gives bit-identical
 // outputs, tests/gpu/test_rpn_topk_select_cuda.cpp compares them):
-//   kSelect (opt-in, MASKRT_RPN_TOPK=select; written 2026-11-30 and not yet run on a GPU: it becomes
-//     the default once its gpu tests pass and an A/B shows it faster): per level, a 4096-bin
+//   kSelect (opt-in, MASKRT_RPN_TOPK=select; its gpu tests passed on the H200 in session 9, but the
+//     A/B there was within run-to-run spread, so it is not the default): per level, a 4096-bin
 //     histogram of a monotone bucket of the sort key (the sign,
 //     the exponent in [2^-6, 2^10) and 7 mantissa bits; everything outside clamps into the edge bins),
 //     the bin holding the k_l-th key, a compaction of every anchor in bins <= that bin as 64-bit

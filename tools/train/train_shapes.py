@@ -96,8 +96,10 @@ def make_cfg(a):
         # untouched), maskrt CPU eval: after stage 5 mask AP 41.9 / 45.2 / 45.9 / 45.8 / 45.0 at 448 /
         # 576 / 640 / 704 / 800 (-> 640); after stage 6 (trained at 416..576) 49.6 / 50.6 / 50.9 / 50.3
         # at 576 / 640 / 704 / 768 (-> 704); after stage 11 (trained at 544..704) CUDA fp32 60.8 / 61.0 /
-        # 61.5 / 61.5 / 61.2 at 704 / 768 / 832 / 896 / 960 (-> 832, session 10). Stages 1-5 were
-        # evaluated at 448 / 800, stage 6 at 640, stages 7-11 right after training at 704.
+        # 61.5 / 61.5 / 61.2 at 704 / 768 / 832 / 896 / 960 (-> 832, session 10); after stage 12 (trained
+        # at 608..800) 62.4 / 64.0 / 64.0 / 63.6 at 768 / 832 / 896 / 960 (832 kept, session 11). Stages
+        # 1-5 were evaluated at 448 / 800, stage 6 at 640, stages 7-11 right after training at 704,
+        # stage 12 at 832.
         inp.MIN_SIZE_TEST = 832
         inp.MAX_SIZE_TEST = 1333
         inp.MASK_FORMAT = "bitmask"                  # the data set's masks are COCO RLE

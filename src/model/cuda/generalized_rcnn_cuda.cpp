@@ -349,8 +349,9 @@ struct CudaGeneralizedRCNN::Impl {
   // MASKRT_BACKBONE_BATCH_PIN: with a backbone batch, group plans' convolutions are planned by
   // ConvCudnn::plan_pinned by default (session 10: each keeps an n-image plan only where a check shows
   // it gives every image its single-image bits, else runs image by image), so a group member equals
-  // infer() bit for bit. 0: group convolutions plan n images themselves (announced: faster by 5-7 %
-  // on the H200 in session 10, but an image's fp16 / tf32 bits may then depend on whether its
+  // infer() bit for bit. 0: group convolutions plan n images themselves (announced: faster by 1-4 %
+  // on the H200 in session 11, 5-7 % in session 10 before own n-image plans were kept where bit-exact;
+  // but an image's fp16 / tf32 bits may then depend on whether its
   // neighbours share its size); 1: the default, announced. Without a backbone batch, 1 is ignored
   // (said so). Other values are kInvalidArgument naming the variable.
   static bool pin_group_convs_from_env(int group) {

@@ -22,7 +22,7 @@
 # then the backbone-batch gpu tests (the MASKRT_BACKBONE_BATCH_PIN=1 bit-equality one included) and
 # throughput with groups of 4, MASKRT_BACKBONE_BATCH_PIN 0 vs 1 (fp16 batch 64, tf32 batch 32), alternated.
 # AB_DEFAULTS=1: fp16 --batch 64 / 16 and tf32 --batch 32 as the CLI runs them by default (same-size
-# groups of 4, pinned: session 10), with --backbone-batch 1 (no groups) and with MASKRT_BACKBONE_BATCH_PIN=0
+# groups of 4, bit-exact: ConvCudnn::plan_pinned), with --backbone-batch 1 (no groups) and with MASKRT_BACKBONE_BATCH_PIN=0
 # (groups planned at n), DEF_REPS (2) alternated repetitions of DEF_RUNS ("fp16:64 tf32:32 fp16:16"); each line also gives the memory beyond the context.
 # AB_COMBO=1: the two fp16 opt-ins that cut GPU time at batch 1 (space-to-depth stem, RPN top-k by
 # select), alone and together, at the best throughput setting (--batch 64 --backbone-batch 4) and at

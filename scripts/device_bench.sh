@@ -27,10 +27,13 @@ mb --device cuda --precision fp16 --iterations $ITERS --sizes 240x320,480x640,72
 # cost against pixels: no resize (INPUT.MIN_SIZE_TEST 0), so the network sees each size as given
 mb --device cuda --precision fp16 --iterations $ITERS --opts INPUT.MIN_SIZE_TEST 0 INPUT.MAX_SIZE_TEST 4000 \
    --sizes 240x320,480x640,800x1067,1080x1920,1344x1344 -o "$OUT/mrt_cuda_fp16_pixels.json" 2>/dev/null
-# throughput: pipelined batches of 16 (host decode of image i overlaps the GPU on image i+1)
-mb --device cuda --precision fp16 --iterations $ITERS --batch 16 -o "$OUT/mrt_cuda_fp16_b16.json" 2>/dev/null
-mb --device cuda --precision tf32 --iterations $ITERS --batch 16 -o "$OUT/mrt_cuda_tf32_b16.json" 2>/dev/null
-# the opt-in batched backbone (EngineOptions::backbone_batch; 4 was the fastest N on the H200 in session 7)
+# throughput: pipelined batches of 16 (host decode of image i overlaps the GPU on image i+1), one image
+# per backbone pass (--backbone-batch 1: since session 10 the CLI groups same-size images by default
+# from --batch 16, so without it these rows would repeat the next two)
+mb --device cuda --precision fp16 --iterations $ITERS --batch 16 --backbone-batch 1 -o "$OUT/mrt_cuda_fp16_b16.json" 2>/dev/null
+mb --device cuda --precision tf32 --iterations $ITERS --batch 16 --backbone-batch 1 -o "$OUT/mrt_cuda_tf32_b16.json" 2>/dev/null
+# the CLI default at --batch >= 16: same-size groups of 4 through one backbone pass (bit-exact per image;
+# EngineOptions::backbone_batch, ConvCudnn::plan_pinned)
 mb --device cuda --precision fp16 --iterations $ITERS --batch 16 --backbone-batch 4 -o "$OUT/mrt_cuda_fp16_b16_bb4.json" 2>/dev/null
 mb --device cuda --precision tf32 --iterations $ITERS --batch 16 --backbone-batch 4 -o "$OUT/mrt_cuda_tf32_b16_bb4.json" 2>/dev/null
 mb --device cuda --precision fp16 --iterations $ITERS --opts INPUT.MIN_SIZE_TEST 0 --sizes 1344x1344 \
@@ -57,9 +60,9 @@ def mr(f, i=0):
 rows = [("Detectron2 cuda fp32 (TF32 off)", d2("d2_cuda_fp32.json")), ("Detectron2 cuda fp16 autocast", d2("d2_cuda_fp16.json")),
         ("maskrt cuda fp32", mr("mrt_cuda_fp32.json")), ("maskrt cuda tf32", mr("mrt_cuda_tf32.json")),
         ("maskrt cuda fp16 480x640->800x1067", mr("mrt_cuda_fp16_sweep.json", 1)), ("maskrt cuda fp16 1344x1344", mr("mrt_cuda_fp16_1344.json")),
-        ("maskrt cuda fp16 batch 16", mr("mrt_cuda_fp16_b16.json")), ("maskrt cuda tf32 batch 16", mr("mrt_cuda_tf32_b16.json")),
-        ("maskrt cuda fp16 batch 16 --backbone-batch 4", mr("mrt_cuda_fp16_b16_bb4.json")),
-        ("maskrt cuda tf32 batch 16 --backbone-batch 4", mr("mrt_cuda_tf32_b16_bb4.json"))]
+        ("maskrt cuda fp16 batch 16 --backbone-batch 1", mr("mrt_cuda_fp16_b16.json")), ("maskrt cuda tf32 batch 16 --backbone-batch 1", mr("mrt_cuda_tf32_b16.json")),
+        ("maskrt cuda fp16 batch 16 --backbone-batch 4 (default)", mr("mrt_cuda_fp16_b16_bb4.json")),
+        ("maskrt cuda tf32 batch 16 --backbone-batch 4 (default)", mr("mrt_cuda_tf32_b16_bb4.json"))]
 rows += [("maskrt cuda fp16 no-resize %s" % s, mr("mrt_cuda_fp16_pixels.json", i)) for i, s in
          enumerate(["240x320", "480x640", "800x1067", "1080x1920", "1344x1344"])]
 rows += [("Detectron2 cpu", d2("d2_cpu.json")), ("maskrt cpu", mr("mrt_cpu.json"))]

@@ -29,6 +29,8 @@
 # --batch 16, 2 alternated repetitions, after the parity/golden tests with the stem on.
 # MODEL_ONLY=1 makes the benchmark step only build and save the model the A/B steps use (a shorter
 # round for A/Bs: e.g. MODEL_ONLY=1 EVAL=0 AB_GRAPH=0 AB_S2D=1 AB_BBATCH=1).
+# Batch-16+ fp16/tf32 arms of every A/B run with the CLI's default same-size groups of 4 (since session 10)
+# unless the arm sets --backbone-batch / MASKRT_BACKBONE_BATCH: not comparable to earlier sessions' batch-16 rows.
 # Everything lands in $OUT/round.tgz (one file back); summaries are printed, the benchmark table last.
 set -uo pipefail
 cd "$(dirname "$0")/.."

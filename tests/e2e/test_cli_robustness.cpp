@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -218,6 +219,77 @@ TEST(CliRobustness, ImagePathsAfterOptsAndAutoDeviceAreExplained) {
   // checked only when the run was refused.
   if (run("infer --precision tf32" + out + " " + kImage, d / "e.log") == 2)
     expect_log_has(d / "e.log", "device auto found no usable CUDA device");
+}
+
+// More image paths typed after --opts (README): a missing image path where a KEY belongs (it has a
+// '/' or an image extension, so it cannot be a config key) is a per-image error like any missing input,
+// not "odd number of values" for the whole run; `--opts K V` with no image at all says that no image
+// was given (CLI11 had taken V as the image, and the message blamed K for having no value); a config
+// key typed after the image paths is a usage error before any work, not an image that cannot be opened
+// (the override was silently not applied and the run still wrote results). Found by a new user.
+TEST(CliRobustness, OptsFollowedByMissingPathsNoImageOrMoreKeys) {
+  const fs::path d = fresh_dir("maskrt_cli_robust_opts_edges");
+  const fs::path out = d / "r.json";
+  const std::string kOther = (kRepo / "samples" / "images" / "000019.jpg").string();
+  const std::string opts = " --opts MODEL.ROI_HEADS.SCORE_THRESH_TEST 0.5";
+  const std::string missing = (d / "no_such.png").string();
+  // The missing path first, then an existing one: one image run, one per-image error, exit 1.
+  EXPECT_EQ(run("infer --device cpu -o " + out.string() + opts + " " + missing + " " + kOther, d / "a.log"), 1)
+      << slurp(d / "a.log");
+  {
+    std::ifstream is(out);
+    ASSERT_TRUE(is.good()) << slurp(d / "a.log");
+    const nlohmann::json r = nlohmann::json::parse(is);
+    ASSERT_EQ(r.at("images").size(), 1u) << r.dump().substr(0, 300);
+    EXPECT_EQ(r["images"][0]["file"], kOther);
+    for (const auto& inst : r["images"][0]["instances"]) EXPECT_GE(inst["score"].get<double>(), 0.5);
+    ASSERT_EQ(r.at("errors").size(), 1u);
+    EXPECT_EQ(r["errors"][0]["file"], missing);
+  }
+  fs::remove(out);
+  // No image at all: a usage error that says so and names the word taken as the image.
+  EXPECT_EQ(run("infer --device cpu -o " + out.string() + opts, d / "b.log"), 2);
+  expect_log_has(d / "b.log", "no image was given");
+  expect_log_has(d / "b.log", "'0.5'");
+  EXPECT_FALSE(fs::exists(out));
+  // A KEY VALUE pair after the image paths: refused up front, naming the key; nothing written.
+  EXPECT_EQ(run("infer --device cpu -o " + out.string() + opts + " " + kImage + " INPUT.MIN_SIZE_TEST 640 " + kOther,
+                d / "c.log"),
+            2)
+      << slurp(d / "c.log");
+  expect_log_has(d / "c.log", "INPUT.MIN_SIZE_TEST");
+  EXPECT_FALSE(fs::exists(out));
+}
+
+// --class-names (README: one name per line): a file saved with CRLF line ends labels "circle", not
+// "circle\r"; an empty file is refused like any other count mismatch (it was silently ignored, so the
+// results had no names at all). Found by a new user.
+TEST(CliRobustness, ClassNamesWithCrlfOrNoName) {
+  const fs::path d = fresh_dir("maskrt_cli_robust_class_names");
+  const fs::path out = d / "r.json";
+  const std::vector<std::string> names = {"c0", "c1", "c2", "c3", "c4"};  // the default model has 5 classes
+  {
+    std::ofstream os(d / "crlf.txt", std::ios::binary);
+    for (const auto& n : names) os << n << "\r\n";
+  }
+  ASSERT_EQ(run("infer --device cpu -o " + out.string() + " --class-names " + (d / "crlf.txt").string() + " " + kImage,
+                d / "a.log"),
+            0)
+      << slurp(d / "a.log");
+  {
+    std::ifstream is(out);
+    const nlohmann::json r = nlohmann::json::parse(is);
+    ASSERT_GT(r.at("images").at(0).at("instances").size(), 0u);
+    for (const auto& inst : r["images"][0]["instances"])
+      EXPECT_EQ(inst.at("category_name"), names.at(inst.at("category_id").get<size_t>()));
+  }
+  fs::remove(out);
+  std::ofstream(d / "empty.txt").close();
+  EXPECT_EQ(run("infer --device cpu -o " + out.string() + " --class-names " + (d / "empty.txt").string() + " " + kImage,
+                d / "b.log"),
+            2);
+  expect_log_has(d / "b.log", "has 0 names but the model has 5 classes");
+  EXPECT_FALSE(fs::exists(out));
 }
 
 // SIGTERM (or SIGINT) during a long infer run (README): the loop stops before the next batch, the

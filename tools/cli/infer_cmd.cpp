@@ -236,28 +236,65 @@ void warn_cpu_ignored_options(const ModelArgs& a, const EngineInfo& info) {
 }
 
 // Image paths typed after --opts (`--opts K V a.png b.png`) reach us as opts words, all but the last one
-// (CLI11 keeps one word for the required positional). A word at a KEY position that names an existing
-// file or folder cannot be a config key: it and every word after it are image inputs, in the order typed,
-// ahead of the positional one(s). Words at VALUE positions are never moved (MODEL.WEIGHTS takes a file).
-// Returns how many words moved.
+// (CLI11 keeps one word for the required positional). A word at a KEY position that cannot be a config
+// key because it names an existing file or folder, or looks like a path (a '/', or a .jpg/.jpeg/.png
+// ending: a missing image stays a per-image error), ends the pairs: it and every word after it are image
+// inputs, in the order typed, ahead of the positional one(s). Words at VALUE positions are never moved
+// (MODEL.WEIGHTS takes a file). Returns how many words moved.
+bool has_image_extension(const std::string& word) {
+  std::string ext = fs::path(word).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
+}
+
+bool looks_like_path(const std::string& word) {
+  std::error_code ec;
+  if (word.empty()) return false;
+  return fs::exists(word, ec) || word.find('/') != std::string::npos || has_image_extension(word);
+}
+
+// A Detectron2 config key as typed with --opts: upper-case dotted words (MODEL.ROI_HEADS.NMS_THRESH_TEST),
+// not a camera file name such as DSC_0001.JPG.
+bool looks_like_config_key(const std::string& word) {
+  if (word.find('.') == std::string::npos || word.front() == '.' || word.back() == '.' || has_image_extension(word))
+    return false;
+  return std::all_of(word.begin(), word.end(), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.';
+  });
+}
+
 size_t move_image_paths_out_of_opts(std::vector<std::string>& opts, std::vector<std::string>& inputs) {
   for (size_t i = 0; i < opts.size(); i += 2) {
-    std::error_code ec;
-    if (opts[i].empty() || !fs::exists(opts[i], ec)) continue;
+    if (!looks_like_path(opts[i])) continue;
     std::vector<std::string> moved(opts.begin() + static_cast<std::ptrdiff_t>(i), opts.end());
     opts.resize(i);
     const size_t n = moved.size();
     moved.insert(moved.end(), inputs.begin(), inputs.end());
+    // `--opts K V a.png K2 V2 b.png`: K2 = V2 would otherwise become two unreadable images, and the
+    // run would go on without the override.
+    for (const auto& w : moved) {
+      std::error_code ec;
+      MASKRT_CHECK(!looks_like_config_key(w) || fs::exists(w, ec), ErrorCode::kInvalidArgument, "--opts: '", w,
+                   "' follows the image path '", moved.front(),
+                   "': KEY VALUE pairs must all come before the image paths typed after --opts");
+    }
     inputs = std::move(moved);
     return n;
   }
+  // Odd: the last word typed after --opts became the (only) image input. If that is no file, the
+  // likeliest reading is `--opts K V` with no image at all: say so rather than "K has no value".
+  std::error_code ec;
+  if (opts.size() % 2 == 1 && inputs.size() == 1 && !fs::exists(inputs[0], ec))
+    MASKRT_FAIL(ErrorCode::kInvalidArgument, "--opts: '", opts.back(), "' has no value, and the only image input, '",
+                inputs[0], "', is no file: if '", inputs[0], "' is the value of ", opts.back(),
+                ", no image was given (image paths go before --opts, or after its KEY VALUE pairs)");
   return 0;
 }
 
 int run_infer(const InferArgs& args) {
   InferArgs a = args;
   if (const size_t n = move_image_paths_out_of_opts(a.model.opts, a.inputs))
-    std::fprintf(stderr, "maskrt: note: %zu word%s after --opts taken as image input%s (from '%s': an existing path, not "
+    std::fprintf(stderr, "maskrt: note: %zu word%s after --opts taken as image input%s (from '%s': a path, not "
                  "a config key)\n", n, n == 1 ? "" : "s", n == 1 ? "" : "s", a.inputs.front().c_str());
   // Output locations are checked before any work, so a typo does not cost a whole run.
   check_writable_file(a.output, "--output");
@@ -269,14 +306,16 @@ int run_infer(const InferArgs& args) {
   if (!names_file.empty()) {
     std::ifstream is(names_file);
     MASKRT_CHECK(is.good(), ErrorCode::kIo, "--class-names ", names_file, ": cannot open");
-    for (std::string line; std::getline(is, line);)
+    for (std::string line; std::getline(is, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();  // a file saved with CRLF line ends
       if (!line.empty()) class_names.push_back(line);
+    }
   }
   const std::vector<std::string> files = expand_inputs(a.inputs);
   install_stop_handlers();  // from here on an interrupt keeps the finished images' results
   Engine engine(engine_options(a.model));
   const EngineInfo& info = engine.info();
-  MASKRT_CHECK(class_names.empty() || static_cast<int>(class_names.size()) == info.num_classes, ErrorCode::kInvalidArgument,
+  MASKRT_CHECK(names_file.empty() || static_cast<int>(class_names.size()) == info.num_classes, ErrorCode::kInvalidArgument,
                "--class-names ", names_file, ": has ", class_names.size(), " names but the model has ", info.num_classes,
                " classes");
   warn_cpu_ignored_options(a.model, info);

@@ -292,6 +292,44 @@ TEST(CliRobustness, ClassNamesWithCrlfOrNoName) {
   EXPECT_FALSE(fs::exists(out));
 }
 
+// An output that is one of the run's own inputs is a usage error (exit 2) that leaves the input as it
+// was: `infer -o photo.jpg photo.jpg` replaced the photo with RESULTS.json, `--visualize` into the input
+// folder replaced a PNG input with its picture, `eval -o ann.json --annotations ann.json` replaced the
+// annotations with the metrics. Found by a new user.
+TEST(CliRobustness, OutputsNeverOverwriteInputs) {
+  const fs::path d = fresh_dir("maskrt_cli_robust_output_is_input");
+  const fs::path photo = d / "photo.jpg", png = d / "pic.png", ann = d / "ann.json";
+  fs::copy_file(kImage, photo);
+  const std::string photo_bytes = slurp(photo);
+  EXPECT_EQ(run("infer --device cpu -o " + photo.string() + " " + photo.string(), d / "a.log"), 2) << slurp(d / "a.log");
+  expect_log_has(d / "a.log", "--output " + photo.string());
+  EXPECT_EQ(slurp(photo), photo_bytes);
+  // The same file by another spelling.
+  EXPECT_EQ(run("infer --device cpu -o " + (d / "." / "photo.jpg").string() + " " + photo.string(), d / "b.log"), 2);
+  EXPECT_EQ(slurp(photo), photo_bytes);
+  {
+    // A PNG input (any bytes will do: the run must stop before reading it) and pictures into its folder.
+    std::ofstream(png, std::ios::binary) << "not really a png";
+    EXPECT_EQ(run("infer --device cpu -o " + (d / "r.json").string() + " --visualize " + d.string() + " " + png.string(),
+                  d / "c.log"),
+              2)
+        << slurp(d / "c.log");
+    EXPECT_EQ(slurp(png), "not really a png");
+    EXPECT_FALSE(fs::exists(d / "r.json"));
+  }
+  fs::copy_file(kRepo / "samples" / "shapes" / "annotations" / "val.json", ann);
+  const std::string ann_bytes = slurp(ann);
+  EXPECT_EQ(run("eval --device cpu --annotations " + ann.string() + " --images " +
+                    (kRepo / "samples" / "shapes" / "val").string() + " -o " + ann.string(),
+                d / "d.log"),
+            2);
+  expect_log_has(d / "d.log", "--output " + ann.string());
+  EXPECT_EQ(run("eval --annotations " + ann.string() + " --results " + ann.string() + " --save-detections " + ann.string(),
+                d / "e.log"),
+            2);
+  EXPECT_EQ(slurp(ann), ann_bytes);
+}
+
 // SIGTERM (or SIGINT) during a long infer run (README): the loop stops before the next batch, the
 // finished images' results are written with "interrupted", and the exit status is 128 + the signal.
 // Found by a new user: a killed run kept nothing. The signal is sent 2 s into a run of 40 images

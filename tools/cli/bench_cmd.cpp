@@ -110,6 +110,8 @@ CLI::App* add_bench_command(CLI::App& app, BenchArgs& a) {
 int run_bench(const BenchArgs& a) {
   if (!a.output.empty()) check_writable_file(a.output, "--output");
   if (!a.plot.empty()) check_writable_file(a.plot, "--plot");
+  check_not_input(a.output, "--output", a.images, "the --images file");
+  check_not_input(a.plot, "--plot", a.images, "the --images file");
   bench::BenchReport report;
   report.meta.host = bench::collect_host_info();
   std::vector<std::pair<int, int>> sizes = parse_sizes(a.sizes);

@@ -82,6 +82,9 @@ int run_eval(const EvalArgs& a);
 // Throw maskrt::Error(kIo) naming the path when a result file / folder cannot be written.
 void check_writable_file(const std::string& path, const char* what);
 void check_output_dir(const std::string& dir, const char* what);
+// Throw maskrt::Error(kInvalidArgument) when the output file `out` is the input file `in` (the same
+// file, by any path): the run would overwrite its own input. Nothing is checked when either is missing.
+void check_not_input(const std::string& out, const char* what, const std::string& in, const char* in_what);
 
 // Warns on stderr about options given on the command line that the engine's device ignores
 // (--cuda-streams and --backbone-batch on a CPU engine, e.g. --device cpu or auto without a GPU).

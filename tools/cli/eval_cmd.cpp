@@ -62,6 +62,10 @@ void validate_ground_truth(const eval::CocoDataset& gt, bool segm) {
 int run_eval(const EvalArgs& a) {
   if (!a.output.empty()) check_writable_file(a.output, "--output");
   if (!a.save_detections.empty()) check_writable_file(a.save_detections, "--save-detections");
+  for (const auto& [out, what] : {std::pair<std::string, const char*>{a.output, "--output"}, {a.save_detections, "--save-detections"}}) {
+    check_not_input(out, what, a.annotations, "the --annotations file");
+    check_not_input(out, what, a.results, "the --results file");
+  }
   eval::CocoDataset gt = eval::load_coco_annotations(a.annotations);
   std::vector<int64_t> cat_ids;
   for (const auto& c : gt.categories) cat_ids.push_back(c.id);

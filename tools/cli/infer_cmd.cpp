@@ -227,6 +227,12 @@ void check_output_dir(const std::string& dir, const char* what) {
   fs::remove(probe, ec);
 }
 
+void check_not_input(const std::string& out, const char* what, const std::string& in, const char* in_what) {
+  std::error_code ec;
+  MASKRT_CHECK(out.empty() || in.empty() || !fs::equivalent(out, in, ec), ErrorCode::kInvalidArgument, what, " ", out,
+               ": is ", in_what, " ", in, " (the run would overwrite it)");
+}
+
 void warn_cpu_ignored_options(const ModelArgs& a, const EngineInfo& info) {
   if (a.cuda_streams != 0 && info.device.rfind("cpu", 0) == 0)
     std::fprintf(stderr, "maskrt: warning: --cuda-streams %d has no effect: the model runs on the CPU\n", a.cuda_streams);
@@ -312,6 +318,13 @@ int run_infer(const InferArgs& args) {
     }
   }
   const std::vector<std::string> files = expand_inputs(a.inputs);
+  // `-o photo.jpg photo.jpg`, or pictures written into the input folder: never overwrite an input.
+  for (const auto& f : files) {
+    check_not_input(a.output, "--output", f, "the input image");
+    if (!a.visualize_dir.empty())
+      check_not_input((fs::path(a.visualize_dir) / (fs::path(f).stem().string() + ".png")).string(),
+                      "--visualize picture", f, "the input image");
+  }
   install_stop_handlers();  // from here on an interrupt keeps the finished images' results
   Engine engine(engine_options(a.model));
   const EngineInfo& info = engine.info();

@@ -996,6 +996,12 @@ const Value& defaults() {
   return kDefaults;
 }
 
+// Said when a word where merge_opts expects a key (or a dangling last word) names a file: almost always
+// an image path typed among the command line's --opts words.
+constexpr const char* kFileNotKeyHint =
+    "is a file, not a config key: image paths are no --opts values (infer takes them before --opts or after "
+    "whole KEY VALUE pairs; eval and bench take --images)";
+
 // yacs merge_from_list.
 void merge_opts(const std::vector<std::string>& opts, Value* root) {
   if (opts.size() % 2 != 0) {
@@ -1005,7 +1011,7 @@ void merge_opts(const std::vector<std::string>& opts, Value* root) {
     MASKRT_FAIL(ErrorCode::kBadConfig, "opts: odd number of values (", opts.size(), "): '", list,
                 "'; opts must be KEY VALUE pairs (the last key '", opts.back(), "' has no value)",
                 std::filesystem::exists(opts.back(), ec)
-                    ? "; '" + opts.back() + "' is a file: on the command line, image paths go before --opts"
+                    ? "; '" + opts.back() + "' " + kFileNotKeyHint
                     : std::string());
   }
   for (size_t k = 0; k < opts.size(); k += 2) {
@@ -1020,7 +1026,7 @@ void merge_opts(const std::vector<std::string>& opts, Value* root) {
         std::error_code ec;  // a file name here is almost always an image path typed after --opts
         MASKRT_FAIL(ErrorCode::kBadConfig, "opts: Non-existent config key: ", full_key,
                     std::filesystem::exists(full_key, ec)
-                        ? " ('" + full_key + "' is a file: on the command line, image paths go before --opts)"
+                        ? " ('" + full_key + "' " + kFileNotKeyHint + ")"
                         : std::string());
       }
       if (dot == std::string::npos) break;

@@ -213,8 +213,16 @@ TEST(CliRobustness, ImagePathsAfterOptsAndAutoDeviceAreExplained) {
   fs::remove(d / "r.json");
   EXPECT_EQ(run("infer --device cpu" + out + " --opts MODEL.NO_SUCH_KEY 1 " + kImage, d / "c.log"), 2);
   const std::string c = slurp(d / "c.log");
-  EXPECT_EQ(c.find("image paths go before"), std::string::npos) << "no hint for a key that is not a file: " << c;
+  EXPECT_EQ(c.find("is a file, not a config key"), std::string::npos) << "no hint for a key that is not a file: " << c;
   EXPECT_FALSE(fs::exists(d / "r.json"));
+  // eval takes its images through --images: a path among its --opts words gets the hint naming that.
+  EXPECT_EQ(run("eval --device cpu --annotations " + (kRepo / "samples/shapes/annotations/val.json").string() +
+                    " --images " + (kRepo / "samples/shapes/val").string() + " -o " + (d / "m.json").string() +
+                    opts + " " + kImage,
+                d / "f.log"),
+            2);
+  expect_log_has(d / "f.log", "is a file, not a config key");
+  expect_log_has(d / "f.log", "eval and bench take --images");
   // device auto: the CPU where there is no GPU (CI); on a GPU machine tf32 runs, so the message is
   // checked only when the run was refused.
   if (run("infer --precision tf32" + out + " " + kImage, d / "e.log") == 2)

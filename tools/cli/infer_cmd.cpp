@@ -241,12 +241,8 @@ void warn_cpu_ignored_options(const ModelArgs& a, const EngineInfo& info) {
                  a.backbone_batch);
 }
 
-// Image paths typed after --opts (`--opts K V a.png b.png`) reach us as opts words, all but the last one
-// (CLI11 keeps one word for the required positional). A word at a KEY position that cannot be a config
-// key because it names an existing file or folder, or looks like a path (a '/', or a .jpg/.jpeg/.png
-// ending: a missing image stays a per-image error), ends the pairs: it and every word after it are image
-// inputs, in the order typed, ahead of the positional one(s). Words at VALUE positions are never moved
-// (MODEL.WEIGHTS takes a file). Returns how many words moved.
+namespace {
+
 bool has_image_extension(const std::string& word) {
   std::string ext = fs::path(word).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
@@ -269,6 +265,12 @@ bool looks_like_config_key(const std::string& word) {
   });
 }
 
+// Image paths typed after --opts (`--opts K V a.png b.png`) reach us as opts words, all but the last one
+// (CLI11 keeps one word for the required positional). A word at a KEY position that cannot be a config
+// key because it names an existing file or folder, or looks like a path (a '/', or a .jpg/.jpeg/.png
+// ending: a missing image stays a per-image error), ends the pairs: it and every word after it are image
+// inputs, in the order typed, ahead of the positional one(s). Words at VALUE positions are never moved
+// (MODEL.WEIGHTS takes a file). Returns how many words moved.
 size_t move_image_paths_out_of_opts(std::vector<std::string>& opts, std::vector<std::string>& inputs) {
   for (size_t i = 0; i < opts.size(); i += 2) {
     if (!looks_like_path(opts[i])) continue;
@@ -296,6 +298,8 @@ size_t move_image_paths_out_of_opts(std::vector<std::string>& opts, std::vector<
                 ", no image was given (image paths go before --opts, or after its KEY VALUE pairs)");
   return 0;
 }
+
+}  // namespace
 
 int run_infer(const InferArgs& args) {
   InferArgs a = args;

@@ -25,6 +25,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <memory>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -49,6 +50,7 @@ struct Value {
   std::vector<Value> items;                            // kList, kTuple
   std::vector<std::pair<std::string, Value>> fields;   // kDict (a plain dict), kNode (CfgNode)
   std::string where;                                   // "file:line" the value was read from, if any
+  std::shared_ptr<const Value> replaced;               // _BASE_ merge: the base file's value this one overrides
 
   static Value none() { return Value{}; }
   static Value boolean(bool v) { Value x; x.kind = Kind::kBool; x.b = v; return x; }
@@ -547,6 +549,7 @@ Value decode_str(const Value& v) {
   LiteralParser parser(v.s);
   if (!parser.parse(&out)) return v;
   out.where = v.where;
+  out.replaced = v.replaced;
   return out;
 }
 
@@ -823,7 +826,13 @@ void merge_raw(const Value& a, Value* b) {
                    "' from base: the base value is not a mapping");
       merge_raw(kv.second, dst);
     } else {
-      b->set(kv.first, kv.second);
+      Value v = kv.second;
+      if (dst && !dst->is_map()) {  // kept for messages: the value in effect before this file
+        Value before = *dst;
+        before.replaced.reset();
+        v.replaced = std::make_shared<const Value>(std::move(before));
+      }
+      b->set(kv.first, std::move(v));
     }
   }
 }
@@ -901,16 +910,21 @@ std::string short_repr(const Value& v) {
   return r.size() > 80 ? r.substr(0, 77) + "..." : r;
 }
 
-// yacs _check_and_coerce_cfg_value_type.
+// yacs _check_and_coerce_cfg_value_type. The expected type is the default's (as in yacs); the message
+// quotes the value in effect where the bad one was written: the _BASE_ file's value it overrides, the
+// config file's value an --opts value overrides, or else Detectron2's default.
 Value check_and_coerce(Value repl, const Value& orig, const std::string& full_key, const std::string& where) {
   if (repl.kind == orig.kind && repl.kind != Kind::kOther) return repl;
   if ((repl.kind == Kind::kNone && valid_leaf(orig.kind)) || (orig.kind == Kind::kNone && valid_leaf(repl.kind)))
     return repl;
   if (repl.kind == Kind::kList && orig.kind == Kind::kTuple) { repl.kind = Kind::kTuple; return repl; }
   if (repl.kind == Kind::kTuple && orig.kind == Kind::kList) { repl.kind = Kind::kList; return repl; }
+  const Value& before = repl.replaced ? *repl.replaced : orig;
+  const std::string in_effect = before.kind == Kind::kNode ? std::string()
+                               : before.where.empty()      ? " (it replaces Detectron2's default " + short_repr(before) + ")"
+                                                           : " (it replaces " + short_repr(before) + " from " + before.where + ")";
   MASKRT_FAIL(ErrorCode::kBadConfig, where, ": type mismatch for config key ", full_key, ": expected ",
-              type_name(orig), " (like the current value ", short_repr(orig), "), found ", type_name(repl), " ",
-              short_repr(repl),
+              type_name(orig), ", found ", type_name(repl), " ", short_repr(repl), in_effect,
               repl.kind == Kind::kInt && orig.kind == Kind::kFloat ? " (yacs does not convert int to float: write "
                   + std::to_string(repl.i) + ".0)" : "");
 }

@@ -340,6 +340,33 @@ TEST(Config, UnknownKeyWithAMappingValueNamesTheKeysLine) {
   EXPECT_NE(msg.find("inline.yaml:3: type mismatch for config key MODEL.RPN"), std::string::npos) << msg;
 }
 
+// A type error quotes the value in effect where the bad value was written, not Detectron2's default
+// (found by a new user: "like the current value 80" when the _BASE_ chain had set 5). Hand-derived:
+// r101_child.yaml line 9 sets NUM_CLASSES: 3; the default is 80 (detectron2/config/defaults.py).
+TEST(Config, TypeErrorQuotesTheValueInEffectNotTheDefault) {
+  auto message = [](const std::string& yaml, const std::vector<std::string>& opts) {
+    try {
+      load_config_from_string(yaml, kDir + "inline.yaml", opts);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  const std::string base = "_BASE_: r101_child.yaml\n";
+  std::string msg = message(base + "MODEL:\n  ROI_HEADS:\n    NUM_CLASSES: five\n", {});
+  EXPECT_NE(msg.find("inline.yaml:4: type mismatch for config key MODEL.ROI_HEADS.NUM_CLASSES: expected int"),
+            std::string::npos) << msg;
+  EXPECT_NE(msg.find("3 from " + kDir + "r101_child.yaml:9"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("80"), std::string::npos) << msg;
+  // --opts over the chain: the chain's value is the one in effect.
+  msg = message(base, {"MODEL.ROI_HEADS.NUM_CLASSES", "'five'"});
+  EXPECT_NE(msg.find("3 from " + kDir + "r101_child.yaml:9"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find("80"), std::string::npos) << msg;
+  // Nothing set it before: the default is the value in effect, and is called that.
+  msg = message("MODEL:\n  ROI_HEADS:\n    NUM_CLASSES: five\n", {});
+  EXPECT_NE(msg.find("Detectron2's default 80"), std::string::npos) << msg;
+}
+
 TEST(Config, YamlAndTypeCornerCases) {
   std::string msg;
   EXPECT_EQ(code_of("MODEL:\n  MASK_ON: 1\n", {}, &msg), ErrorCode::kBadConfig);  // int for bool

@@ -37,6 +37,29 @@ std::string default_model_dir() {
   return std::string(MASKRT_SOURCE_DIR) + "/models/default";
 }
 
+namespace {
+// What a checkpoint error says when the path is MODEL.WEIGHTS: the key, who set it (`where`: "file:line"
+// or "opts") and how the path was resolved. Like Detectron2, a relative MODEL.WEIGHTS is opened
+// relative to the current directory, not to the config file's folder.
+std::string config_weights_context(const std::string& weights, const std::string& where) {
+  std::string msg = "MODEL.WEIGHTS '" + weights + "' (" +
+                    (where == "opts" ? std::string("set by --opts") : where.empty() ? "the config's" : "set at " + where) + ")";
+  if (weights.find("://") != std::string::npos)
+    return msg + " is a URL or model-zoo path, which maskrt does not download: download the checkpoint and pass "
+                 "--weights FILE (or set MODEL.WEIGHTS to the file)";
+  if (fs::path(weights).is_absolute()) return msg;
+  std::error_code ec;
+  const fs::path cwd = fs::current_path(ec);
+  msg += " is relative: resolved against the current directory " + cwd.string() + " as " +
+         (cwd / weights).lexically_normal().string() + " (as Detectron2 does), not against the config file's folder";
+  if (const size_t colon = where.rfind(':'); colon != std::string::npos && where != "opts") {
+    const fs::path beside = fs::path(where.substr(0, colon)).parent_path() / weights;
+    if (fs::exists(beside, ec)) msg += " (a file " + beside.string() + " exists: pass --weights " + beside.string() + ")";
+  }
+  return msg;
+}
+}  // namespace
+
 // Thread safety: the CPU model's run() is const and reentrant, so CPU calls run concurrently. The CUDA
 // pipeline owns one stream and one arena, so CUDA calls are serialised by `cuda_mutex` (one image at a
 // time on the GPU; concurrent callers queue). Results do not depend on the interleaving.
@@ -145,10 +168,18 @@ Engine::Engine(const EngineOptions& options) : impl_(std::make_unique<Impl>()) {
   }
   Config& cfg = impl_->config;
   cfg = load_config(config_path, options.opts);
+  const bool weights_from_config = weights_path.empty();
   if (weights_path.empty()) weights_path = cfg.spec.weights;
   MASKRT_CHECK(!weights_path.empty(), ErrorCode::kInvalidArgument, config_path,
                ": no weights given (pass --weights or set MODEL.WEIGHTS)");
-  WeightStore ws(load_checkpoint(weights_path), weights_path);
+  std::map<std::string, CheckpointTensor> checkpoint;
+  try {
+    checkpoint = load_checkpoint(weights_path);
+  } catch (const Error& e) {
+    if (!weights_from_config || e.code() != ErrorCode::kIo) throw;
+    throw Error(e.code(), config_weights_context(weights_path, cfg.spec.weights_where) + ": " + e.what());
+  }
+  WeightStore ws(std::move(checkpoint), weights_path);
 #ifdef MASKRT_WITH_CUDA
   if (use_cuda)
   {

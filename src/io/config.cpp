@@ -1504,6 +1504,7 @@ ModelSpec build_spec(const Value& root, const std::string& origin) {
   const Value& w = r.get("MODEL.WEIGHTS");
   r.expect(w.kind == Kind::kStr || w.kind == Kind::kNone, "MODEL.WEIGHTS", "expected a path");
   s.weights = w.kind == Kind::kStr ? w.s : "";
+  s.weights_where = w.where;
   return s;
 }
 

@@ -77,6 +77,7 @@ struct ModelSpec {
   bool cls_agnostic_mask = false;
   // MODEL.WEIGHTS (informational; the CLI's --weights wins)
   std::string weights;
+  std::string weights_where;  // who set MODEL.WEIGHTS, for messages: "file:line", "opts", or "" (default)
 };
 
 struct Config {

@@ -390,4 +390,35 @@ TEST(CliRobustness, BadOptsValueNamesOpts) {
   expect_log_has(log, "INPUT.MIN_SIZE_TEST = -5");
 }
 
+// A relative MODEL.WEIGHTS that is not there was reported only as "checkpoint 'model.pkl': cannot open"
+// (found by a new user). The error must name the key, the config file and line or --opts that set it,
+// and the path as resolved: against the current directory, as Detectron2 resolves it (not against the
+// config's folder). Expected paths are built here from the folders the test chose.
+int run_in(const fs::path& cwd, const std::string& args, const fs::path& log) {
+  const std::string cmd = "cd " + cwd.string() + " && " + MASKRT_CLI_PATH + " " + args + " > " + log.string() + " 2>&1";
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(CliRobustness, MissingRelativeModelWeightsNamesKeyOriginAndResolvedPath) {
+  const fs::path d = fresh_dir("maskrt_cli_robust_weights");
+  fs::create_directories(d / "cfg");
+  fs::create_directories(d / "work");
+  const fs::path cfg = d / "cfg" / "my.yaml";
+  std::ofstream(cfg) << "_BASE_: " << (kRepo / "models" / "default" / "config.yaml").string()
+                     << "\nMODEL:\n  WEIGHTS: model.pkl\n";  // line 3
+  // A model.pkl next to the config, where the user may have meant it.
+  fs::create_symlink(kRepo / "models" / "default" / "model.pkl", d / "cfg" / "model.pkl");
+  EXPECT_EQ(run_in(d / "work", "infer --device cpu --config " + cfg.string() + " -o r.json " + kImage, d / "a.log"), 2);
+  expect_log_has(d / "a.log", "MODEL.WEIGHTS 'model.pkl'");
+  expect_log_has(d / "a.log", cfg.string() + ":3");
+  expect_log_has(d / "a.log", "current directory " + (d / "work").string());
+  expect_log_has(d / "a.log", (d / "work" / "model.pkl").string());
+  expect_log_has(d / "a.log", "--weights " + (d / "cfg" / "model.pkl").string());
+  EXPECT_EQ(run_in(d / "work", "infer --device cpu -o r.json --opts MODEL.WEIGHTS sub/missing.pkl " + kImage, d / "b.log"),
+            2);
+  expect_log_has(d / "b.log", "MODEL.WEIGHTS 'sub/missing.pkl' (set by --opts)");
+  expect_log_has(d / "b.log", (d / "work" / "sub" / "missing.pkl").string());
+}
+
 }  // namespace

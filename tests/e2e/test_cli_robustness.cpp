@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -419,6 +420,78 @@ TEST(CliRobustness, MissingRelativeModelWeightsNamesKeyOriginAndResolvedPath) {
             2);
   expect_log_has(d / "b.log", "MODEL.WEIGHTS 'sub/missing.pkl' (set by --opts)");
   expect_log_has(d / "b.log", (d / "work" / "sub" / "missing.pkl").string());
+}
+
+// eval -o and --save-detections naming one file (by any spelling, existing or not): one output replaced
+// the other silently. README: a usage error (exit 2) before any work, the file left as it was.
+TEST(CliRobustness, EvalOutputAndSaveDetectionsMustDiffer) {
+  const fs::path d = fresh_dir("maskrt_cli_robust_eval_same_outputs");
+  const std::string ann = (kRepo / "samples" / "shapes" / "annotations" / "val.json").string();
+  const std::string eval = "eval --device cpu --annotations " + ann + " --images " +
+                           (kRepo / "samples" / "shapes" / "val").string();
+  EXPECT_EQ(run(eval + " -o " + (d / "x.json").string() + " --save-detections " + (d / "." / "x.json").string(),
+                d / "a.log"),
+            2);
+  expect_log_has(d / "a.log", "--save-detections " + (d / "." / "x.json").string());
+  EXPECT_FALSE(fs::exists(d / "x.json"));
+  fs::create_directory_symlink(d, d / "link");
+  std::ofstream(d / "y.json") << "keep";
+  EXPECT_EQ(run(eval + " --save-detections " + (d / "link" / "y.json").string() + " -o " + (d / "y.json").string(),
+                d / "b.log"),
+            2);
+  EXPECT_EQ(slurp(d / "y.json"), "keep");
+}
+
+// SIGTERM during a long eval (README): no more images are run, the detections of the images run are
+// written to --save-detections, METRICS.json says "interrupted", and the exit status is 128 + 15. A killed
+// eval kept nothing (new user's note). 80 annotation images (the 5 sample images, 16 times); the signal
+// comes 2 s in, so the run is inside model loading or the image loop.
+TEST(CliRobustness, EvalSigtermKeepsTheDetectionsSoFar) {
+  const fs::path d = fresh_dir("maskrt_cli_robust_eval_sigterm");
+  std::ifstream is(kRepo / "samples" / "shapes" / "annotations" / "val.json");
+  const nlohmann::json src = nlohmann::json::parse(is);
+  nlohmann::json ann = src;
+  ann["images"] = nlohmann::json::array();
+  ann["annotations"] = nlohmann::json::array();
+  int64_t next_ann = 1;
+  for (int copy = 0; copy < 16; ++copy) {
+    for (auto img : src["images"]) {
+      const int64_t old_id = img["id"].get<int64_t>();
+      img["id"] = copy * 1000 + old_id;
+      ann["images"].push_back(img);
+      for (auto a : src["annotations"])
+        if (a["image_id"].get<int64_t>() == old_id) {
+          a["image_id"] = img["id"];
+          a["id"] = next_ann++;
+          ann["annotations"].push_back(a);
+        }
+    }
+  }
+  std::ofstream(d / "ann.json") << ann.dump();
+  const std::string cmd = std::string(MASKRT_CLI_PATH) + " eval --device cpu --annotations " + (d / "ann.json").string() +
+                          " --images " + (kRepo / "samples" / "shapes" / "val").string() + " -o " +
+                          (d / "m.json").string() + " --save-detections " + (d / "dets.json").string() + " > " +
+                          (d / "a.log").string() + " 2>&1 & pid=$!; sleep 2; kill -TERM $pid; wait $pid; echo $? > " +
+                          (d / "status").string();
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  EXPECT_EQ(slurp(d / "status"), "143\n") << slurp(d / "a.log");
+  expect_log_has(d / "a.log", "stopped by SIGTERM after ");
+  std::ifstream ms(d / "m.json");
+  ASSERT_TRUE(ms.good()) << slurp(d / "a.log");
+  const nlohmann::json m = nlohmann::json::parse(ms);
+  ASSERT_TRUE(m.contains("interrupted")) << m.dump().substr(0, 400);
+  EXPECT_EQ(m["interrupted"]["signal"], "SIGTERM");
+  const size_t evaluated = m["images_evaluated"].get<size_t>(), left = m["interrupted"]["images_not_run"].get<size_t>();
+  EXPECT_GT(left, 0u);
+  EXPECT_EQ(evaluated + left, 80u);  // no image of the sample is unreadable
+  std::ifstream ds(d / "dets.json");
+  ASSERT_TRUE(ds.good()) << slurp(d / "a.log");
+  const nlohmann::json dets = nlohmann::json::parse(ds);
+  ASSERT_TRUE(dets.is_array());
+  EXPECT_EQ(dets.size(), m["detections"].get<size_t>());
+  std::set<int64_t> run_ids;  // the first `evaluated` images of the annotation order
+  for (size_t k = 0; k < evaluated; ++k) run_ids.insert(ann["images"][k]["id"].get<int64_t>());
+  for (const auto& det : dets) EXPECT_TRUE(run_ids.count(det["image_id"].get<int64_t>())) << det.dump();
 }
 
 }  // namespace

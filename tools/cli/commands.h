@@ -86,6 +86,12 @@ void check_output_dir(const std::string& dir, const char* what);
 // file, by any path): the run would overwrite its own input. Nothing is checked when either is missing.
 void check_not_input(const std::string& out, const char* what, const std::string& in, const char* in_what);
 
+// SIGINT / SIGTERM: once install_stop_handlers() ran, stop_signal() is the signal received (0: none);
+// infer and eval stop before their next batch and write what they have (README). A second signal
+// ends the process at once.
+void install_stop_handlers();
+int stop_signal();
+
 // Warns on stderr about options given on the command line that the engine's device ignores
 // (--cuda-streams and --backbone-batch on a CPU engine, e.g. --device cpu or auto without a GPU).
 void warn_cpu_ignored_options(const ModelArgs& a, const EngineInfo& info);

@@ -3,6 +3,7 @@
 // (pycocotools' COCOeval rules). Model class k maps to the k-th dataset category in ascending id order
 // (Detectron2's contiguous-id convention), in model mode and for infer's RESULTS.json alike.
 #include <algorithm>
+#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -57,6 +58,13 @@ void validate_ground_truth(const eval::CocoDataset& gt, bool segm) {
   if (segm) eval::evaluate(gt, {}, eval::IouType::kSegm);
 }
 
+// Whether two output paths name one file (by any spelling), existing or not yet.
+bool same_output_file(const std::string& x, const std::string& y) {
+  std::error_code ec;
+  if (fs::equivalent(x, y, ec)) return true;
+  return fs::weakly_canonical(fs::absolute(x, ec), ec) == fs::weakly_canonical(fs::absolute(y, ec), ec);
+}
+
 }  // namespace
 
 int run_eval(const EvalArgs& a) {
@@ -66,6 +74,9 @@ int run_eval(const EvalArgs& a) {
     check_not_input(out, what, a.annotations, "the --annotations file");
     check_not_input(out, what, a.results, "the --results file");
   }
+  MASKRT_CHECK(a.output.empty() || a.save_detections.empty() || !same_output_file(a.output, a.save_detections),
+               ErrorCode::kInvalidArgument, "--save-detections ", a.save_detections, ": is the --output file ",
+               a.output, " (one would overwrite the other)");
   eval::CocoDataset gt = eval::load_coco_annotations(a.annotations);
   std::vector<int64_t> cat_ids;
   for (const auto& c : gt.categories) cat_ids.push_back(c.id);
@@ -76,6 +87,7 @@ int run_eval(const EvalArgs& a) {
   nlohmann::json model_info;
   const size_t n_images = gt.images.size();
   size_t covered = n_images;
+  size_t not_run = 0;  // images left when a SIGINT / SIGTERM stopped the model loop
   bool segm_unavailable = false;  // --results with masks on some results only
   bool from_infer = false;        // --results is a RESULTS.json of maskrt infer
   if (!a.results.empty()) {
@@ -157,6 +169,7 @@ int run_eval(const EvalArgs& a) {
       MASKRT_FAIL(ErrorCode::kInvalidArgument, "--images ", a.images, ": none of the ", gt.images.size(),
                   " images of ", a.annotations, " is there (the first would be ",
                   (fs::path(a.images) / gt.images[0].file_name).string(), "): is it the annotations' image folder?");
+    install_stop_handlers();  // from here on an interrupt keeps the finished images' detections (README)
     Engine engine(engine_options(a.model));
     MASKRT_CHECK(engine.info().num_classes == static_cast<int>(cat_ids.size()), ErrorCode::kInvalidArgument,
                  a.annotations, ": has ", cat_ids.size(), " categories but the model has MODEL.ROI_HEADS.NUM_CLASSES ",
@@ -172,6 +185,10 @@ int run_eval(const EvalArgs& a) {
     // --batch images at a time (pipelined on CUDA); detections keep the annotation order.
     const size_t step = static_cast<size_t>(std::max(a.model.batch, 1));
     for (size_t first = 0; first < gt.images.size(); first += step) {
+      if (stop_signal()) {
+        not_run = gt.images.size() - first;
+        break;
+      }
       std::vector<const eval::CocoImageInfo*> infos;
       std::vector<Image> batch;
       for (size_t k = first; k < std::min(gt.images.size(), first + step); ++k) {
@@ -213,6 +230,12 @@ int run_eval(const EvalArgs& a) {
     covered = kept_images.size();
     if (covered != gt.images.size()) gt = eval::subset_images(gt, kept_images);
   }
+  const int stopped = stop_signal();  // 0 unless model mode was interrupted
+  const char* signal_name = stopped == SIGINT ? "SIGINT" : "SIGTERM";
+  if (stopped)
+    std::fprintf(stderr, "maskrt: warning: stopped by %s after %zu of %zu images: the detections%s%s and the AP below "
+                 "cover those images only\n", signal_name, n_images - not_run, n_images,
+                 a.save_detections.empty() ? "" : " written to ", a.save_detections.c_str());
   // Model mode: the model's detections; infer's RESULTS.json: its instances as COCO results (image ids
   // and category ids of the annotation file). A COCO results file is not rewritten.
   if (!a.save_detections.empty() && !a.results.empty() && !from_infer) {
@@ -239,8 +262,10 @@ int run_eval(const EvalArgs& a) {
   doc["images_in_annotations"] = n_images;
   doc["detections"] = dets.size();
   if (!model_info.is_null()) doc["model"] = model_info;
+  if (stopped) doc["interrupted"] = {{"signal", signal_name}, {"images_not_run", not_run}};
   std::printf("images evaluated: %zu of %zu, detections: %zu%s\n", covered, n_images, dets.size(),
               covered == n_images ? ""
+              : stopped   ? "  (PARTIAL: interrupted; AP below covers only the images run before the signal)"
               : from_infer ? "  (PARTIAL: AP below covers only the images that the results file covers)"
                            : "  (PARTIAL: AP below covers only the images that could be read)");
   for (eval::IouType t : {eval::IouType::kBbox, eval::IouType::kSegm}) {
@@ -268,6 +293,7 @@ int run_eval(const EvalArgs& a) {
   }
   if (n_images == 0)  // README: no image at all is exit status 1, as for infer
     std::fprintf(stderr, "maskrt: warning: %s: has no image to evaluate (exit status 1)\n", a.annotations.c_str());
+  if (stopped) return 128 + stopped;  // as a shell reports a process ended by that signal
   return errors.empty() && n_images > 0 ? 0 : 1;
 }
 

@@ -33,6 +33,8 @@ namespace {
 // the results so far are written (README). SA_RESETHAND: a second signal ends the process at once.
 volatile std::sig_atomic_t g_stop_signal = 0;
 extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+}  // namespace
+
 void install_stop_handlers() {
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
@@ -41,7 +43,7 @@ void install_stop_handlers() {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 }
-}  // namespace
+int stop_signal() { return g_stop_signal; }
 
 void add_model_options(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--config", a.config, "Detectron2 config .yaml (default: the embedded default model)");

@@ -440,6 +440,13 @@ TEST(CliRobustness, EvalOutputAndSaveDetectionsMustDiffer) {
                 d / "b.log"),
             2);
   EXPECT_EQ(slurp(d / "y.json"), "keep");
+  // bench's two outputs likewise (the report and the --plot PNG), refused before any work.
+  EXPECT_EQ(run("bench --device cpu --iterations 1 --warmup 0 -o " + (d / "p.out").string() + " --plot " +
+                    (d / "." / "p.out").string(),
+                d / "c.log"),
+            2);
+  expect_log_has(d / "c.log", "(one would overwrite the other)");
+  EXPECT_FALSE(fs::exists(d / "p.out"));
 }
 
 // SIGTERM during a long eval (README): no more images are run, the detections of the images run are

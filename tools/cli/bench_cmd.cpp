@@ -112,6 +112,7 @@ int run_bench(const BenchArgs& a) {
   if (!a.plot.empty()) check_writable_file(a.plot, "--plot");
   check_not_input(a.output, "--output", a.images, "the --images file");
   check_not_input(a.plot, "--plot", a.images, "the --images file");
+  check_distinct_outputs(a.plot, "--plot", a.output, "the --output file");
   bench::BenchReport report;
   report.meta.host = bench::collect_host_info();
   std::vector<std::pair<int, int>> sizes = parse_sizes(a.sizes);

@@ -85,6 +85,9 @@ void check_output_dir(const std::string& dir, const char* what);
 // Throw maskrt::Error(kInvalidArgument) when the output file `out` is the input file `in` (the same
 // file, by any path): the run would overwrite its own input. Nothing is checked when either is missing.
 void check_not_input(const std::string& out, const char* what, const std::string& in, const char* in_what);
+// Throw maskrt::Error(kInvalidArgument) when two outputs of one run name one file (by any spelling,
+// existing or not yet): one would overwrite the other. Nothing is checked when either is empty.
+void check_distinct_outputs(const std::string& out, const char* what, const std::string& other, const char* other_what);
 
 // SIGINT / SIGTERM: once install_stop_handlers() ran, stop_signal() is the signal received (0: none);
 // infer and eval stop before their next batch and write what they have (README). A second signal

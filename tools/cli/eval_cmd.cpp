@@ -58,13 +58,6 @@ void validate_ground_truth(const eval::CocoDataset& gt, bool segm) {
   if (segm) eval::evaluate(gt, {}, eval::IouType::kSegm);
 }
 
-// Whether two output paths name one file (by any spelling), existing or not yet.
-bool same_output_file(const std::string& x, const std::string& y) {
-  std::error_code ec;
-  if (fs::equivalent(x, y, ec)) return true;
-  return fs::weakly_canonical(fs::absolute(x, ec), ec) == fs::weakly_canonical(fs::absolute(y, ec), ec);
-}
-
 }  // namespace
 
 int run_eval(const EvalArgs& a) {
@@ -74,9 +67,7 @@ int run_eval(const EvalArgs& a) {
     check_not_input(out, what, a.annotations, "the --annotations file");
     check_not_input(out, what, a.results, "the --results file");
   }
-  MASKRT_CHECK(a.output.empty() || a.save_detections.empty() || !same_output_file(a.output, a.save_detections),
-               ErrorCode::kInvalidArgument, "--save-detections ", a.save_detections, ": is the --output file ",
-               a.output, " (one would overwrite the other)");
+  check_distinct_outputs(a.save_detections, "--save-detections", a.output, "the --output file");
   eval::CocoDataset gt = eval::load_coco_annotations(a.annotations);
   std::vector<int64_t> cat_ids;
   for (const auto& c : gt.categories) cat_ids.push_back(c.id);

@@ -235,6 +235,15 @@ void check_not_input(const std::string& out, const char* what, const std::string
                ": is ", in_what, " ", in, " (the run would overwrite it)");
 }
 
+void check_distinct_outputs(const std::string& out, const char* what, const std::string& other, const char* other_what) {
+  if (out.empty() || other.empty()) return;
+  std::error_code ec;
+  const bool same = fs::equivalent(out, other, ec) ||
+                    fs::weakly_canonical(fs::absolute(out, ec), ec) == fs::weakly_canonical(fs::absolute(other, ec), ec);
+  MASKRT_CHECK(!same, ErrorCode::kInvalidArgument, what, " ", out, ": is ", other_what, " ", other,
+               " (one would overwrite the other)");
+}
+
 void warn_cpu_ignored_options(const ModelArgs& a, const EngineInfo& info) {
   if (a.cuda_streams != 0 && info.device.rfind("cpu", 0) == 0)
     std::fprintf(stderr, "maskrt: warning: --cuda-streams %d has no effect: the model runs on the CPU\n", a.cuda_streams);

@@ -339,6 +339,15 @@ TEST(CliRobustness, OutputsNeverOverwriteInputs) {
   EXPECT_EQ(slurp(ann), ann_bytes);
 }
 
+// Runs `maskrt ARGS` in the background with its output in d/a.log, sends SIGTERM 2 s later and returns
+// the exit status as the shell prints it ("143\n" for a process that ended on SIGTERM's 128 + 15).
+std::string run_and_sigterm_after_2s(const std::string& args, const fs::path& d) {
+  const std::string cmd = std::string(MASKRT_CLI_PATH) + " " + args + " > " + (d / "a.log").string() +
+                          " 2>&1 & pid=$!; sleep 2; kill -TERM $pid; wait $pid; echo $? > " + (d / "status").string();
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
+  return slurp(d / "status");
+}
+
 // SIGTERM (or SIGINT) during a long infer run (README): the loop stops before the next batch, the
 // finished images' results are written with "interrupted", and the exit status is 128 + the signal.
 // Found by a new user: a killed run kept nothing. The signal is sent 2 s into a run of 40 images
@@ -347,11 +356,8 @@ TEST(CliRobustness, SigtermWritesTheFinishedResults) {
   const fs::path d = fresh_dir("maskrt_cli_robust_sigterm");
   std::string images;
   for (int i = 0; i < 40; ++i) images += " " + kImage;
-  const std::string cmd = std::string(MASKRT_CLI_PATH) + " infer --device cpu -o " + (d / "r.json").string() + images +
-                          " > " + (d / "a.log").string() + " 2>&1 & pid=$!; sleep 2; kill -TERM $pid; wait $pid; echo $? > " +
-                          (d / "status").string();
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  EXPECT_EQ(slurp(d / "status"), "143\n") << slurp(d / "a.log");
+  EXPECT_EQ(run_and_sigterm_after_2s("infer --device cpu -o " + (d / "r.json").string() + images, d), "143\n")
+      << slurp(d / "a.log");
   expect_log_has(d / "a.log", "stopped by SIGTERM");
   std::ifstream is(d / "r.json");
   ASSERT_TRUE(is.good()) << slurp(d / "a.log");
@@ -475,13 +481,12 @@ TEST(CliRobustness, EvalSigtermKeepsTheDetectionsSoFar) {
     }
   }
   std::ofstream(d / "ann.json") << ann.dump();
-  const std::string cmd = std::string(MASKRT_CLI_PATH) + " eval --device cpu --annotations " + (d / "ann.json").string() +
-                          " --images " + (kRepo / "samples" / "shapes" / "val").string() + " -o " +
-                          (d / "m.json").string() + " --save-detections " + (d / "dets.json").string() + " > " +
-                          (d / "a.log").string() + " 2>&1 & pid=$!; sleep 2; kill -TERM $pid; wait $pid; echo $? > " +
-                          (d / "status").string();
-  ASSERT_EQ(std::system(cmd.c_str()), 0);
-  EXPECT_EQ(slurp(d / "status"), "143\n") << slurp(d / "a.log");
+  EXPECT_EQ(run_and_sigterm_after_2s("eval --device cpu --annotations " + (d / "ann.json").string() + " --images " +
+                                         (kRepo / "samples" / "shapes" / "val").string() + " -o " + (d / "m.json").string() +
+                                         " --save-detections " + (d / "dets.json").string(),
+                                     d),
+            "143\n")
+      << slurp(d / "a.log");
   expect_log_has(d / "a.log", "stopped by SIGTERM after ");
   std::ifstream ms(d / "m.json");
   ASSERT_TRUE(ms.good()) << slurp(d / "a.log");

@@ -8,7 +8,7 @@
 # the opt-in space-to-depth stem (AB_S2D=1: MASKRT_STEM_S2D=0/1 alternated, fp16 batch 1 and 16, plus
 # the stem's plan lines and the default model's fp16 AP with it on), an A/B of the opt-in batched
 # backbone (AB_BBATCH=1: MASKRT_BACKBONE_BATCH=1 (off) vs 4 vs 8, fp16 and tf32 batch 16, alternated,
-# AB_REPS times (2); BBATCH_VALUES="1 4" narrows it), an
+# AB_REPS times (2); BBATCH_VALUES="1 4" narrows it, BBATCH_BATCH=64 sets --batch), an
 # A/B of the NHWC tf32 pipeline, the default since session 7 (AB_TF32NHWC=1: MASKRT_TF32_NHWC 0/1 alternated,
 # tf32 batch 1 and 16), and a
 # kernel profile of one steady-state fp16 image (PROFILE=1, scripts/profile_kernels.sh, ncu; PROFILE_BATCH=1
@@ -90,14 +90,15 @@ done; done; done
 MASKRT_STEM_S2D=1 OUT=$W/eval_s2d BUILD_DIR=build-gpu BACKENDS="cuda:fp16" WORKERS=16 timeout 60 scripts/eval_default_model.sh 2>&1 | tail -2
 fi
 if [ "${AB_BBATCH:-0}" = 1 ]; then
-stamp "batched backbone A/B (MASKRT_BACKBONE_BATCH 1 / 4 / 8; batch 16)"
+BB=${BBATCH_BATCH:-16}
+stamp "batched backbone A/B (MASKRT_BACKBONE_BATCH ${BBATCH_VALUES:-1 4 8}; batch $BB)"
 for rep_i in $(seq ${AB_REPS:-2}); do for prec in fp16 tf32; do for nb in ${BBATCH_VALUES:-1 4 8}; do
   f=$W/ab_bbatch${nb}_${prec}_r$rep_i.json
-  # =1 set explicitly: unset, the CLI's default at --batch 16 is groups of 4 (since session 10)
-  env MASKRT_BACKBONE_BATCH=$nb timeout 40 build-gpu/maskrt bench --config $M/config.yaml \
-    --weights $M/model.pkl --images $M/image.png --format json --device cuda --precision $prec --iterations 30 --batch 16 \
+  # =1 set explicitly: unset, the CLI's default from --batch 16 is groups of 4 (since session 10)
+  env MASKRT_BACKBONE_BATCH=$nb timeout $(( 40 * (BB + 15) / 16 )) build-gpu/maskrt bench --config $M/config.yaml \
+    --weights $M/model.pkl --images $M/image.png --format json --device cuda --precision $prec --iterations 30 --batch $BB \
     -o $f 2>$W/ab_bbatch${nb}_${prec}_r$rep_i.log
-  python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; print('$prec batch 16 MASKRT_BACKBONE_BATCH=$nb run $rep_i', 'median %.3f ms, %.1f img/s, beyond context %s MiB' % (r['stats']['median'], r['throughput_img_s'], r['gpu'].get('mem_peak_beyond_context_mib')))" $f \
+  python3 -c "import json,sys; r=json.load(open(sys.argv[1]))['runs'][0]; print('$prec batch $BB MASKRT_BACKBONE_BATCH=$nb run $rep_i', 'median %.3f ms, %.1f img/s, beyond context %s MiB' % (r['stats']['median'], r['throughput_img_s'], r['gpu'].get('mem_peak_beyond_context_mib')))" $f \
     || tail -3 $W/ab_bbatch${nb}_${prec}_r$rep_i.log
 done; done; done
 fi

@@ -94,6 +94,7 @@ void check_distinct_outputs(const std::string& out, const char* what, const std:
 // ends the process at once.
 void install_stop_handlers();
 int stop_signal();
+const char* stop_signal_name(int sig);  // "SIGINT" or "SIGTERM"
 
 // Warns on stderr about options given on the command line that the engine's device ignores
 // (--cuda-streams and --backbone-batch on a CPU engine, e.g. --device cpu or auto without a GPU).

@@ -3,7 +3,6 @@
 // (pycocotools' COCOeval rules). Model class k maps to the k-th dataset category in ascending id order
 // (Detectron2's contiguous-id convention), in model mode and for infer's RESULTS.json alike.
 #include <algorithm>
-#include <csignal>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -222,7 +221,7 @@ int run_eval(const EvalArgs& a) {
     if (covered != gt.images.size()) gt = eval::subset_images(gt, kept_images);
   }
   const int stopped = stop_signal();  // 0 unless model mode was interrupted
-  const char* signal_name = stopped == SIGINT ? "SIGINT" : "SIGTERM";
+  const char* signal_name = stop_signal_name(stopped);
   if (stopped)
     std::fprintf(stderr, "maskrt: warning: stopped by %s after %zu of %zu images: the detections%s%s and the AP below "
                  "cover those images only\n", signal_name, n_images - not_run, n_images,

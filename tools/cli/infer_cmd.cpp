@@ -33,6 +33,21 @@ namespace {
 // the results so far are written (README). SA_RESETHAND: a second signal ends the process at once.
 volatile std::sig_atomic_t g_stop_signal = 0;
 extern "C" void on_stop_signal(int sig) { g_stop_signal = sig; }
+
+// The image files expand_inputs takes from a folder (any case), and a word infer reads as an image path.
+bool has_image_extension(const std::string& word) {
+  std::string ext = fs::path(word).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
+}
+
+// Whether two paths name one file: the same file by any path (both exist), or the same path once
+// made absolute and normalised (either may not exist yet).
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  return fs::equivalent(a, b, ec) ||
+         fs::weakly_canonical(fs::absolute(a, ec), ec) == fs::weakly_canonical(fs::absolute(b, ec), ec);
+}
 }  // namespace
 
 void install_stop_handlers() {
@@ -44,6 +59,7 @@ void install_stop_handlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 int stop_signal() { return g_stop_signal; }
+const char* stop_signal_name(int sig) { return sig == SIGINT ? "SIGINT" : "SIGTERM"; }
 
 void add_model_options(CLI::App* cmd, ModelArgs& a) {
   cmd->add_option("--config", a.config, "Detectron2 config .yaml (default: the embedded default model)");
@@ -173,9 +189,7 @@ std::vector<std::string> expand_inputs(const std::vector<std::string>& inputs) {
       std::vector<std::string> found;
       for (const auto& e : fs::directory_iterator(in, ec)) {
         if (!e.is_regular_file()) continue;
-        std::string ext = e.path().extension().string();
-        std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-        if (ext == ".jpg" || ext == ".jpeg" || ext == ".png") found.push_back(e.path().string());
+        if (has_image_extension(e.path().string())) found.push_back(e.path().string());
       }
       if (found.empty())
         std::fprintf(stderr, "maskrt: warning: %s: no .jpg/.jpeg/.png file in this directory (subdirectories are not searched)\n",
@@ -230,18 +244,13 @@ void check_output_dir(const std::string& dir, const char* what) {
 }
 
 void check_not_input(const std::string& out, const char* what, const std::string& in, const char* in_what) {
-  std::error_code ec;
-  MASKRT_CHECK(out.empty() || in.empty() || !fs::equivalent(out, in, ec), ErrorCode::kInvalidArgument, what, " ", out,
-               ": is ", in_what, " ", in, " (the run would overwrite it)");
+  MASKRT_CHECK(out.empty() || in.empty() || !same_file(out, in), ErrorCode::kInvalidArgument, what, " ", out, ": is ",
+               in_what, " ", in, " (the run would overwrite it)");
 }
 
 void check_distinct_outputs(const std::string& out, const char* what, const std::string& other, const char* other_what) {
-  if (out.empty() || other.empty()) return;
-  std::error_code ec;
-  const bool same = fs::equivalent(out, other, ec) ||
-                    fs::weakly_canonical(fs::absolute(out, ec), ec) == fs::weakly_canonical(fs::absolute(other, ec), ec);
-  MASKRT_CHECK(!same, ErrorCode::kInvalidArgument, what, " ", out, ": is ", other_what, " ", other,
-               " (one would overwrite the other)");
+  MASKRT_CHECK(out.empty() || other.empty() || !same_file(out, other), ErrorCode::kInvalidArgument, what, " ", out,
+               ": is ", other_what, " ", other, " (one would overwrite the other)");
 }
 
 void warn_cpu_ignored_options(const ModelArgs& a, const EngineInfo& info) {
@@ -253,12 +262,6 @@ void warn_cpu_ignored_options(const ModelArgs& a, const EngineInfo& info) {
 }
 
 namespace {
-
-bool has_image_extension(const std::string& word) {
-  std::string ext = fs::path(word).extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png";
-}
 
 bool looks_like_path(const std::string& word) {
   std::error_code ec;
@@ -417,9 +420,9 @@ int run_infer(const InferArgs& args) {
   doc["errors"] = errors;
   const int stop_signal = g_stop_signal;
   if (stop_signal) {
-    doc["interrupted"] = {{"signal", stop_signal == SIGINT ? "SIGINT" : "SIGTERM"}, {"images_not_run", not_run}};
+    doc["interrupted"] = {{"signal", stop_signal_name(stop_signal)}, {"images_not_run", not_run}};
     std::fprintf(stderr, "maskrt: warning: stopped by %s: %zu image(s) not run; the results of the others are written\n",
-                 stop_signal == SIGINT ? "SIGINT" : "SIGTERM", not_run);
+                 stop_signal_name(stop_signal), not_run);
   }
   // error_handler replace: a non-UTF-8 file name must not lose every result (U+FFFD instead).
   // Atomic: a failed write (disk full) leaves the previous file as it was (io/atomic_write.h).

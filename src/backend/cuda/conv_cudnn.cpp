@@ -410,6 +410,12 @@ size_t ConvCudnn::plan_pinned(const CudaContext& ctx, int n, int h, int w) {
   const size_t x_image = elem * static_cast<size_t>(in_c_padded_) * h * w;
   const size_t y_image = elem * static_cast<size_t>(out_c_) * out_size(h) * out_size(w);
   const bool slices_aligned = x_image % 16 == 0 && y_image % 16 == 0;
+  if (!slices_aligned) {
+    if (cudnn_log_enabled())
+      std::fprintf(stderr, "maskrt: cudnn plan %s in (%d,%d,%d,%d): cannot take the n=1 configuration (%s): image "
+                   "slices not 16-byte aligned\n", name_.c_str(), n, in_c_padded_, h, w, path_name(ref));
+    return plan(ctx, n, h, w);
+  }
   // The bit check on the n-image plan in plans_[key]; a throw must not leave that unchecked plan behind
   // for the next plan_pinned() to return.
   auto check_bits = [&](std::string* why) {
@@ -424,17 +430,15 @@ size_t ConvCudnn::plan_pinned(const CudaContext& ctx, int n, int h, int w) {
   // MASKRT_BACKBONE_BATCH_PIN=0 runs): kept when it gives every image its single-image bits on the same
   // check. Other kernels than the n=1 plan's can still give equal bits (the same reduction order along
   // K); where they do not, the check sees it on the seeded pattern as it does for the pinned plan.
-  bool own_planned = slices_aligned;
-  if (own_planned) {
-    try {
-      plan(ctx, n, h, w);  // counts its own planning time
-    } catch (const Error& e) {  // e.g. no algorithm at n: the steps below may still serve the group
-      cudaGetLastError();
-      own_planned = false;
-      if (cudnn_log_enabled())
-        std::fprintf(stderr, "maskrt: cudnn plan %s in (%d,%d,%d,%d): no own n-image plan (%s)\n", name_.c_str(), n,
-                     in_c_padded_, h, w, e.what());
-    }
+  bool own_planned = true;
+  try {
+    plan(ctx, n, h, w);  // counts its own planning time
+  } catch (const Error& e) {  // e.g. no algorithm at n: the steps below may still serve the group
+    cudaGetLastError();
+    own_planned = false;
+    if (cudnn_log_enabled())
+      std::fprintf(stderr, "maskrt: cudnn plan %s in (%d,%d,%d,%d): no own n-image plan (%s)\n", name_.c_str(), n,
+                   in_c_padded_, h, w, e.what());
   }
   if (own_planned) {
     const auto t_check = std::chrono::steady_clock::now();
@@ -508,10 +512,6 @@ size_t ConvCudnn::plan_pinned(const CudaContext& ctx, int n, int h, int w) {
   // of 195 fp16 configurations, e.g. some eng41 / eng62 tilings and legacy algo 1 at res3 3x3, gave
   // an image different bits at n = 4), so the pinned plan is run once on seeded data against n
   // single-image runs and kept only when every image's output bytes are equal.
-  if (ok && !slices_aligned) {
-    ok = false;
-    why += (why.empty() ? "" : "; ") + std::string("image slices not 16-byte aligned");
-  }
   const char* outcome = "pinned to";
   if (ok) {
     const auto it = plans_.emplace(key, std::move(p)).first;
@@ -520,23 +520,19 @@ size_t ConvCudnn::plan_pinned(const CudaContext& ctx, int n, int h, int w) {
     plans_.erase(it);
   }
   // Otherwise the group runs each image through the single-image plan (n calls): equal bits by
-  // construction, at single-image speed for this layer (aligned slices only, as above).
-  if (!ok && slices_aligned) {
+  // construction, at single-image speed for this layer.
+  if (!ok) {
     auto q = new_plan(n, h, w);
     q->per_image = true;
     q->workspace = ref.workspace;
     p = std::move(q);
-    ok = true;
     outcome = "runs each image with";
-  } else if (!ok) {
-    outcome = "cannot take";
   }
   add_planning_ms(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t_start).count());
   if (cudnn_log_enabled())
     std::fprintf(stderr, "maskrt: cudnn plan %s in (%d,%d,%d,%d): %s the n=1 configuration (%s)%s%s\n",
                  name_.c_str(), n, in_c_padded_, h, w, outcome, path_name(ref), why.empty() ? "" : ": ",
                  why.c_str());
-  if (!ok) return plan(ctx, n, h, w);
   const size_t ws = p->workspace;
   plans_.emplace(key, std::move(p));
   return ws;
@@ -571,10 +567,7 @@ bool ConvCudnn::pinned_bits_equal(const CudaContext& ctx, int n, int h, int w, s
   y1.ptr = b.y_1;
   z.ptr = b.z;
   forward(ctx, x, yn, with_z ? &z : nullptr, b.ws, ws_bytes);
-  for (int k = 0; k < n; ++k) {
-    const DeviceTensor zk = z.rows(k, 1);
-    forward(ctx, x.rows(k, 1), y1.rows(k, 1), with_z ? &zk : nullptr, b.ws, ws_bytes);
-  }
+  forward_each_image(ctx, x, y1, with_z ? &z : nullptr, b.ws, ws_bytes);
   // Compared on the device (session 10's host download and memcmp of both outputs cost most of the
   // check's time: tf32 engine creation 2.0 -> 6.9 s with groups of 4 on the H200).
   auto* count = static_cast<unsigned long long*>(b.count);
@@ -1085,6 +1078,14 @@ void ConvCudnn::build_columns(const Plan& p, const void* x, void* col, cudaStrea
   im2col_nhwc_half(s, x, col, stream);
 }
 
+void ConvCudnn::forward_each_image(const CudaContext& ctx, const DeviceTensor& x, const DeviceTensor& y,
+                                   const DeviceTensor* z, void* workspace, size_t workspace_bytes) {
+  for (int k = 0; k < x.n; ++k) {
+    const DeviceTensor zk = z ? z->rows(k, 1) : DeviceTensor{};
+    forward(ctx, x.rows(k, 1), y.rows(k, 1), z ? &zk : nullptr, workspace, workspace_bytes);
+  }
+}
+
 void ConvCudnn::forward(const CudaContext& ctx, const DeviceTensor& x, const DeviceTensor& y, const DeviceTensor* z,
                         void* workspace, size_t workspace_bytes) {
   auto it = plans_.find(std::make_tuple(x.n, x.h, x.w));
@@ -1094,10 +1095,7 @@ void ConvCudnn::forward(const CudaContext& ctx, const DeviceTensor& x, const Dev
   MASKRT_ASSERT(workspace_bytes >= p.workspace, name_);
   MASKRT_ASSERT((epilogue_ == ConvEpilogue::kBiasAddRelu) == (z != nullptr), name_);
   if (p.per_image) {  // plan_pinned(): image by image through the single-image plan
-    for (int k = 0; k < x.n; ++k) {
-      const DeviceTensor zk = z ? z->rows(k, 1) : DeviceTensor{};
-      forward(ctx, x.rows(k, 1), y.rows(k, 1), z ? &zk : nullptr, workspace, workspace_bytes);
-    }
+    forward_each_image(ctx, x, y, z, workspace, workspace_bytes);
     return;
   }
   const float one = 1.f, zero = 0.f;

@@ -176,6 +176,10 @@ class ConvCudnn {
   // when they differ or the check buffers cannot be allocated. Synchronises ctx's stream.
   bool pinned_bits_equal(const CudaContext& ctx, int n, int h, int w, std::string* why);
   float plan_gemm(const CudaContext& ctx, Plan& p, void* dx, void* dy, void* dws, size_t ws_limit);
+  // forward() of each image of x alone (rows k of x, y and z through the (1, h, w) plan): plan_pinned's
+  // image-by-image plans and its check's reference.
+  void forward_each_image(const CudaContext& ctx, const DeviceTensor& x, const DeviceTensor& y, const DeviceTensor* z,
+                          void* workspace, size_t workspace_bytes);
   // conv_epilogue (bias, shortcut z, ReLU as epilogue_ says) on y = (n, out_channels, hw pixels) in
   // this precision's layout and float bias: fp16 NHWC half with bias_f32_, tf32 NCHW float with bias_,
   // tf32 NHWC float with bias_ (conv_epilogue_nhwc_float).
